@@ -1,0 +1,23 @@
+-- Step 8: the league table, one per peer group: order by adjusted segment (1-4; segment 5 is
+-- not shown), then by the average score rounded to 2 dp; ties share the lower rank number.
+CREATE OR REPLACE TABLE league_table AS
+SELECT
+    s.quarter,
+    s.peer_group,
+    s.trust_code,
+    t.trust_name,
+    t.region,
+    t.trust_subtype,
+    s.average_score,
+    s.n_items,
+    s.unadjusted_segment,
+    s.deficit_flag,
+    s.adjusted_segment,
+    s.in_rsp,
+    s.final_segment,
+    rank() OVER (
+        PARTITION BY s.quarter, s.peer_group
+        ORDER BY s.adjusted_segment, round(s.average_score, 2)
+    ) AS rank
+FROM trust_segments AS s
+JOIN trusts AS t USING (quarter, trust_code);

@@ -1,0 +1,119 @@
+"""Turn an official NOF trust-data file (long format) into scoring inputs and published layers.
+
+Belongs here: the mapping between NHS England's Metric_ID rows and the pipeline's tables. Used by
+the assets (official values are the primary input) and by the fidelity tests (the published
+OF1xxx/OF4xxx/OF5xxx rows are the oracle).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from league_pipeline.peer_groups import BY_TRUST_TYPE
+from league_pipeline.scoring import catalogue
+from league_pipeline.scoring.engine import ScoringInputs
+
+SUMMARY_IDS = {
+    "OF5000": "adjusted_segment",
+    "OF5002": "average_score",
+    "OF5003": "unadjusted_segment",
+    "OF5004": "deficit_flag",
+    "OF5005": "final_segment",
+    "OF5007": "in_rsp",
+}
+
+
+def _base(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.rename(
+        columns={
+            "Quarter": "quarter",
+            "Trust_code": "trust_code",
+            "Metric_ID": "metric_id",
+            "Value": "value",
+            "Units": "unit",
+            "Rank": "tiebreak",
+        }
+    )
+    out["value"] = pd.to_numeric(out["value"], errors="coerce")
+    out["tiebreak"] = pd.to_numeric(out["tiebreak"], errors="coerce")
+    return out
+
+
+def trusts_from_nof(df: pd.DataFrame) -> pd.DataFrame:
+    """One row a trust and quarter: name, region, peer group, subtype."""
+    cols = ["Quarter", "Trust_code", "Trust_name", "Region", "Trust_type", "Trust_subtype"]
+    trusts = df[cols].drop_duplicates(["Quarter", "Trust_code"]).copy()
+    trusts["peer_group"] = trusts["Trust_type"].map(lambda t: BY_TRUST_TYPE[t].id)
+    return trusts.rename(
+        columns={
+            "Quarter": "quarter",
+            "Trust_code": "trust_code",
+            "Trust_name": "trust_name",
+            "Region": "region",
+            "Trust_subtype": "trust_subtype",
+        }
+    ).drop(columns="Trust_type")
+
+
+def metric_values_from_nof(df: pd.DataFrame) -> pd.DataFrame:
+    base = _base(df)
+    keep = base["metric_id"].isin(catalogue.value_ids()) & base["value"].notna()
+    return base.loc[keep, ["quarter", "trust_code", "metric_id", "value", "unit", "tiebreak"]]
+
+
+def given_scores_from_nof(df: pd.DataFrame) -> pd.DataFrame:
+    base = _base(df)
+    keep = base["metric_id"].isin(catalogue.given_score_ids()) & base["value"].notna()
+    out = base.loc[keep, ["quarter", "trust_code", "metric_id", "value"]]
+    return out.rename(columns={"metric_id": "score_id", "value": "score"})
+
+
+def summary_from_nof(df: pd.DataFrame) -> pd.DataFrame:
+    """Published OF5xxx summary rows, wide: one row a trust and quarter (plus the OF5000 Rank)."""
+    base = _base(df)
+    rows = base[base["metric_id"].isin(SUMMARY_IDS)]
+    wide = rows.pivot_table(
+        index=["quarter", "trust_code"], columns="metric_id", values="value", aggfunc="first"
+    ).rename(columns=SUMMARY_IDS)
+    ranks = rows[rows["metric_id"] == "OF5000"].set_index(["quarter", "trust_code"])["tiebreak"]
+    wide["rank"] = ranks
+    return wide.reset_index()
+
+
+def deficit_flags_from_nof(df: pd.DataFrame) -> pd.DataFrame:
+    s = summary_from_nof(df)
+    return pd.DataFrame(
+        {"quarter": s["quarter"], "trust_code": s["trust_code"], "deficit_flag": s["deficit_flag"] == 1}
+    )
+
+
+def rsp_from_nof(df: pd.DataFrame) -> pd.DataFrame:
+    s = summary_from_nof(df)
+    in_rsp = s["in_rsp"] == 1 if "in_rsp" in s else False
+    return pd.DataFrame({"quarter": s["quarter"], "trust_code": s["trust_code"], "in_rsp": in_rsp})
+
+
+def inputs_from_nof(df: pd.DataFrame) -> ScoringInputs:
+    """Scoring inputs taken entirely from official trust-data files (values, flags, RSP)."""
+    return ScoringInputs(
+        trusts=trusts_from_nof(df),
+        metric_values=metric_values_from_nof(df),
+        given_scores=given_scores_from_nof(df),
+        deficit_flags=deficit_flags_from_nof(df),
+        rsp=rsp_from_nof(df),
+    )
+
+
+def published_scores(df: pd.DataFrame) -> pd.DataFrame:
+    """Published OF1xxx metric scores (long): quarter, trust_code, score_id, score."""
+    base = _base(df)
+    rows = base[base["metric_id"].str.startswith("OF1")]
+    return rows[["quarter", "trust_code", "metric_id", "value"]].rename(
+        columns={"metric_id": "score_id", "value": "score"}
+    )
+
+
+def published_domains(df: pd.DataFrame) -> pd.DataFrame:
+    base = _base(df)
+    rows = base[base["metric_id"].str.match(r"^OF4[01]0\d$")]
+    return rows[["quarter", "trust_code", "metric_id", "value"]]
