@@ -1,0 +1,123 @@
+"""The one call assets make to get a source file: fetch it (landing or http) and keep it.
+
+Belongs here: choosing the fetch mode, resolving the kind's landing path or URL from the catalogue
+and putting the bytes in the source store; plus :func:`probe`, the cheap change check a sensor
+uses. No parsing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from league_pipeline import paths
+from league_pipeline.sources import catalogue
+from league_pipeline.sources.fetch import (
+    Fetched,
+    HttpFetcher,
+    LandingFetcher,
+    SourceFetchError,
+    SourceProbe,
+)
+from league_pipeline.sources.store import SourceStore, StoredFile
+
+if TYPE_CHECKING:
+    from league_pipeline.quarters import Quarter
+
+log = logging.getLogger("league_pipeline.sources")
+
+MODES = ("landing", "http")
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown source mode '{mode}': choose one of {', '.join(MODES)}")
+
+
+def _landing(landing_dir: Path | None) -> LandingFetcher:
+    return LandingFetcher(landing_dir if landing_dir is not None else paths.landing_dir())
+
+
+def _http_url(
+    kind_id: str,
+    quarter: Quarter,
+    url_overrides: Mapping[str, Any] | None,
+    landing_dir: Path | None,
+) -> str | None:
+    """The URL to fetch, or None when the kind is landing-only and a landing folder was given."""
+    url = catalogue.url_for(kind_id, quarter, url_overrides)
+    if url is None and landing_dir is None:
+        rel = catalogue.landing_path(kind_id, quarter)
+        raise SourceFetchError(
+            f"{kind_id} is not published over http by NHS England — put the file at "
+            f"<landing folder>/{rel} and pass landing_dir (or use landing mode)"
+        )
+    return url
+
+
+def acquire(
+    kind_id: str,
+    quarter: Quarter,
+    *,
+    mode: str,
+    store: SourceStore,
+    landing_dir: Path | None = None,
+    http: HttpFetcher | None = None,
+    url_overrides: Mapping[str, Any] | None = None,
+) -> StoredFile:
+    """Fetch ``kind_id`` for ``quarter`` and keep it in ``store``; return the stored file.
+
+    ``mode`` is ``landing`` (read ``landing_dir``, default :func:`paths.landing_dir`) or ``http``
+    (download the catalogue URL). In http mode a kind that NHS England does not publish
+    (``http: none``) is read from ``landing_dir`` when one is given.
+    """
+    _check_mode(mode)
+    fetched: Fetched
+    if mode == "landing":
+        fetched = _landing(landing_dir).fetch(catalogue.landing_path(kind_id, quarter))
+    else:
+        url = _http_url(kind_id, quarter, url_overrides, landing_dir)
+        if url is None:
+            log.info("%s has no http source; reading it from the landing folder", kind_id)
+            fetched = _landing(landing_dir).fetch(catalogue.landing_path(kind_id, quarter))
+        elif http is not None:
+            fetched = http.fetch(url)
+        else:
+            with HttpFetcher() as fetcher:
+                fetched = fetcher.fetch(url)
+    stored = store.put(
+        fetched.content, url=fetched.url, fetched_at=fetched.fetched_at, etag=fetched.etag
+    )
+    log.info(
+        "%s %s: %s (%s bytes) from %s",
+        kind_id,
+        quarter,
+        stored.sha256[:12],
+        stored.size,
+        stored.url,
+    )
+    return stored
+
+
+def probe(
+    kind_id: str,
+    quarter: Quarter,
+    *,
+    mode: str,
+    landing_dir: Path | None = None,
+    http: HttpFetcher | None = None,
+    url_overrides: Mapping[str, Any] | None = None,
+) -> SourceProbe | None:
+    """A cheap look at the source (size, etag; sha256 in landing mode); None if it is missing."""
+    _check_mode(mode)
+    if mode == "landing":
+        return _landing(landing_dir).probe(catalogue.landing_path(kind_id, quarter))
+    url = _http_url(kind_id, quarter, url_overrides, landing_dir)
+    if url is None:
+        return _landing(landing_dir).probe(catalogue.landing_path(kind_id, quarter))
+    if http is not None:
+        return http.probe(url)
+    with HttpFetcher() as fetcher:
+        return fetcher.probe(url)
