@@ -52,6 +52,11 @@ class Quarter:
         return f"{self.fy_start}/{(self.fy_start + 1) % 100:02d} Q{self.q}"
 
     @property
+    def published_label(self) -> str:
+        """How NHS England's files write it: ``Q1 2025/26``."""
+        return f"Q{self.q} {self.fy_start}/{(self.fy_start + 1) % 100:02d}"
+
+    @property
     def slug(self) -> str:
         """File-name friendly label: ``2025-26-q1``."""
         return f"{self.fy_start}-{(self.fy_start + 1) % 100:02d}-q{self.q}"
@@ -90,12 +95,13 @@ FIRST_QUARTER = Quarter(2025, 1)
 LAST_QUARTER = Quarter(2025, 4)
 
 _LABEL = re.compile(r"^\s*(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*Q([1-4])\s*$", re.IGNORECASE)
+_PUBLISHED = re.compile(r"^\s*Q([1-4])\s+(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*$", re.IGNORECASE)
 _SLUG = re.compile(r"^\s*(\d{4})-(\d{2})-q([1-4])\s*$", re.IGNORECASE)
 _KEY = re.compile(r"^\s*(\d{4})-(\d{2})\s*$")
 
 
 def parse_quarter(text: str, *, check_methodology: bool = True) -> Quarter:
-    """Parse ``2025/26 Q1``, ``2025-26 Q1``, ``2025-26-q1`` or a partition key ``2025-04``.
+    """Parse ``2025/26 Q1``, ``Q1 2025/26`` (as NHS files write it), ``2025-26-q1`` or ``2025-04``.
 
     Raises :class:`QuarterError` with the fix for malformed text and for quarters before
     2025/26 Q1, which the NOF 2025/26 methodology does not cover.
@@ -103,8 +109,13 @@ def parse_quarter(text: str, *, check_methodology: bool = True) -> Quarter:
     text = str(text)
     quarter: Quarter | None = None
     match = _LABEL.match(text) or _SLUG.match(text)
-    if match:
+    published = _PUBLISHED.match(text)
+    if published:
+        match = published
+        fy, fy2, q = int(published.group(2)), published.group(3), int(published.group(1))
+    elif match:
         fy, fy2, q = int(match.group(1)), match.group(2), int(match.group(3))
+    if match:
         if int(fy2[-2:]) != (fy + 1) % 100:
             raise QuarterError(
                 f"'{text}' is not a financial year: the second year must follow the first "

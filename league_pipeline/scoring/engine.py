@@ -1,17 +1,20 @@
-"""Run the scoring SQL over one or more quarters in an in-memory DuckDB.
+"""Run the scoring SQL (``assets/sql/scoring/NN_<table>.sql``) in an in-memory DuckDB.
 
-Belongs here: the input contract (:class:`ScoringInputs`), executing ``assets/sql/scoring/*.sql``
-in file-name order and returning every layer as DataFrames. Each run uses its own in-memory
-database, so parallel runs never contend for a DuckDB file lock.
+Belongs here: the input contract, loading inputs (DataFrames or Parquet, read by DuckDB
+directly), executing the SQL steps in order and handing results out as DataFrames or Arrow/
+Parquet. Each session is its own in-memory database, so parallel runs never contend for a
+DuckDB file lock. The methodology lives in the SQL and ``assets/*.csv``, not here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from league_pipeline.paths import sql_dir
 from league_pipeline.scoring import catalogue
@@ -35,6 +38,13 @@ OUTPUT_TABLES = (
     "trust_segments",
     "league_table",
 )
+_INPUT_TYPES = {
+    "value": "float64",
+    "tiebreak": "float64",
+    "score": "float64",
+    "deficit_flag": "bool",
+    "in_rsp": "bool",
+}
 
 
 class ScoringInputError(ValueError):
@@ -49,20 +59,8 @@ class ScoringInputs:
     deficit_flags: pd.DataFrame
     rsp: pd.DataFrame
 
-    def checked(self) -> dict[str, pd.DataFrame]:
-        out = {}
-        for f in fields(self):
-            df = getattr(self, f.name)
-            missing = [c for c in INPUT_COLUMNS[f.name] if c not in df.columns]
-            if missing:
-                raise ScoringInputError(f"scoring input '{f.name}' lacks columns {missing}")
-            out[f.name] = df[INPUT_COLUMNS[f.name]].copy()
-        out["metric_values"]["value"] = out["metric_values"]["value"].astype("float64")
-        out["metric_values"]["tiebreak"] = out["metric_values"]["tiebreak"].astype("float64")
-        out["given_scores"]["score"] = out["given_scores"]["score"].astype("float64")
-        out["deficit_flags"]["deficit_flag"] = out["deficit_flags"]["deficit_flag"].astype(bool)
-        out["rsp"]["in_rsp"] = out["rsp"]["in_rsp"].astype(bool)
-        return out
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -89,6 +87,65 @@ def scoring_sql_files() -> dict[str, Path]:
     return by_table
 
 
+def _conform_input(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in INPUT_COLUMNS[name] if c not in df.columns]
+    if missing:
+        raise ScoringInputError(f"scoring input '{name}' lacks columns {missing}")
+    out = df[INPUT_COLUMNS[name]].copy()
+    for col, dtype in _INPUT_TYPES.items():
+        if col in out:
+            out[col] = out[col].astype(dtype)
+    return out
+
+
+class ScoringSession:
+    """One in-memory DuckDB holding the methodology tables, the inputs and the steps' outputs."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(":memory:")
+        self.load_frame("catalogue", catalogue.metric_catalogue())
+        self.load_frame("score_bands", catalogue.score_bands())
+        self.load_frame("finance_matrix", catalogue.finance_matrix())
+        self.load_frame("domains", catalogue.domains())
+
+    def __enter__(self) -> ScoringSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def load_frame(self, name: str, df: pd.DataFrame) -> None:
+        """Create table ``name`` from a DataFrame (inputs are checked and typed first)."""
+        if name in INPUT_COLUMNS:
+            df = _conform_input(name, df)
+        self.con.from_df(df).create(name)
+
+    def load_parquet(self, name: str, paths: Iterable[Path]) -> None:
+        """Create table ``name`` straight from Parquet files (no pandas round trip)."""
+        files = [str(p) for p in paths]
+        if not files:
+            raise ScoringInputError(f"no Parquet files to load for '{name}'")
+        self.con.read_parquet(files, union_by_name=True).create(name)
+
+    def run(self, tables: Iterable[str]) -> None:
+        """Execute the SQL steps that create ``tables`` (in methodology order)."""
+        wanted = set(tables)
+        for table, path in scoring_sql_files().items():
+            if table in wanted:
+                self.con.execute(path.read_text())
+
+    def df(self, table: str) -> pd.DataFrame:
+        df = self.con.table(table).df()
+        sort_cols = [c for c in ("quarter", "peer_group", "rank", "trust_code") if c in df]
+        return df.sort_values(sort_cols, kind="stable").reset_index(drop=True)
+
+    def arrow(self, table: str) -> pa.Table:
+        return self.con.table(table).to_arrow_table()
+
+
 def run_scoring(
     inputs: ScoringInputs, provided: dict[str, pd.DataFrame] | None = None
 ) -> ScoringResult:
@@ -102,27 +159,8 @@ def run_scoring(
     unknown = set(provided) - set(OUTPUT_TABLES)
     if unknown:
         raise ScoringInputError(f"cannot provide {sorted(unknown)}: not a scoring table")
-    frames = inputs.checked() | provided
-    sql_files = [path for table, path in scoring_sql_files().items() if table not in provided]
-    frames |= {
-        "catalogue": catalogue.metric_catalogue(),
-        "score_bands": catalogue.score_bands(),
-        "finance_matrix": catalogue.finance_matrix(),
-        "domains": catalogue.domains(),
-    }
-    con = duckdb.connect(":memory:")
-    try:
-        for name, df in frames.items():
-            con.register(f"{name}_df", df)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "{name}_df"')  # noqa: S608 - fixed names
-            con.unregister(f"{name}_df")
-        for path in sql_files:
-            con.execute(path.read_text())
-        out = {}
-        for name in OUTPUT_TABLES:
-            df = con.table(name).df()
-            sort_cols = [c for c in ("quarter", "peer_group", "rank", "trust_code") if c in df]
-            out[name] = df.sort_values(sort_cols, kind="stable").reset_index(drop=True)
-        return ScoringResult(**out)
-    finally:
-        con.close()
+    with ScoringSession() as session:
+        for name, df in (inputs.frames() | provided).items():
+            session.load_frame(name, df)
+        session.run(t for t in OUTPUT_TABLES if t not in provided)
+        return ScoringResult(**{name: session.df(name) for name in OUTPUT_TABLES})

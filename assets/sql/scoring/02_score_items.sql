@@ -2,6 +2,10 @@
 --   * the three infection scores (MRSA, E. coli, C. difficile) are first averaged into one item
 --     `INF` (catalogue column item = 'INF');
 --   * the finance plan and YTD-variance scores only feed combined finance (item is empty).
+-- Each item is rounded to 2 dp, as NHS England publishes it, and the domain scores and the
+-- average are means of those rounded items (the infection item is the mean of the unrounded
+-- infection scores, then rounded). Reproduced from the official files: e.g. RTX Q1 2025/26
+-- patient safety = mean(2.55, 3.80, 3.00) = 3.12, where unrounded items give 3.11.
 CREATE OR REPLACE TABLE score_items AS
 SELECT
     s.quarter,
@@ -9,7 +13,7 @@ SELECT
     s.peer_group,
     c.domain_id,
     c.item,
-    avg(s.score) AS score,
+    round(avg(s.score), 2) AS score,
     count(*) AS n_metrics
 FROM metric_scores AS s
 JOIN catalogue AS c USING (score_id)

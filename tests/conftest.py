@@ -1,0 +1,53 @@
+"""Shared fixtures: the real NHS files in ../shared/data/real, and the fidelity report printer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIDELITY_LINES: list[str] = []
+
+
+def real_data_path() -> Path:
+    """The shared folder of real NHS files; fail (never skip) with the fix when it is missing."""
+    env = os.environ.get("LEAGUE_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data" / "real")
+    for path in candidates:
+        if (path / "nof2526_q1_acute_trust_data.csv").exists():
+            return path
+    pytest.fail(
+        f"real NHS files not found in {[str(c) for c in candidates]}: clone the repository next "
+        "to ../shared or set LEAGUE_SHARED_DATA to shared/data/real"
+    )
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    return real_data_path()
+
+
+@pytest.fixture(scope="session")
+def fidelity_report() -> list[str]:
+    """Lines appended here are printed in the terminal summary (match rates per layer)."""
+    return FIDELITY_LINES
+
+
+@pytest.fixture
+def league_home(tmp_path, monkeypatch) -> Path:
+    """An isolated LEAGUE_HOME (landing, source store, staging, lake, dagster home)."""
+    home = tmp_path / "league"
+    monkeypatch.setenv("LEAGUE_HOME", str(home))
+    monkeypatch.delenv("LEAGUE_LANDING_DIR", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("LEAGUE_SOURCE_MODE", "landing")
+    return home
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIDELITY_LINES:
+        terminalreporter.section("fidelity against NHS England's published files")
+        for line in FIDELITY_LINES:
+            terminalreporter.write_line(line)
