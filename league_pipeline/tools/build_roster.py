@@ -1,0 +1,675 @@
+"""Build the synthetic generator's reference data from the real published files.
+
+Belongs here: turning NHS England's published NOF files and the ODS ``etr`` extract (read-only,
+in ``../shared/data/real``; never copied into this repository) into the two reference tables
+that :mod:`league_pipeline.sample_data` draws its synthetic landing folder from:
+
+``assets/reference/trusts.csv`` (the roster)
+    One row per trust in the three league tables: the 134 acute trusts of the Q1 2025/26 acute
+    file, the 61 mental health & community trusts of the MH file (subtype as in its latest
+    quarter) and the 10 ambulance trusts (names and addresses from ODS, title-cased; NHS England
+    region set here). Regions are NHS England's seven regions, with the Q1 acute file's
+    ``North East`` written ``North East and Yorkshire`` as in the later files. The ODS columns
+    (national grouping, ICB, address, open date, telephone, GOR letter) let the generator write
+    an ``etr`` extract; the three care trusts coded ``T...`` are not in ``etr`` (ODS lists them
+    in its care-trust extract), so their ODS columns are blank.
+
+``assets/reference/metric_profiles.csv`` (what to draw, and how to publish it)
+    One row per metric and peer group: published ``Domain`` / ``Sub-domain`` /
+    ``Metric_description`` / units (exactly as NHS England writes them, ``%`` read as
+    ``percent``), ``Reporting_date`` for each quarter, and a distribution:
+
+    * ``kind=value`` (OF0xxx): ``quantiles`` = 21 knots (0%, 5%, ... 100%) of the real Q1 values
+      of that peer group, drawn by inverse CDF (flat runs of knots reproduce point masses such
+      as breakeven plans); ``median``/``lower_quartile``/``upper_quartile`` are the published
+      columns; ``decimals`` is the published rounding; ``share_missing`` the share of the peer
+      group without a value (``missing_by_subtype``: that share per subtype, ``subtype:share``
+      joined by ``;``), or all but ``only_trusts``; ``count_unit_trusts`` trusts publish
+      infection counts instead of rates.
+    * ``kind=given_score`` (OF1035/1046/1067/1069, published only as scores):
+      ``score_shares`` = shares of scores 1|2|3|4.
+    * ``kind=derived`` (OF1080, OF40xx, OF41xx, OF50xx): texts only; the generator computes
+      them with the scoring engine. ``published_quarters`` lists the quarters a row appears in
+      (OF5005/OF5007 appear only in Q1-Q2 of the real MH file).
+
+    ``basis`` says where the distribution comes from: ``real`` (Q1 2025/26 published values),
+    ``borrowed`` (a single real trust, e.g. R1F's ambulance metrics: the distribution of the
+    peer group that normally carries the metric) or ``invented`` (every ambulance row: no
+    ambulance NOF file was found, see methodology doc section 3.3). Reporting dates for Q3-Q4
+    (and Q2 where the real MH file has no such metric) are extrapolated from the Q1-Q2 pattern.
+
+Run from the repository root (the defaults assume ``/work/main`` next to ``/work/shared``)::
+
+    python -m league_pipeline.tools.build_roster [--real-dir ../shared/data/real] \
+        [--out assets/reference]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from league_pipeline.paths import assets_dir
+from league_pipeline.peer_groups import ACUTE, AMBULANCE, MHC, PeerGroup
+from league_pipeline.scoring.catalogue import metric_catalogue
+
+log = logging.getLogger("league_pipeline.tools.build_roster")
+
+ACUTE_FILE = "nof2526_q1_acute_trust_data.csv"
+MHC_FILE = "nof2526_q1q2_mh_community_trust_data.csv"
+ODS_FILE = "ods_etr_nhs_trusts_2025-11.csv"
+MHC_PROFILE_QUARTER = "Q1 2025/26"  # the MH file holds Q1-Q2; profiles use Q1 like acute
+
+# The ten ambulance trusts and their NHS England region (names come from ODS).
+AMBULANCE_REGIONS = {
+    "RX9": "Midlands",  # East Midlands
+    "RRU": "London",
+    "RYA": "Midlands",  # West Midlands
+    "RX6": "North East and Yorkshire",  # North East
+    "RX7": "North West",
+    "RYC": "East",  # East of England
+    "RYD": "South East",  # South East Coast
+    "RYE": "South East",  # South Central
+    "RYF": "South West",  # South Western
+    "RX8": "North East and Yorkshire",  # Yorkshire
+}
+REGION_ALIASES = {"North East": "North East and Yorkshire"}
+
+ROSTER_COLUMNS = [
+    "trust_code",
+    "trust_name",
+    "region",
+    "trust_type",
+    "trust_subtype",
+    "postcode",
+    "national_grouping",
+    "high_level_health_geography",
+    "address_line_1",
+    "address_line_2",
+    "address_line_3",
+    "address_line_4",
+    "address_line_5",
+    "open_date",
+    "contact_telephone_number",
+    "gor_code",
+]
+# 0-based positions of the roster's ODS columns in the headerless etr extract
+ODS_POSITIONS = {
+    "national_grouping": 2,
+    "high_level_health_geography": 3,
+    "address_line_1": 4,
+    "address_line_2": 5,
+    "address_line_3": 6,
+    "address_line_4": 7,
+    "address_line_5": 8,
+    "postcode": 9,
+    "open_date": 10,
+    "contact_telephone_number": 17,
+    "gor_code": 23,
+}
+
+PROFILE_COLUMNS = [
+    "metric_id",
+    "peer_group",
+    "kind",
+    "domain",
+    "sub_domain",
+    "metric_description",
+    "units",
+    "decimals",
+    "share_missing",
+    "missing_by_subtype",
+    "only_trusts",
+    "count_unit_trusts",
+    "min",
+    "lower_quartile",
+    "median",
+    "upper_quartile",
+    "max",
+    "quantiles",
+    "score_shares",
+    "drift",
+    "reporting_date_q1",
+    "reporting_date_q2",
+    "reporting_date_q3",
+    "reporting_date_q4",
+    "published_quarters",
+    "basis",
+    "comment",
+]
+QUANTILE_POINTS = np.linspace(0.0, 1.0, 21)
+DEFAULT_DRIFT = 0.35  # AR(1) step of a trust's latent position when the reporting period moves
+
+
+def _quarterly(fmt: str) -> tuple[str, str, str, str]:
+    return tuple(fmt.format(q=q) for q in (1, 2, 3, 4))  # type: ignore[return-value]
+
+
+# Reporting_date per quarter. Q1 is checked against the real acute and MH files and Q2 against
+# the real MH file where it has the metric; the rest follows the visible pattern (extrapolated).
+_MONTH_END = ("Jun-25", "Sep-25", "Dec-25", "Mar-26")
+_ROLLING_12 = ("Jul 24 - Jun 25", "Oct 24 - Sep 25", "Jan 25 - Dec 25", "Apr 25 - Mar 26")
+_QUARTER = _quarterly("Q{q} 2025/26")
+_CQC_SAFE = tuple(
+    f"Latest published if awarded post {month} 2023"
+    for month in ("August", "September", "October", "November")
+)
+REPORTING_DATES: dict[str, tuple[str, ...]] = {
+    "OF0003": _MONTH_END,
+    "OF0005": _MONTH_END,
+    "OF0010": _QUARTER,
+    "OF0011": _QUARTER,
+    "OF0013": _quarterly("Q{q} 2025"),
+    "OF0014": _QUARTER,
+    "OF0016": _QUARTER,
+    "OF0017": _quarterly("Q{q} 2025"),
+    "OF0020": _ROLLING_12,
+    "OF0023": _MONTH_END,
+    "OF0025": _MONTH_END,
+    "OF0028": ("Year to date 25/26",) * 4,
+    "OF0041": (
+        "Jun 24 - Jun 25 vs Jun 23 - Jun 24",
+        "Oct 24 - Sep 25 vs Oct 23 - Sep 24",
+        "Jan 25 - Dec 25 vs Jan 24 - Dec 24",
+        "Apr 25 - Mar 26 vs Apr 24 - Mar 25",
+    ),
+    "OF0048": _ROLLING_12,
+    "OF0057": _QUARTER,
+    "OF0061": ("2024", "2024", "2024", "2025"),
+    "OF0063": _QUARTER,
+    "OF0079": ("2025/26",) * 4,
+    "OF0081": tuple(f"Month {m} 2025" for m in (3, 6, 9, 12)),
+    "OF0082": ("Q4 2024-25", "Q1 2025/26", "Q2 2025/26", "Q3 2025/26"),
+    "OF0084": ("2024", "2024", "2024", "2025"),
+    "OF0085": ("To M12 2024/25 vs 2023/24",) * 4,
+    "OF0086": ("2023/24", "2024/25", "2024/25", "2024/25"),
+    "OF0088": _ROLLING_12,
+    "OF0106": _MONTH_END,
+    "OF1035": ("2024", "2024", "2025", "2025"),
+    "OF1046": ("Apr 24 - Mar 25", "Jul 24 - Jun 25", "Oct 24 - Sep 25", "Jan 25 - Dec 25"),
+    "OF1067": _CQC_SAFE,
+    "OF1069": ("2023", "2023", "2024", "2024"),
+    # derived rows: the publication quarter; OF5005/OF5007 have a blank date in the Sept 2025
+    # (Q1) acute file and appear only in Q1-Q2 of the real MH file
+    "OF5005": ("", "Q2 2025/26", "", ""),
+    "OF5007": ("", "Q2 2025/26", "", ""),
+}
+DERIVED_IDS = [
+    "OF1080",
+    "OF4000",
+    "OF4002",
+    "OF4003",
+    "OF4004",
+    "OF4005",
+    "OF4100",
+    "OF4102",
+    "OF4103",
+    "OF4104",
+    "OF4105",
+    "OF5000",
+    "OF5002",
+    "OF5003",
+    "OF5004",
+    "OF5005",
+    "OF5007",
+]
+ONLY_Q1_Q2 = {"OF5005", "OF5007"}
+# Metrics the real MH file publishes for Q2 (their Q2 reporting date is real, not extrapolated)
+MHC_Q2_IDS = {
+    "OF0005",
+    "OF0016",
+    "OF0041",
+    "OF0057",
+    "OF0061",
+    "OF0063",
+    "OF0079",
+    "OF0081",
+    "OF0082",
+    "OF0084",
+    "OF0086",
+    "OF1035",
+    "OF1067",
+}
+
+# Invented ambulance distributions (no ambulance NOF data file was found): min, lower quartile,
+# median, upper quartile, max, decimals, and the reasoning.
+INVENTED_AMBULANCE: dict[str, tuple[float, float, float, float, float, int, str]] = {
+    "OF0017": (
+        20.5,
+        26.0,
+        29.0,
+        32.0,
+        36.0,
+        2,
+        "invented: Category 2 mean minutes ~20-36 around the 30-minute target (AmbSYS-like)",
+    ),
+    "OF0028": (
+        45.0,
+        48.5,
+        51.0,
+        53.5,
+        56.0,
+        1,
+        "invented: share of incidents conveyed to ED ~45-56% (R1F published 56.1)",
+    ),
+    "OF0061": (
+        5.45,
+        5.70,
+        5.85,
+        6.00,
+        6.30,
+        2,
+        "invented: ambulance staff survey scores sit below acute (SWASFT Q3 extract 5.76)",
+    ),
+    "OF0079": (
+        -1.5,
+        0.0,
+        0.0,
+        0.0,
+        0.6,
+        2,
+        "invented: most ambulance trusts plan breakeven, a few small deficits/surpluses",
+    ),
+    "OF0081": (
+        -1.2,
+        -0.1,
+        0.0,
+        0.1,
+        0.8,
+        2,
+        "invented: year-to-date variance close to plan (SWASFT Q3 extract +0.13)",
+    ),
+    "OF0082": (
+        5.6,
+        6.4,
+        7.0,
+        7.5,
+        8.4,
+        2,
+        "invented: ambulance sickness absence runs above acute and MH (~6-8%)",
+    ),
+    "OF0084": (
+        5.50,
+        5.80,
+        5.95,
+        6.15,
+        6.50,
+        2,
+        "invented: engagement below acute (SWASFT Q3 extract 5.73)",
+    ),
+    "OF0086": (
+        88.0,
+        95.0,
+        100.0,
+        104.0,
+        113.0,
+        2,
+        "invented: relative cost index around 100, pooled with MH/community (median ~105)",
+    ),
+}
+INVENTED_AMBULANCE_GIVEN = {
+    # score_id: (share_missing, shares of 1|2|3|4, comment)
+    "OF1067": (
+        0.7,
+        (0.0, 0.34, 0.66, 0.0),
+        "invented: a few ambulance trusts with a recent CQC safe rating",
+    ),
+}
+# Rate metrics that some (specialist) trusts publish as a count of cases instead
+COUNT_FALLBACK_IDS = {"OF0048", "OF0088"}
+# Acute metrics carried by a single trust: draw from the group that normally carries them.
+BORROW_FROM = {"OF0016": MHC, "OF0063": MHC, "OF0017": AMBULANCE, "OF0028": AMBULANCE}
+
+
+def default_real_dir() -> Path:
+    """``../shared/data/real`` next to the repository (``/work/shared/data/real``)."""
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+
+
+def default_out_dir() -> Path:
+    return assets_dir() / "reference"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the real files
+# --------------------------------------------------------------------------------------------
+def _read_nof(path: Path) -> pd.DataFrame:
+    df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    df["Value"] = pd.to_numeric(df["Value"].replace("", np.nan))
+    for col in ("Median_value", "Lower_quartile", "Upper_quartile"):
+        df[col] = pd.to_numeric(df[col].replace("", np.nan))
+    df["Units"] = df["Units"].replace({"%": "percent"})
+    return df
+
+
+def read_real(real_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The real acute (Q1), MH (Q1-Q2) and ODS etr files, read-only."""
+    acute = _read_nof(real_dir / ACUTE_FILE)
+    mhc = _read_nof(real_dir / MHC_FILE)
+    ods = pd.read_csv(real_dir / ODS_FILE, header=None, dtype=str, keep_default_na=False)
+    return acute, mhc, ods
+
+
+# --------------------------------------------------------------------------------------------
+# Roster
+# --------------------------------------------------------------------------------------------
+def official_case(name: str) -> str:
+    """ODS capitals -> the official spelling: ``NHS`` kept, ``and``/``of``/``the`` lower."""
+    words = []
+    for i, word in enumerate(name.split()):
+        if word == "NHS":
+            words.append(word)
+        elif i > 0 and word.lower() in {"and", "of", "the", "for"}:
+            words.append(word.lower())
+        else:
+            words.append(word.capitalize())
+    return " ".join(words)
+
+
+def build_roster(acute: pd.DataFrame, mhc: pd.DataFrame, ods: pd.DataFrame) -> pd.DataFrame:
+    cols = ["Trust_code", "Trust_name", "Region", "Trust_subtype"]
+    acute_trusts = acute[cols].drop_duplicates("Trust_code").assign(trust_type=ACUTE.trust_type)
+    latest = mhc["Quarter"].max()
+    mhc_trusts = (
+        mhc.loc[mhc["Quarter"] == latest, cols]
+        .drop_duplicates("Trust_code")
+        .assign(trust_type=MHC.trust_type)
+    )
+    ods_by_code = ods.set_index(0)
+    amb_rows = []
+    for code, region in AMBULANCE_REGIONS.items():
+        if code not in ods_by_code.index:
+            raise ValueError(f"ambulance trust {code} is not in the ODS etr file")
+        amb_rows.append(
+            {
+                "Trust_code": code,
+                "Trust_name": official_case(ods_by_code.loc[code, 1]),
+                "Region": region,
+                "Trust_subtype": "Ambulance",
+                "trust_type": AMBULANCE.trust_type,
+            }
+        )
+    roster = pd.concat(
+        [acute_trusts, mhc_trusts, pd.DataFrame(amb_rows)], ignore_index=True
+    ).rename(
+        columns={
+            "Trust_code": "trust_code",
+            "Trust_name": "trust_name",
+            "Region": "region",
+            "Trust_subtype": "trust_subtype",
+        }
+    )
+    roster["region"] = roster["region"].replace(REGION_ALIASES)
+    for col, pos in ODS_POSITIONS.items():
+        roster[col] = roster["trust_code"].map(ods_by_code[pos]).fillna("")
+    order = {ACUTE.trust_type: 0, MHC.trust_type: 1, AMBULANCE.trust_type: 2}
+    roster = roster.sort_values(
+        ["trust_type", "trust_code"], key=lambda s: s.map(order) if s.name == "trust_type" else s
+    )
+    return roster[ROSTER_COLUMNS].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Metric profiles
+# --------------------------------------------------------------------------------------------
+def _num(value: float) -> str:
+    """A compact decimal for the CSV (4 dp at most, no exponent, no ``-0``)."""
+    text = f"{round(float(value), 4):.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _decimals(values: pd.Series) -> int:
+    for d in range(5):
+        scaled = values.to_numpy(float) * 10**d
+        if np.allclose(scaled, np.round(scaled), atol=1e-6):
+            return d
+    return 4
+
+
+def _texts(acute: pd.DataFrame, mhc: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Metric_ID -> the published Domain / Sub-domain / description / units (acute first)."""
+    both = pd.concat([acute, mhc.drop(columns="Quarter")], ignore_index=True)
+    first = both.drop_duplicates("Metric_ID").set_index("Metric_ID")
+    return {
+        mid: {
+            "domain": row["Domain"],
+            "sub_domain": row["Sub-domain"],
+            "metric_description": row["Metric_description"],
+            "units": row["Units"],
+        }
+        for mid, row in first.iterrows()
+    }
+
+
+def _check_reporting_dates(acute: pd.DataFrame, mhc: pd.DataFrame) -> None:
+    """The Q1 (and MH Q2) dates in :data:`REPORTING_DATES` must match the real files."""
+    checks = [
+        (acute, 0),
+        (mhc[mhc["Quarter"] == "Q1 2025/26"], 0),
+        (mhc[mhc["Quarter"] == "Q2 2025/26"], 1),
+    ]
+    for df, index in checks:
+        published = df.drop_duplicates("Metric_ID").set_index("Metric_ID")["Reporting_date"]
+        for mid, date in published.items():
+            expected = _reporting_dates(str(mid))[index]
+            if index == 0 and mid in ONLY_Q1_Q2 and "Quarter" in df.columns:
+                continue  # the MH file dates Q1 OF5005/OF5007; the Sept 2025 file leaves it blank
+            if expected != date:
+                raise ValueError(f"{mid}: reporting date {expected!r} != published {date!r}")
+
+
+def _reporting_dates(metric_id: str) -> tuple[str, ...]:
+    if metric_id in REPORTING_DATES:
+        return REPORTING_DATES[metric_id]
+    value_id = "OF0" + metric_id[3:]
+    if metric_id.startswith("OF1") and value_id in REPORTING_DATES:
+        return REPORTING_DATES[value_id]
+    return _QUARTER  # OF1080, OF40xx, OF41xx, OF5000-OF5004
+
+
+def _missing_by_subtype(
+    roster: pd.DataFrame, group: PeerGroup, have: set[str]
+) -> tuple[float, str]:
+    """Overall share of the peer group without the metric, and that share per subtype."""
+    members = roster[roster["trust_type"] == group.trust_type]
+    missing = members[~members["trust_code"].isin(have)]
+    if missing.empty:
+        return 0.0, ""
+    share = len(missing) / len(members)
+    per_subtype = (
+        missing.groupby("trust_subtype").size() / members.groupby("trust_subtype").size()
+    ).dropna()
+    text = ";".join(f"{subtype}:{_num(value)}" for subtype, value in per_subtype.items() if value)
+    return share, text
+
+
+def _base_row(
+    metric_id: str, group: PeerGroup, kind: str, texts: dict[str, dict[str, str]]
+) -> dict[str, object]:
+    dates = _reporting_dates(metric_id)
+    row: dict[str, object] = dict.fromkeys(PROFILE_COLUMNS, "")
+    row |= {
+        "metric_id": metric_id,
+        "peer_group": group.id,
+        "kind": kind,
+        **texts[metric_id],
+        "drift": _num(DEFAULT_DRIFT) if kind != "derived" else "",
+        "published_quarters": "1|2" if metric_id in ONLY_Q1_Q2 else "1|2|3|4",
+    }
+    for i, date in enumerate(dates, start=1):
+        row[f"reporting_date_q{i}"] = date
+    if kind != "derived" and len(set(dates)) > 1:
+        real_q2 = group is MHC and metric_id in MHC_Q2_IDS
+        row["comment"] = f"Q{3 if real_q2 else 2}-Q4 reporting dates extrapolated"
+    return row
+
+
+def _distribution(values: pd.Series, published: pd.Series | None) -> dict[str, object]:
+    q = np.quantile(values.to_numpy(float), QUANTILE_POINTS)
+    if published is not None and published.notna().all():
+        med, lq, uq = published.to_numpy(float)
+    else:
+        lq, med, uq = np.quantile(values.to_numpy(float), [0.25, 0.5, 0.75])
+    return {
+        "min": _num(values.min()),
+        "lower_quartile": _num(lq),
+        "median": _num(med),
+        "upper_quartile": _num(uq),
+        "max": _num(values.max()),
+        "quantiles": "|".join(_num(v) for v in q),
+        "decimals": _decimals(values),
+    }
+
+
+def _invented_distribution(spec: tuple[float, float, float, float, float, int, str]) -> dict:
+    lo, lq, med, uq, hi, decimals, _ = spec
+    knots = np.interp(QUANTILE_POINTS, [0, 0.25, 0.5, 0.75, 1], [lo, lq, med, uq, hi])
+    return {
+        "min": _num(lo),
+        "lower_quartile": _num(lq),
+        "median": _num(med),
+        "upper_quartile": _num(uq),
+        "max": _num(hi),
+        "quantiles": "|".join(_num(v) for v in knots),
+        "decimals": decimals,
+    }
+
+
+def _shares(scores: pd.Series) -> str:
+    counts = scores.round().astype(int).value_counts()
+    total = counts.sum()
+    return "|".join(_num(counts.get(s, 0) / total) for s in (1, 2, 3, 4))
+
+
+def build_profiles(roster: pd.DataFrame, acute: pd.DataFrame, mhc: pd.DataFrame) -> pd.DataFrame:
+    _check_reporting_dates(acute, mhc)
+    texts = _texts(acute, mhc)
+    real = {ACUTE.id: acute, MHC.id: mhc[mhc["Quarter"] == MHC_PROFILE_QUARTER]}
+    catalogue = metric_catalogue()
+    rows: list[dict[str, object]] = []
+    distributions: dict[tuple[str, str], dict[str, object]] = {}
+
+    for spec_id, spec in INVENTED_AMBULANCE.items():
+        distributions[(AMBULANCE.id, spec_id)] = _invented_distribution(spec)
+
+    for group in (MHC, ACUTE, AMBULANCE):  # MH before acute: acute borrows MH distributions
+        for _, metric in catalogue.iterrows():
+            if group.id not in str(metric["peer_groups"]).split("|"):
+                continue
+            rule = metric["rule"]
+            if rule == "matrix":
+                continue
+            kind = "given_score" if rule == "given" else "value"
+            metric_id = metric["score_id"] if kind == "given_score" else metric["value_id"]
+            row = _base_row(metric_id, group, kind, texts)
+            if group is AMBULANCE:
+                row |= _ambulance_profile(metric_id, kind, distributions)
+            else:
+                rows_real = real[group.id][real[group.id]["Metric_ID"] == metric_id]
+                row |= _real_profile(metric_id, kind, group, rows_real, roster, distributions)
+            note = str(row.pop("_note", ""))
+            row["comment"] = "; ".join(c for c in (note, str(row["comment"])) if c)
+            rows.append(row)
+        for derived_id in DERIVED_IDS:
+            row = _base_row(derived_id, group, "derived", texts)
+            row["basis"] = "computed by the scoring engine"
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
+    group_order = {ACUTE.id: 0, MHC.id: 1, AMBULANCE.id: 2}
+    kind_order = {"value": 0, "given_score": 1, "derived": 2}
+    out["_g"] = out["peer_group"].map(group_order)
+    out["_k"] = out["kind"].map(kind_order)
+    out = out.sort_values(["_g", "_k", "metric_id"]).drop(columns=["_g", "_k"])
+    return out.reset_index(drop=True)
+
+
+def _real_profile(
+    metric_id: str,
+    kind: str,
+    group: PeerGroup,
+    rows: pd.DataFrame,
+    roster: pd.DataFrame,
+    distributions: dict[tuple[str, str], dict[str, object]],
+) -> dict[str, object]:
+    if rows.empty:
+        raise ValueError(f"{metric_id}: no real {group.id} rows to profile")
+    have = set(rows["Trust_code"])
+    share, by_subtype = _missing_by_subtype(roster, group, have)
+    out: dict[str, object] = {"share_missing": _num(share), "missing_by_subtype": by_subtype}
+    few = len(rows) <= 2
+    if few:
+        out["only_trusts"] = "|".join(sorted(have))
+        out["missing_by_subtype"] = ""
+    if kind == "given_score":
+        out |= {"score_shares": _shares(rows["Value"]), "basis": "real", "decimals": 0}
+        out["_note"] = f"score shares from the {len(rows)} Q1 2025/26 published scores"
+        return out
+    fallback = COUNT_FALLBACK_IDS & {metric_id}
+    counts = rows[(rows["Units"] == "count") & bool(fallback)]
+    values = rows.loc[~rows.index.isin(counts.index), "Value"]
+    if metric_id in BORROW_FROM and len(rows) < 5:
+        source = BORROW_FROM[metric_id]
+        out |= distributions[(source.id, metric_id)]
+        out["basis"] = "borrowed"
+        out["_note"] = (
+            f"only {', '.join(sorted(have))} publish this among {group.label.lower()}: "
+            f"distribution of {source.label.lower()}"
+        )
+    else:
+        published = rows[["Median_value", "Lower_quartile", "Upper_quartile"]].iloc[0]
+        dist = _distribution(values, published)
+        distributions[(group.id, metric_id)] = dist
+        out |= dist
+        out["basis"] = "real"
+        out["_note"] = f"distribution of the {len(values)} Q1 2025/26 published values"
+    if len(counts):
+        out["count_unit_trusts"] = str(len(counts))
+        out["_note"] += f"; {len(counts)} specialist trusts publish a count (0-3) instead of a rate"
+    return out
+
+
+def _ambulance_profile(
+    metric_id: str, kind: str, distributions: dict[tuple[str, str], dict[str, object]]
+) -> dict[str, object]:
+    if kind == "given_score":
+        share, shares, comment = INVENTED_AMBULANCE_GIVEN[metric_id]
+        return {
+            "share_missing": _num(share),
+            "score_shares": "|".join(_num(s) for s in shares),
+            "decimals": 0,
+            "basis": "invented",
+            "_note": comment,
+        }
+    spec = INVENTED_AMBULANCE[metric_id]
+    return {
+        "share_missing": "0",
+        **distributions[(AMBULANCE.id, metric_id)],
+        "basis": "invented",
+        "_note": spec[-1],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--real-dir", type=Path, default=default_real_dir())
+    parser.add_argument("--out", type=Path, default=default_out_dir())
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    acute, mhc, ods = read_real(args.real_dir)
+    roster = build_roster(acute, mhc, ods)
+    profiles = build_profiles(roster, acute, mhc)
+    args.out.mkdir(parents=True, exist_ok=True)
+    roster.to_csv(args.out / "trusts.csv", index=False, lineterminator="\n")
+    profiles.to_csv(args.out / "metric_profiles.csv", index=False, lineterminator="\n")
+    counts = roster.groupby("trust_type", sort=False).size().to_dict()
+    log.info("wrote %s: %s", args.out / "trusts.csv", counts)
+    log.info("wrote %s: %d rows", args.out / "metric_profiles.csv", len(profiles))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

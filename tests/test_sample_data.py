@@ -1,0 +1,204 @@
+"""The synthetic landing folder generator (league_pipeline.sample_data).
+
+Belongs here: determinism, the file set and trust counts, the published layout (parsed by the
+readers, valid against the schema, headers identical to NHS England's real files) and
+self-consistency: re-scoring a generated file's values with the engine gives back its own
+segments, average scores and league ranks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from league_pipeline.quarters import Quarter
+from league_pipeline.readers import (
+    read_deficit_flags,
+    read_nof_trust_data,
+    read_ods_trusts,
+    read_rsp_list,
+)
+from league_pipeline.sample_data import (
+    generate_quarter,
+    load_roster,
+    round_like_duckdb,
+    write_sample_landing,
+)
+from league_pipeline.scoring.engine import run_scoring
+from league_pipeline.scoring.official import inputs_from_nof
+from league_pipeline.validation import validate
+
+Q1 = Quarter(2025, 1)
+Q2 = Quarter(2025, 2)
+GROUP_FILES = {
+    "Acute trust": "nhs-oversight-framework-acute-trust-data.csv",
+    "Mental health and community trust": (
+        "nhs-oversight-framework-mental-health-and-community-trust-data.csv"
+    ),
+    "Ambulance trust": "nhs-oversight-framework-ambulance-trust-data.csv",
+}
+OTHER_FILES = ["etr.csv", "recovery-support-programme.csv", "financial-deficit-flags.csv"]
+EXPECTED_TRUSTS = {
+    "Acute trust": 134,
+    "Mental health and community trust": 61,
+    "Ambulance trust": 10,
+}
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Q1 and Q2 written once for the module (default seed)."""
+    root = tmp_path_factory.mktemp("landing")
+    write_sample_landing(root, [Q1, Q2])
+    return root
+
+
+def _trust_data(landing: Path, quarter: Quarter) -> dict[str, pd.DataFrame]:
+    return {
+        trust_type: read_nof_trust_data((landing / quarter.slug / name).read_bytes(), quarter.label)
+        for trust_type, name in GROUP_FILES.items()
+    }
+
+
+def _first_line(content: bytes) -> bytes:
+    return content.split(b"\n", 1)[0]
+
+
+def test_same_seed_gives_byte_identical_files(landing: Path, tmp_path: Path) -> None:
+    again = write_sample_landing(tmp_path, [Q1])
+    assert [p.relative_to(tmp_path).as_posix() for p in again] == [
+        f"{Q1.slug}/{name}" for name in [*GROUP_FILES.values(), *OTHER_FILES]
+    ]
+    for path in again:
+        original = landing / path.relative_to(tmp_path)
+        assert path.read_bytes() == original.read_bytes(), f"{path.name} differs between runs"
+
+
+def test_another_seed_gives_other_values(landing: Path) -> None:
+    other = generate_quarter(Q1, seed=7).files()
+    acute = f"{Q1.slug}/{GROUP_FILES['Acute trust']}"
+    assert other[acute] != (landing / acute).read_bytes()
+    assert _first_line(other[acute]) == _first_line((landing / acute).read_bytes())
+
+
+def test_file_set_and_trust_counts(landing: Path) -> None:
+    for quarter in (Q1, Q2):
+        names = sorted(p.name for p in (landing / quarter.slug).iterdir())
+        assert names == sorted([*GROUP_FILES.values(), *OTHER_FILES])
+    frames = _trust_data(landing, Q1)
+    for trust_type, df in frames.items():
+        assert set(df["Trust_type"]) == {trust_type}
+        assert df["Trust_code"].nunique() == EXPECTED_TRUSTS[trust_type]
+    roster = load_roster()
+    assert len(roster) == 205
+    ods = read_ods_trusts((landing / Q1.slug / "etr.csv").read_bytes())
+    assert list(ods["ods_code"]) == list(roster["trust_code"])
+    rsp = read_rsp_list((landing / Q1.slug / "recovery-support-programme.csv").read_bytes())
+    flags = read_deficit_flags((landing / Q1.slug / "financial-deficit-flags.csv").read_bytes())
+    assert len(rsp) == len(flags) == 205
+    assert set(rsp["Quarter"]) == set(flags["Quarter"]) == {Q1.label}
+    members = rsp.loc[rsp["In_RSP"], "Trust_code"]
+    by_type = roster.set_index("trust_code").loc[members, "trust_type"].value_counts()
+    assert by_type.to_dict() == {
+        "Acute trust": 14,
+        "Mental health and community trust": 3,
+        "Ambulance trust": 1,
+    }
+    # RSP trusts are flagged (receiving support); most flags follow the plan rule
+    flagged = flags.set_index("Trust_code")["In_deficit_or_receiving_support"]
+    assert flagged.loc[members].all()
+
+
+def test_files_parse_and_validate(landing: Path) -> None:
+    for quarter in (Q1, Q2):
+        for trust_type, df in _trust_data(landing, quarter).items():
+            report = validate(df, "nof_trust_data")
+            assert report.passed, f"{quarter} {trust_type}: {report.summary}"
+
+
+def test_layout_follows_the_published_files(landing: Path) -> None:
+    q1 = (landing / Q1.slug / GROUP_FILES["Acute trust"]).read_bytes()
+    q2 = (landing / Q2.slug / GROUP_FILES["Mental health and community trust"]).read_bytes()
+    assert b"\r\n" in q1[:400] and q1.startswith(b"\xef\xbb\xbf")
+    assert b",percent," in q1 and b",%," not in q1
+    assert b"\r\nQ2 2025/26," in q2 and b",%," in q2 and b",percent," not in q2
+    df = _trust_data(landing, Q1)["Acute trust"]
+    # rows grouped by metric, then trust code, as NHS England orders them
+    key = df[["Metric_ID", "Trust_code"]]
+    assert key.equals(key.sort_values(["Metric_ID", "Trust_code"], kind="stable"))
+    assert not df.duplicated(["Metric_ID", "Trust_code"]).any()
+    # value rows: per-type quartiles and a competition rank, best first
+    rtt = df[df["Metric_ID"] == "OF0023"]  # higher is better
+    assert rtt["Median_value"].nunique() == 1
+    assert rtt["Median_value"].iloc[0] == pytest.approx(rtt["Value"].median(), abs=0.005)
+    expected = (-rtt["Value"]).rank(method="min")
+    assert (rtt["Rank"] == expected).all()
+    # score rows carry the value row's rank; given scores and segments carry none
+    scores = df[df["Metric_ID"] == "OF1023"].set_index("Trust_code")["Rank"]
+    assert scores.equals(rtt.set_index("Trust_code")["Rank"].rename(scores.name))
+    assert df.loc[df["Metric_ID"].isin(["OF1046", "OF4100", "OF5003"]), "Rank"].isna().all()
+    # the real coverage: R1F alone publishes ambulance metrics among acute trusts
+    assert set(df.loc[df["Metric_ID"] == "OF0017", "Trust_code"]) == {"R1F"}
+    assert df.loc[df["Metric_ID"] == "OF0010", "Trust_code"].nunique() == 118
+
+
+def test_headers_are_identical_to_the_real_files(landing: Path, real_data: Path) -> None:
+    real_acute = (real_data / "nof2526_q1_acute_trust_data.csv").read_bytes()
+    ours = (landing / Q1.slug / GROUP_FILES["Acute trust"]).read_bytes()
+    assert _first_line(ours) == _first_line(real_acute)  # BOM and CRLF included
+    # the stored real MH file was saved without BOM and with LF: compare the header text
+    real_mh = (real_data / "nof2526_q1q2_mh_community_trust_data.csv").read_bytes()
+    ours_mh = (landing / Q2.slug / GROUP_FILES["Mental health and community trust"]).read_bytes()
+    decode = lambda b: _first_line(b).decode("utf-8-sig").rstrip("\r")  # noqa: E731
+    assert decode(ours_mh) == decode(real_mh)
+
+
+def test_values_move_between_quarters_and_annual_values_hold(landing: Path) -> None:
+    q1, q2 = (_trust_data(landing, q)["Acute trust"] for q in (Q1, Q2))
+
+    def values(df: pd.DataFrame, metric_id: str) -> pd.Series:
+        return df[df["Metric_ID"] == metric_id].set_index("Trust_code")["Value"]
+
+    assert (values(q1, "OF0023") != values(q2, "OF0023")).mean() > 0.3  # monthly: moves
+    assert values(q1, "OF0079").equals(values(q2, "OF0079"))  # annual plan: holds
+    seg1, seg2 = values(q1, "OF5000"), values(q2, "OF5000")
+    assert 0 < (seg1 != seg2).sum() < len(seg1) / 2
+
+
+@pytest.mark.parametrize("quarter", [Q1, Q2], ids=str)
+def test_rescoring_the_published_values_reproduces_the_file(
+    landing: Path, quarter: Quarter
+) -> None:
+    df = pd.concat(_trust_data(landing, quarter).values(), ignore_index=True)
+    result = run_scoring(inputs_from_nof(df))  # the ordinary (multi-threaded) engine
+    league = result.league_table.set_index("trust_code")
+
+    def published(metric_id: str, column: str = "Value") -> pd.Series:
+        rows = df[df["Metric_ID"] == metric_id].set_index("Trust_code")[column]
+        return rows.sort_index()
+
+    codes = published("OF5000").index
+    assert len(codes) == 205
+    np.testing.assert_array_equal(
+        league.loc[codes, "adjusted_segment"].to_numpy(float), published("OF5000").to_numpy()
+    )
+    np.testing.assert_array_equal(
+        league.loc[codes, "unadjusted_segment"].to_numpy(float), published("OF5003").to_numpy()
+    )
+    np.testing.assert_array_equal(
+        round_like_duckdb(league.loc[codes, "average_score"].to_numpy(float)),
+        published("OF5002").to_numpy(),
+    )
+    np.testing.assert_array_equal(
+        league.loc[codes, "rank"].to_numpy(float), published("OF5000", "Rank").to_numpy()
+    )
+    # every published metric score too
+    scores = result.metric_scores.set_index(["score_id", "trust_code"])["score"]
+    rows = df[df["Metric_ID"].str.match(r"^OF1\d{3}$")]
+    keys = pd.MultiIndex.from_frame(rows[["Metric_ID", "Trust_code"]])
+    np.testing.assert_array_equal(
+        round_like_duckdb(scores.reindex(keys).to_numpy(float)), rows["Value"].to_numpy()
+    )
