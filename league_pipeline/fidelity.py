@@ -131,20 +131,20 @@ def published_trust_averages(nof: pd.DataFrame) -> pd.DataFrame:
     return seg[["quarter", "trust_code", "peer_group", "average_score", "n_items"]]
 
 
+def in_pairs(df: pd.DataFrame, columns: tuple[str, str], pairs: set[tuple]) -> pd.Series:
+    """Boolean mask: the row's (columns[0], columns[1]) value pair is one of ``pairs``."""
+    keys = zip(df[columns[0]], df[columns[1]], strict=True)
+    return pd.Series([k in pairs for k in keys], index=df.index, dtype=bool)
+
+
 def hybrid_metric_scores(
     result: ScoringResult, nof: pd.DataFrame, from_published: set[tuple[str, str]]
 ) -> pd.DataFrame:
     """Our metric scores, except (quarter, score_id) pairs taken from NHS England's file."""
     ours = result.metric_scores[["quarter", "trust_code", "peer_group", "score_id", "score"]]
     published = published_metric_scores(nof)
-    keep = ~pd.Series(
-        [k in from_published for k in zip(ours["quarter"], ours["score_id"], strict=True)],
-        index=ours.index,
-    )
-    take = pd.Series(
-        [k in from_published for k in zip(published["quarter"], published["score_id"], strict=True)],
-        index=published.index,
-    )
+    keep = ~in_pairs(ours, ("quarter", "score_id"), from_published)
+    take = in_pairs(published, ("quarter", "score_id"), from_published)
     return pd.concat([ours[keep], published[take]], ignore_index=True)
 
 

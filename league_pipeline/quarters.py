@@ -143,8 +143,9 @@ def parse_quarter(text: str, *, check_methodology: bool = True) -> Quarter:
         )
     if check_methodology and quarter > LAST_QUARTER:
         raise QuarterError(
-            f"{quarter.label} is after {LAST_QUARTER.label}: from 2026/27 NHS England scores trusts "
-            "under the 2026/27 methodology (defined thresholds), which this pipeline does not implement"
+            f"{quarter.label} is after {LAST_QUARTER.label}: from 2026/27 NHS England scores "
+            "trusts under the 2026/27 methodology (defined thresholds), which this pipeline "
+            "does not implement"
         )
     return quarter
 

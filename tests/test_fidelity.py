@@ -17,14 +17,17 @@ import pandas as pd
 import pytest
 
 from league_pipeline import fidelity, readers
-from league_pipeline.scoring import inputs, official
+from league_pipeline.scoring import official
 from league_pipeline.scoring.engine import run_scoring
 
 Q1, Q2 = "2025/26 Q1", "2025/26 Q2"
 
 # (quarter, score_id) whose ranking pool needs trusts absent from ../shared/data/real
 POOL_DATA_GAPS: dict[tuple[str, str], str] = {
-    (Q1, "OF1082"): "sickness absence is ranked over all 205 trusts; the 10 ambulance trusts are absent",
+    (
+        Q1,
+        "OF1082",
+    ): "sickness absence is ranked over all 205 trusts; the 10 ambulance trusts are absent",
     (Q1, "OF1086"): "relative cost is ranked over MH/community + ambulance; ambulance is absent",
     (Q1, "OF1028"): "conveyance is ranked over ambulance trusts + R1F; only R1F is present",
     **{
@@ -116,25 +119,16 @@ def _report(comparison: fidelity.LayerComparison, how: str) -> None:
 def test_metric_scores_from_values(from_values, nof):
     comparison = fidelity.compare_metric_scores(from_values, nof)
     _report(comparison, "from values")
-    bad = comparison.rows[~comparison.rows["match"]]
-    in_gap_pool = pd.Series(
-        [k in POOL_DATA_GAPS for k in zip(bad["quarter"], bad["score_id"], strict=True)],
-        index=bad.index,
+    rows = comparison.rows
+    bad = rows[~rows["match"]]
+    in_gap_pool = fidelity.in_pairs(bad, ("quarter", "score_id"), set(POOL_DATA_GAPS))
+    unexplained = set(
+        bad[~in_gap_pool][["quarter", "trust_code", "score_id"]].itertuples(index=False, name=None)
     )
-    unexplained = set(bad[~in_gap_pool][["quarter", "trust_code", "score_id"]].itertuples(
-        index=False, name=None
-    ))
     assert unexplained == ROUNDED_CROSS_TYPE_TIES
     # every documented gap pool really is a gap (else remove it from the list)
-    gaps_seen = set(zip(bad["quarter"], bad["score_id"], strict=True))
-    assert set(POOL_DATA_GAPS) <= gaps_seen
-    # outside the gap pools, every published score is reproduced within 0.005
-    outside = comparison.rows[
-        ~pd.Series(
-            [k in POOL_DATA_GAPS for k in zip(comparison.rows["quarter"], comparison.rows["score_id"], strict=True)],
-            index=comparison.rows.index,
-        )
-    ]
+    assert set(POOL_DATA_GAPS) <= set(zip(bad["quarter"], bad["score_id"], strict=True))
+    outside = rows[~fidelity.in_pairs(rows, ("quarter", "score_id"), set(POOL_DATA_GAPS))]
     REPORT.append(
         f"[from values] metric scores outside pools with absent trusts: "
         f"{int(outside['match'].sum())}/{len(outside)}"

@@ -38,6 +38,8 @@ OUTPUT_TABLES = (
     "trust_segments",
     "league_table",
 )
+# A total order for every output table, so identical inputs give identical frames
+SORT_KEY = ("quarter", "peer_group", "rank", "trust_code", "score_id", "domain_id", "item")
 _INPUT_TYPES = {
     "value": "float64",
     "tiebreak": "float64",
@@ -139,7 +141,7 @@ class ScoringSession:
 
     def df(self, table: str) -> pd.DataFrame:
         df = self.con.table(table).df()
-        sort_cols = [c for c in ("quarter", "peer_group", "rank", "trust_code") if c in df]
+        sort_cols = [c for c in SORT_KEY if c in df]
         return df.sort_values(sort_cols, kind="stable").reset_index(drop=True)
 
     def arrow(self, table: str) -> pa.Table:

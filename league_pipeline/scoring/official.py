@@ -83,7 +83,11 @@ def summary_from_nof(df: pd.DataFrame) -> pd.DataFrame:
 def deficit_flags_from_nof(df: pd.DataFrame) -> pd.DataFrame:
     s = summary_from_nof(df)
     return pd.DataFrame(
-        {"quarter": s["quarter"], "trust_code": s["trust_code"], "deficit_flag": s["deficit_flag"] == 1}
+        {
+            "quarter": s["quarter"],
+            "trust_code": s["trust_code"],
+            "deficit_flag": s["deficit_flag"] == 1,
+        }
     )
 
 

@@ -6,6 +6,8 @@
 -- average are means of those rounded items (the infection item is the mean of the unrounded
 -- infection scores, then rounded). Reproduced from the official files: e.g. RTX Q1 2025/26
 -- patient safety = mean(2.55, 3.80, 3.00) = 3.12, where unrounded items give 3.11.
+-- Sums are exact DECIMALs: a parallel floating-point sum is not deterministic in its last bits,
+-- which would flip x.xx5 roundings and ties on a cut-point from one run to the next.
 CREATE OR REPLACE TABLE score_items AS
 SELECT
     s.quarter,
@@ -13,7 +15,7 @@ SELECT
     s.peer_group,
     c.domain_id,
     c.item,
-    round(avg(s.score), 2) AS score,
+    CAST(round(sum(CAST(s.score AS DECIMAL(18, 12))) / count(*), 2) AS DOUBLE) AS score,
     count(*) AS n_metrics
 FROM metric_scores AS s
 JOIN catalogue AS c USING (score_id)

@@ -2,7 +2,13 @@
 -- segments (OF4100-OF4105) = quartiles of each domain score pooled over all trusts of all types.
 CREATE OR REPLACE TABLE domain_scores AS
 WITH scores AS (
-    SELECT quarter, trust_code, peer_group, domain_id, avg(score) AS score, count(*) AS n_items
+    SELECT
+        quarter,
+        trust_code,
+        peer_group,
+        domain_id,
+        CAST(sum(CAST(score AS DECIMAL(9, 2))) / count(*) AS DOUBLE) AS score,
+        count(*) AS n_items
     FROM score_items
     GROUP BY ALL
 ),
