@@ -1,0 +1,231 @@
+"""Scoring assets: metric values -> metric scores -> domain scores -> segments -> league tables.
+
+Belongs here: the Dagster assets that run the methodology SQL (``assets/sql/scoring``) step by
+step. Each asset loads its upstream tables from staging Parquet straight into an in-memory
+DuckDB, runs its SQL steps for every quarter in the run at once (so a single-run backfill is one
+query per step), and writes each quarter back to staging.
+"""
+
+# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+import dagster as dg
+import pandas as pd
+
+from league_pipeline import staging
+from league_pipeline.defs.metadata import table_metadata
+from league_pipeline.defs.sources import SOURCE_KEYS
+from league_pipeline.quarters import parse_quarter, quarterly_partitions
+from league_pipeline.resources import LeagueConfig
+from league_pipeline.scoring import inputs
+from league_pipeline.scoring.engine import ScoringSession
+from league_pipeline.scoring.likely_ranges import likely_ranges
+from league_pipeline.validation import validate
+
+CODE_VERSION = "1"
+NOF_KINDS = (
+    "nof_trust_data_acute",
+    "nof_trust_data_mental_health_community",
+    "nof_trust_data_ambulance",
+)
+OUTPUT_CHECK = "output_schema"
+ODS_CHECK = "trust_codes_in_ods"
+
+_common = dict(
+    group_name="scoring",
+    partitions_def=quarterly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"duckdb"},
+    code_version=CODE_VERSION,
+)
+
+
+def _key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["scoring", name])
+
+
+def _output_check(name: str, schema: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        OUTPUT_CHECK,
+        asset=_key(name),
+        blocking=True,
+        description=f"Validates the output against schemas/{schema}.yaml (pandera).",
+    )
+
+
+def _write_quarters(table: str, df: pd.DataFrame, partition_keys: list[str]) -> None:
+    for key in partition_keys:
+        label = parse_quarter(key).label
+        staging.write_table(table, key, df[df["quarter"] == label].reset_index(drop=True))
+
+
+def _load(session: ScoringSession, tables: list[str], partition_keys: list[str]) -> None:
+    for table in tables:
+        session.load_parquet(table, [staging.existing_path(table, k) for k in partition_keys])
+
+
+def _result(
+    context: dg.AssetExecutionContext, name: str, df: pd.DataFrame, schema: str | None
+) -> dg.MaterializeResult:
+    metadata = table_metadata(f"league.scoring.{name}", df, partitions=len(context.partition_keys))
+    checks = []
+    if schema:
+        report = validate(df, schema)
+        checks.append(
+            dg.AssetCheckResult(
+                check_name=OUTPUT_CHECK,
+                passed=report.passed,
+                metadata={k: v for k, v in report.dagster_metadata().items() if v is not None}
+                | {"summary": report.summary},
+            )
+        )
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+def _ods_check(trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
+    """Warn (not block) about trusts the ODS list does not know: a typo, or a merged trust."""
+    known = set().union(*(set(staging.read_table("ods_trusts", k)["ods_code"]) for k in keys))
+    unknown = trusts.loc[~trusts["trust_code"].isin(known), ["quarter", "trust_code", "trust_name"]]
+    return dg.AssetCheckResult(
+        check_name=ODS_CHECK,
+        passed=unknown.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "unknown_trusts": len(unknown),
+            "rows": dg.MetadataValue.md(unknown.head(50).to_markdown(index=False))
+            if len(unknown)
+            else "none",
+        },
+    )
+
+
+@dg.asset(
+    key=_key("metric_values"),
+    deps=[SOURCE_KEYS[k] for k in (*NOF_KINDS, "deficit_flags", "rsp_list", "ods_trusts")],
+    description="Every trust's metric values (OF0xxx), score-only metrics, deficit and RSP flags.",
+    check_specs=[
+        _output_check("metric_values", "metric_values"),
+        dg.AssetCheckSpec(
+            ODS_CHECK,
+            asset=_key("metric_values"),
+            description="Every trust in the NOF files is in the ODS trust list (warns only).",
+        ),
+    ],
+    **_common,
+)
+def metric_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    keys = context.partition_keys
+    extracts = [staging.read_table(kind, k) for kind in NOF_KINDS for k in keys]
+    tables = inputs.nof_inputs(extracts)
+    tables["deficit_flags"] = pd.concat(
+        [inputs.deficit_flags_input(staging.read_table("deficit_flags", k)) for k in keys]
+    )
+    tables["rsp"] = pd.concat([inputs.rsp_input(staging.read_table("rsp_list", k)) for k in keys])
+    for table, df in tables.items():
+        _write_quarters(table, df, keys)
+    values = tables["metric_values"].merge(
+        tables["trusts"][["quarter", "trust_code", "peer_group"]], on=["quarter", "trust_code"]
+    )
+    result = _result(context, "metric_values", values, "metric_values")
+    return dg.MaterializeResult(
+        metadata=result.metadata,
+        check_results=[*result.check_results, _ods_check(tables["trusts"], keys)],
+    )
+
+
+@dg.asset(
+    key=_key("metric_scores"),
+    deps=[_key("metric_values")],
+    description="Metric scores (OF1xxx, 1 best to 4 worst) by each metric's rule and peer pool.",
+    check_specs=[_output_check("metric_scores", "metric_scores")],
+    **_common,
+)
+def metric_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    keys = context.partition_keys
+    with ScoringSession() as session:
+        _load(session, ["trusts", "metric_values", "given_scores"], keys)
+        session.run(["metric_scores"])
+        df = session.df("metric_scores")
+    _write_quarters("metric_scores", df, keys)
+    return _result(context, "metric_scores", df, "metric_scores")
+
+
+@dg.asset(
+    key=_key("domain_scores"),
+    deps=[_key("metric_scores")],
+    description="Averaging items (infections collapsed) and domain scores OF4000-OF4005.",
+    check_specs=[_output_check("domain_scores", "domain_scores")],
+    **_common,
+)
+def domain_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    keys = context.partition_keys
+    with ScoringSession() as session:
+        _load(session, ["metric_scores"], keys)
+        session.run(["score_items", "domain_scores"])
+        items, df = session.df("score_items"), session.df("domain_scores")
+    _write_quarters("score_items", items, keys)
+    _write_quarters("domain_scores", df, keys)
+    return _result(context, "domain_scores", df, "domain_scores")
+
+
+@dg.asset(
+    key=_key("segments"),
+    deps=[_key("domain_scores")],
+    description=(
+        "Average metric score, segments 1-4 from pooled quartiles, financial override and "
+        "segment 5 (Recovery Support Programme)."
+    ),
+    **_common,
+)
+def segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    keys = context.partition_keys
+    with ScoringSession() as session:
+        _load(session, ["score_items", "deficit_flags", "rsp"], keys)
+        session.run(
+            ["trust_averages", "segment_cut_points", "unadjusted_segments", "trust_segments"]
+        )
+        cuts, df = session.df("segment_cut_points"), session.df("trust_segments")
+    _write_quarters("segment_cut_points", cuts, keys)
+    _write_quarters("trust_segments", df, keys)
+    result = _result(context, "trust_segments", df, None)
+    cut_md = dg.MetadataValue.md(cuts.round(4).to_markdown(index=False))
+    return dg.MaterializeResult(metadata={**result.metadata, "cut_points": cut_md})
+
+
+@dg.asset(
+    key=_key("league_tables"),
+    deps=[_key("segments")],
+    description=(
+        "League tables per peer group: rank by adjusted segment then average score (2 dp), with "
+        "bootstrap likely ranges of the average score and the rank."
+    ),
+    check_specs=[_output_check("league_tables", "league_table")],
+    **_common,
+)
+def league_tables(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg.MaterializeResult:
+    keys = context.partition_keys
+    with ScoringSession() as session:
+        _load(session, ["trusts", "trust_segments"], keys)
+        session.run(["league_table"])
+        table = session.df("league_table")
+    ranges = likely_ranges(
+        pd.concat([staging.read_table("score_items", k) for k in keys]),
+        pd.concat([staging.read_table("trust_segments", k) for k in keys]),
+        pd.concat([staging.read_table("segment_cut_points", k) for k in keys]),
+        replicates=league.bootstrap_replicates,
+        seed=league.bootstrap_seed,
+    )
+    table = table.merge(ranges, on=["quarter", "peer_group", "trust_code"], how="left")
+    _write_quarters("league_table", table, keys)
+    result = _result(context, "league_tables", table, "league_table")
+    previews = {}
+    for (quarter, group), g in table.groupby(["quarter", "peer_group"]):
+        cols = ["rank", "trust_code", "trust_name", "average_score", "adjusted_segment"]
+        top_bottom = pd.concat([g.head(5), g.tail(5)])[cols].drop_duplicates()
+        previews[f"top_and_bottom {quarter} {group}"] = dg.MetadataValue.md(
+            top_bottom.round(2).to_markdown(index=False)
+        )
+    return dg.MaterializeResult(
+        metadata={**result.metadata, **previews}, check_results=result.check_results
+    )
+
+
+scoring_assets = [metric_values, metric_scores, domain_scores, segments, league_tables]

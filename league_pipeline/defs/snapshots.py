@@ -1,0 +1,72 @@
+"""The snapshot asset: each quarter's results written as an immutable, versioned snapshot.
+
+Belongs here: collecting a quarter's staged tables and lineage and handing them to
+:class:`league_pipeline.snapshots.SnapshotStore`, which assigns the next version atomically. A
+re-run creates a new version; an earlier one is never changed.
+"""
+
+# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+import dagster as dg
+
+from league_pipeline import staging
+from league_pipeline.defs.sources import SOURCE_SPECS
+from league_pipeline.lineage import snapshot_lineage
+from league_pipeline.quarters import parse_quarter, quarterly_partitions
+from league_pipeline.resources import LeagueConfig
+from league_pipeline.snapshots import SnapshotStore
+
+# staging table -> snapshot table
+SNAPSHOT_TABLES = {
+    "league_table": "league_table",
+    "trust_segments": "trust_segments",
+    "segment_cut_points": "segment_cut_points",
+    "domain_scores": "domain_scores",
+    "metric_scores": "metric_scores",
+    "metric_values": "metric_values",
+    "given_scores": "given_scores",
+    "trusts": "trusts",
+}
+OUTPUT_SCHEMAS = ["metric_values", "metric_scores", "domain_scores", "league_table"]
+
+
+@dg.asset(
+    key=dg.AssetKey(["snapshots", "quarterly_snapshot"]),
+    deps=[dg.AssetKey(["scoring", "league_tables"])],
+    group_name="snapshots",
+    description=(
+        "Immutable, versioned snapshot of the quarter's league tables and every layer behind "
+        "them, with lineage (inputs' URLs and hashes, schema, methodology and code versions, "
+        "run id). Re-running a quarter adds a version."
+    ),
+    partitions_def=quarterly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"duckdb", "parquet"},
+    code_version="1",
+)
+def quarterly_snapshot(
+    context: dg.AssetExecutionContext, league: LeagueConfig
+) -> dg.MaterializeResult:
+    store = SnapshotStore(catalog=league.lake_catalog)
+    written = []
+    for key in context.partition_keys:
+        quarter = parse_quarter(key)
+        tables = {out: staging.read_table(src, key) for src, out in SNAPSHOT_TABLES.items()}
+        lineage = snapshot_lineage(
+            key, [s.kind for s in SOURCE_SPECS], OUTPUT_SCHEMAS, context.run_id
+        )
+        info = store.write(quarter.label, tables, lineage, run_id=context.run_id)
+        context.log.info(f"snapshot {info.snapshot_id} written ({info.tables})")
+        written.append(info)
+    last = written[-1]
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot_ids": ", ".join(i.snapshot_id for i in written),
+            "version": last.version,
+            "dagster/table_name": "league.lake.league_table",
+            "dagster/row_count": sum(i.tables.get("league_table", 0) for i in written),
+            "tables": dg.MetadataValue.json({i.snapshot_id: i.tables for i in written}),
+            "lineage": dg.MetadataValue.json(last.lineage),
+            "code_version": last.lineage["code_version"],
+            "methodology_version": last.lineage["methodology_version"],
+        }
+    )

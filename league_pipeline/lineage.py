@@ -1,0 +1,60 @@
+"""Lineage: what a snapshot was built from and by what code.
+
+Belongs here: assembling the lineage record (inputs with URL and content hash, schema versions,
+methodology version, code version, Dagster run id) from the staging lineage the source assets
+left behind.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from league_pipeline import __version__, staging
+from league_pipeline.scoring.catalogue import METHODOLOGY_VERSION
+from league_pipeline.validation import schema_version
+
+
+@cache
+def code_version() -> str:
+    """Package version plus the git commit of the checkout, when there is one."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+g{sha}{'.dirty' if dirty else ''}"
+
+
+def snapshot_lineage(
+    partition_key: str, source_kinds: list[str], output_schemas: list[str], run_id: str | None
+) -> dict[str, Any]:
+    inputs = {kind: staging.read_lineage(kind, partition_key) for kind in source_kinds}
+    return {
+        "partition_key": partition_key,
+        "inputs": inputs,
+        "schema_versions": {
+            **{rec["schema"]: rec["schema_version"] for rec in inputs.values()},
+            **{name: schema_version(name) for name in output_schemas},
+        },
+        "methodology_version": METHODOLOGY_VERSION,
+        "code_version": code_version(),
+        "dagster_run_id": run_id,
+        "built_at": datetime.now(UTC).isoformat(),
+    }

@@ -1,0 +1,63 @@
+"""Dagster resources: the one configuration object every asset reads.
+
+Belongs here: settings (source mode, folders, HTTP behaviour, bootstrap size, snapshot catalog)
+and factories for the objects built from them. Values come from environment variables so that
+`dagster dev`, the CLI and tests configure runs the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from league_pipeline import paths
+from league_pipeline.scoring.likely_ranges import DEFAULT_REPLICATES, DEFAULT_SEED
+from league_pipeline.sources.fetch import HttpFetcher
+from league_pipeline.sources.store import SourceStore
+
+
+class LeagueConfig(dg.ConfigurableResource):
+    """Where sources come from and where results go.
+
+    source_mode: ``landing`` (default; the local landing folder) or ``http`` (NHS England URLs
+    from ``assets/sources.yaml``; ``http_base_url`` swaps the host, e.g. for a mirror or a test
+    server).
+    """
+
+    source_mode: str = "landing"
+    landing_dir: str | None = None
+    http_base_url: str | None = None
+    http_timeout: float = 30.0
+    http_retries: int = 3
+    bootstrap_replicates: int = DEFAULT_REPLICATES
+    bootstrap_seed: int = DEFAULT_SEED
+    lake_catalog: str | None = None
+
+    def landing_path(self) -> Path:
+        return Path(self.landing_dir).resolve() if self.landing_dir else paths.landing_dir()
+
+    def source_store(self) -> SourceStore:
+        return SourceStore(paths.source_store_dir())
+
+    def http_fetcher(self) -> HttpFetcher:
+        return HttpFetcher(timeout=self.http_timeout, retries=self.http_retries)
+
+    def url_overrides(self) -> dict[str, str] | None:
+        return {"base_url": self.http_base_url} if self.http_base_url else None
+
+
+def config_from_env() -> LeagueConfig:
+    """Build the resource from LEAGUE_* environment variables (documented in the README)."""
+    env = os.environ
+    return LeagueConfig(
+        source_mode=env.get("LEAGUE_SOURCE_MODE", "landing"),
+        landing_dir=env.get("LEAGUE_LANDING_DIR"),
+        http_base_url=env.get("LEAGUE_HTTP_BASE_URL"),
+        http_timeout=float(env.get("LEAGUE_HTTP_TIMEOUT", "30")),
+        http_retries=int(env.get("LEAGUE_HTTP_RETRIES", "3")),
+        bootstrap_replicates=int(env.get("LEAGUE_BOOTSTRAP_REPLICATES", str(DEFAULT_REPLICATES))),
+        bootstrap_seed=int(env.get("LEAGUE_BOOTSTRAP_SEED", str(DEFAULT_SEED))),
+        lake_catalog=env.get("LEAGUE_LAKE_CATALOG"),
+    )
