@@ -57,7 +57,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -528,13 +530,31 @@ def write_nof_league_table(
 # --------------------------------------------------------------------------------------------
 # ODS etr (NHS trusts)
 # --------------------------------------------------------------------------------------------
+def _unzip_member(content: bytes, member: str, what: str) -> bytes:
+    """The ``member`` of a zip archive (as NHS Digital publishes ``etr.zip``)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = {Path(n).name.lower(): n for n in archive.namelist()}
+            if member.lower() not in names:
+                raise ReaderError(
+                    f"{what}: the zip holds {sorted(names)}, not {member}; download the "
+                    "'etr' extract from the ODS data downloads"
+                )
+            return archive.read(names[member.lower()])
+    except zipfile.BadZipFile as exc:
+        raise ReaderError(f"{what}: damaged zip archive ({exc}); download it again") from exc
+
+
 def read_ods_trusts(content: bytes) -> pd.DataFrame:
     """Read the headerless ODS ``etr`` report into :data:`ODS_TRUST_COLUMNS` (27 columns).
 
+    Accepts the CSV or the ``etr.zip`` archive NHS Digital publishes (the CSV is read from it).
     A file with more columns keeps the extras as ``extra_28``...; fewer than 12 columns is not
     this report and raises :class:`ReaderError`.
     """
     what = "ODS etr report"
+    if content[:4] == b"PK\x03\x04":
+        content = _unzip_member(content, "etr.csv", what)
     df = _read_csv(decode_text(content, what), what, header=False)
     if df.shape[1] < 12:
         raise ReaderError(

@@ -65,12 +65,23 @@ def _problems(result: dg.ExecuteInProcessResult) -> list[str]:
             )
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
-            error = event.step_failure_data.error
-            message = error.message.strip().splitlines()[0] if error else "step failed"
+            message = root_cause(event.step_failure_data.error)
             if "blocking asset check" in message:
                 continue  # already reported with its reason above
             out.append(f"{event.step_key}: {message}")
     return out
+
+
+def root_cause(error) -> str:
+    """The innermost error's first line (Dagster wraps the user's exception)."""
+    if error is None:
+        return "step failed"
+    while error.cause is not None:
+        error = error.cause
+    line = error.message.strip().splitlines()[0]
+    prefix, _, rest = line.partition(": ")
+    # "league_pipeline.readers.ReaderError: ..." -> the user-facing text only
+    return rest if rest and error.cls_name and prefix.endswith(error.cls_name) else line
 
 
 def run_quarters(

@@ -52,9 +52,9 @@ def quarterly_snapshot(
         quarter = parse_quarter(key)
         tables = {out: staging.read_table(src, key) for src, out in SNAPSHOT_TABLES.items()}
         lineage = snapshot_lineage(
-            key, [s.kind for s in SOURCE_SPECS], OUTPUT_SCHEMAS, context.run_id
+            key, [s.kind for s in SOURCE_SPECS], OUTPUT_SCHEMAS, context.run.run_id
         )
-        info = store.write(quarter.label, tables, lineage, run_id=context.run_id)
+        info = store.write(quarter.label, tables, lineage, run_id=context.run.run_id)
         context.log.info(f"snapshot {info.snapshot_id} written ({info.tables})")
         written.append(info)
     last = written[-1]

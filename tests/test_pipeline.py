@@ -1,0 +1,261 @@
+"""The Dagster pipeline end to end on the embedded default data: assets, blocking checks,
+snapshots with lineage, re-runs as new versions, the http mode against a local server, and
+the schedule and sensor."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import threading
+from datetime import datetime
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from league_pipeline import paths, readers, staging
+from league_pipeline.definitions import ALL_ASSETS, build_defs, defs
+from league_pipeline.defs.automation import (
+    due_quarter,
+    new_publication_sensor,
+    quarterly_league_schedule,
+)
+from league_pipeline.quarters import parse_quarter
+from league_pipeline.resources import LeagueConfig
+from league_pipeline.runner import root_cause
+from league_pipeline.sample_data import write_sample_landing
+from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.sources import catalogue
+
+Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")
+ACUTE_FILE = "2025-26-q1/nhs-oversight-framework-acute-trust-data.csv"
+
+
+@pytest.fixture(scope="module")
+def generated_landing(tmp_path_factory) -> Path:
+    landing = tmp_path_factory.mktemp("landing")
+    write_sample_landing(landing, [Q1, Q2])
+    return landing
+
+
+@pytest.fixture
+def landing(generated_landing, tmp_path) -> Path:
+    copy = tmp_path / "landing"
+    shutil.copytree(generated_landing, copy)
+    return copy
+
+
+@pytest.fixture
+def league(league_home, landing) -> LeagueConfig:
+    return LeagueConfig(landing_dir=str(landing), bootstrap_replicates=300)
+
+
+def materialize(league: LeagueConfig, key: str = Q1.key) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        ALL_ASSETS,
+        partition_key=key,
+        resources={"league": league},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_code_location_loads():
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {
+        "sources/nof_trust_data_acute",
+        "sources/nof_trust_data_mental_health_community",
+        "sources/nof_trust_data_ambulance",
+        "sources/ods_trusts",
+        "sources/rsp_list",
+        "sources/deficit_flags",
+        "scoring/metric_values",
+        "scoring/metric_scores",
+        "scoring/domain_scores",
+        "scoring/segments",
+        "scoring/league_tables",
+        "snapshots/quarterly_snapshot",
+    } == keys
+    assert defs.resolve_job_def("quarterly_league_job")
+    groups = {a.group_names_by_key[k] for a in ALL_ASSETS for k in a.keys}
+    assert groups == {"sources", "scoring", "snapshots"}
+
+
+def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):
+    result = materialize(league)
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+
+    store = SnapshotStore()
+    info = store.latest(Q1.label)
+    assert info is not None and info.version == 1
+    table = store.read("league_table", Q1.label)
+    counts = table.groupby("peer_group")["trust_code"].nunique().to_dict()
+    assert counts == {"acute": 134, "mental_health_community": 61, "ambulance": 10}
+    assert (table.groupby("peer_group")["rank"].min() == 1).all()
+
+    lineage = store.lineage(Q1.label)
+    acute = lineage["inputs"]["nof_trust_data_acute"]
+    content = (landing / ACUTE_FILE).read_bytes()
+    assert acute["sha256"] == hashlib.sha256(content).hexdigest()
+    assert acute["url"].startswith("file://") and acute["url"].endswith(ACUTE_FILE)
+    assert lineage["schema_versions"]["nof_trust_data"] == "1"
+    assert lineage["methodology_version"].startswith("NOF-2025/26")
+    assert lineage["code_version"]
+    assert lineage["dagster_run_id"] == result.run_id
+    assert set(lineage["inputs"]) == {
+        "nof_trust_data_acute",
+        "nof_trust_data_mental_health_community",
+        "nof_trust_data_ambulance",
+        "ods_trusts",
+        "rsp_list",
+        "deficit_flags",
+    }
+
+    mats = result.asset_materializations_for_node("scoring__league_tables")
+    meta = mats[0].metadata
+    assert meta["dagster/row_count"].value == 205
+    assert meta["dagster/table_name"].value == "league.scoring.league_tables"
+    assert "top_and_bottom 2025/26 Q1 ambulance" in meta
+    source_meta = result.asset_materializations_for_node("sources__nof_trust_data_acute")[0]
+    assert source_meta.metadata["sha256"].value == acute["sha256"]
+
+    # the same inputs again: a new version, identical contents, version 1 untouched
+    again = materialize(league)
+    assert again.success
+    assert [i.version for i in store.list(Q1.label)] == [1, 2]
+    v1 = store.read("league_table", Q1.label, version=1)
+    v2 = store.read("league_table", Q1.label, version=2)
+    cols = [c for c in v1.columns if c != "snapshot_version"]
+    pd.testing.assert_frame_equal(v1[cols], v2[cols])
+
+
+def test_invalid_extract_is_blocked_with_failing_rows(league, landing):
+    path = landing / ACUTE_FILE
+    df = readers.read_nof_trust_data(path.read_bytes(), Q1.published_label)
+    df.loc[5, "Trust_code"] = "bad code"
+    df.loc[df["Metric_ID"] == "OF5002", "Value"] = df.loc[df["Metric_ID"] == "OF5002", "Value"]
+    df.loc[df.index[df["Metric_ID"] == "OF1003"][0], "Value"] = 7.5  # a score above 4
+    path.write_bytes(readers.write_nof_trust_data(df, with_quarter=False))
+
+    result = materialize(league)
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [(e.asset_key.to_user_string(), e.check_name) for e in failed] == [
+        ("sources/nof_trust_data_acute", "pandera_schema")
+    ]
+    meta = failed[0].metadata
+    assert "bad code" in meta["failing_rows"].value
+    assert "Trust_code" in meta["failing_columns"].value
+    assert "7.5" in meta["failing_rows"].value
+    # nothing downstream ran, no snapshot was written, the bad extract was kept for inspection
+    materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert not any(k.startswith(("scoring/", "snapshots/")) for k in materialized)
+    assert SnapshotStore().list() == []
+    assert staging.path_for("nof_trust_data_acute", f"{Q1.key}.rejected").exists()
+    assert not staging.path_for("nof_trust_data_acute", Q1.key).exists()
+
+
+def test_unreadable_source_fails_with_a_clear_error(league, landing):
+    (landing / ACUTE_FILE).write_text("<!DOCTYPE html><html><body>Error 503</body></html>")
+    result = materialize(league)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "sources__nof_trust_data_acute"
+    message = root_cause(failure.step_failure_data.error)
+    assert message.startswith("NOF trust data: received an HTML page, not CSV")
+    assert SnapshotStore().list() == []
+
+
+@pytest.fixture
+def http_mirror(landing, tmp_path):
+    """NHS England's URL layout served from 127.0.0.1, built from the landing files."""
+    root = tmp_path / "www"
+    for kind in catalogue.source_kinds():
+        url = catalogue.url_for(kind, Q1, {"base_url": "http://mirror"})
+        if url is None:
+            continue
+        target = root / url.removeprefix("http://mirror/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(landing / catalogue.landing_path(kind, Q1), target)
+    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_mode_fetches_from_a_local_server(league_home, landing, http_mirror):
+    league = LeagueConfig(
+        source_mode="http",
+        http_base_url=http_mirror,
+        landing_dir=str(landing),  # RSP list and deficit flags are not published over http
+        bootstrap_replicates=200,
+        http_retries=0,
+    )
+    result = materialize(league)
+    assert result.success
+    lineage = SnapshotStore().lineage(Q1.label)
+    acute = lineage["inputs"]["nof_trust_data_acute"]
+    assert acute["url"].startswith(http_mirror)
+    assert acute["url"].endswith("nhs-oversight-framework-acute-trust-data.csv")
+    assert lineage["inputs"]["rsp_list"]["url"].startswith("file://")
+    # the content store kept the file under its hash
+    assert (paths.source_store_dir() / "objects" / acute["sha256"][:2] / acute["sha256"]).exists()
+
+
+def test_schedule_targets_the_quarter_that_is_due():
+    london = ZoneInfo("Europe/London")
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2025, 9, 15, 6, tzinfo=london)
+    )
+    request = quarterly_league_schedule(ctx)
+    assert request.partition_key == "2025-04" and request.run_key == "2025-04"
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 6, 15, 6, tzinfo=london)
+    )
+    assert quarterly_league_schedule(ctx).partition_key == "2026-01"
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2025, 6, 15, 6, tzinfo=london)
+    )
+    assert isinstance(quarterly_league_schedule(ctx), dg.SkipReason)
+    assert due_quarter(datetime(2025, 12, 15).date()) == Q2
+
+
+def test_sensor_requests_new_and_revised_quarters_once(league, landing):
+    instance = dg.DagsterInstance.ephemeral()
+    first = new_publication_sensor(
+        dg.build_sensor_context(instance=instance, resources={"league": league})
+    )
+    assert sorted(r.partition_key for r in first.run_requests) == [Q1.key, Q2.key]
+
+    second = new_publication_sensor(
+        dg.build_sensor_context(
+            instance=instance, cursor=first.cursor, resources={"league": league}
+        )
+    )
+    assert not second.run_requests
+
+    # NHS England revises Q1's acute file: one new request for Q1, with a new run key
+    path = landing / ACUTE_FILE
+    path.write_bytes(path.read_bytes().replace(b"Acute - Teaching", b"Acute - Teaching ", 1))
+    third = new_publication_sensor(
+        dg.build_sensor_context(
+            instance=instance, cursor=second.cursor, resources={"league": league}
+        )
+    )
+    assert [r.partition_key for r in third.run_requests] == [Q1.key]
+    old_key = next(r.run_key for r in first.run_requests if r.partition_key == Q1.key)
+    assert third.run_requests[0].run_key != old_key
+
+
+def test_build_defs_accepts_a_resource_override(league):
+    custom = build_defs(league)
+    assert custom.resolve_job_def("quarterly_league_job")

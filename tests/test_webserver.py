@@ -1,0 +1,104 @@
+"""`dagster dev`'s code location loads with no errors: a real webserver on loopback, asked over
+GraphQL, plus `dagster definitions validate` on workspace.yaml."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+WORKSPACE_QUERY = """
+{ workspaceOrError { __typename ... on Workspace { locationEntries {
+    name loadStatus
+    locationOrLoadError { __typename ... on PythonError { message } }
+} } } }
+"""
+ASSETS_QUERY = "{ assetNodes { assetKey { path } groupName hasAssetChecks } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
+    env["LEAGUE_HOME"] = str(tmp_path / "league")
+    Path(env["DAGSTER_HOME"]).mkdir()
+    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return env
+
+
+def test_definitions_validate(tmp_path):
+    result = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "All code locations passed validation" in result.stdout + result.stderr
+
+
+def test_webserver_loads_the_code_location(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            str(BIN / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "webserver did not start within 90 s"
+            time.sleep(0.5)
+        data = httpx.post(f"{url}/graphql", json={"query": WORKSPACE_QUERY}, timeout=30).json()
+        entries = data["data"]["workspaceOrError"]["locationEntries"]
+        assert [e["name"] for e in entries] == ["league_pipeline"]
+        assert entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation", entries
+        nodes = httpx.post(f"{url}/graphql", json={"query": ASSETS_QUERY}, timeout=30).json()
+        groups = {
+            "/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes["data"]["assetNodes"]
+        }
+        assert groups["sources/nof_trust_data_acute"] == "sources"
+        assert groups["snapshots/quarterly_snapshot"] == "snapshots"
+        checked = {
+            "/".join(n["assetKey"]["path"])
+            for n in nodes["data"]["assetNodes"]
+            if n["hasAssetChecks"]
+        }
+        assert "sources/nof_trust_data_ambulance" in checked
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
