@@ -1,0 +1,71 @@
+"""``league``: the command line for people who never open Dagster.
+
+Belongs here: the top-level parser and ``main``. Each sub-command lives in a module of this
+package exposing ``register(subparsers)``; the modules are listed in :data:`COMMAND_MODULES`.
+Commands call library code; nothing in the CLI computes results. Errors are one line saying
+what went wrong and how to fix it, with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+
+from league_pipeline.cli.common import CliError
+
+COMMAND_MODULES = (
+    "league_pipeline.cli.pipeline",
+    "league_pipeline.cli.snapshots",
+)
+
+EXAMPLES = """\
+examples:
+  league sample-data                          write the embedded default landing folder
+  league run --quarter "2025/26 Q1"           fetch, validate, score and snapshot a quarter
+  league backfill --from "2025/26 Q1" --to "2025/26 Q4"
+  league status                               which quarters have snapshots, and their versions
+  league table --quarter "2025/26 Q1" --peer-group ambulance
+
+environment: LEAGUE_HOME (working folder, default ./.league), LEAGUE_SOURCE_MODE (landing|http),
+LEAGUE_LANDING_DIR, LEAGUE_HTTP_BASE_URL, DAGSTER_HOME (default $LEAGUE_HOME/dagster).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="league",
+        description="Reproduce, audit and explain the NHS Oversight Framework 2025/26 league "
+        "tables, quarter by quarter.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show Dagster's own logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR)
+    if not args.verbose:
+        warnings.filterwarnings("ignore")  # Dagster's beta/preview notices are not for end users
+    from league_pipeline.quarters import QuarterError
+    from league_pipeline.sources.fetch import SourceFetchError
+    from league_pipeline.staging import StagingMissingError
+
+    try:
+        return args.func(args)
+    except (CliError, QuarterError, SourceFetchError, StagingMissingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""``league sample-data``, ``league run`` and ``league backfill``: producing snapshots."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from league_pipeline import paths
+from league_pipeline.cli.common import check_landing, log_level, progress
+from league_pipeline.cli.snapshots import print_snapshots
+
+
+def cmd_sample_data(args: argparse.Namespace) -> int:
+    from league_pipeline.quarters import all_quarters, parse_quarter
+    from league_pipeline.sample_data import write_sample_landing
+
+    landing = paths.landing_dir() if args.landing is None else args.landing.resolve()
+    quarters = [parse_quarter(q) for q in args.quarter] if args.quarter else all_quarters()
+    progress(f"writing sample landing data for {len(quarters)} quarter(s) to {landing}")
+    files = write_sample_landing(landing, quarters, seed=args.seed)
+    progress(f"wrote {len(files)} files")
+    return 0
+
+
+def report(outcomes) -> int:
+    """Print each failed run's problems and the fix; 1 if any run failed."""
+    failed = [o for o in outcomes if not o.success]
+    for outcome in failed:
+        for problem in outcome.problems or ["the run failed (see `dagster dev` for the logs)"]:
+            print(f"error: {problem}", file=sys.stderr)
+        print(
+            f"fix: correct the source file(s), then re-run; inspect run {outcome.run_id} "
+            f"with `DAGSTER_HOME={paths.dagster_home()} dagster dev`",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+def _run(quarters, args: argparse.Namespace, *, single_run: bool) -> int:
+    from league_pipeline.runner import run_quarters
+
+    check_landing(quarters)
+    outcomes = run_quarters(
+        quarters, single_run=single_run, progress=progress, log_level=log_level(args)
+    )
+    code = report(outcomes)
+    if code == 0:
+        print_snapshots([q.label for q in quarters])
+    return code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from league_pipeline.quarters import parse_quarter
+
+    quarters = [parse_quarter(q) for q in args.quarter]
+    return _run(quarters, args, single_run=len(quarters) > 1)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from league_pipeline.quarters import parse_quarter, quarter_range
+
+    quarters = quarter_range(parse_quarter(args.start), parse_quarter(args.end))
+    return _run(quarters, args, single_run=not args.per_quarter)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample-data", help="write the embedded default landing folder")
+    p.add_argument("--landing", type=Path, help="folder (default: $LEAGUE_HOME/landing)")
+    p.add_argument("--quarter", action="append", help="only this quarter (repeatable)")
+    p.add_argument("--seed", type=int, default=2025, help="generator seed (default 2025)")
+    p.set_defaults(func=cmd_sample_data)
+
+    p = sub.add_parser("run", help="fetch, validate, score and snapshot quarter(s)")
+    p.add_argument("--quarter", action="append", required=True, help='e.g. "2025/26 Q1"')
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("backfill", help="run a range of quarters")
+    p.add_argument("--from", dest="start", default="2025/26 Q1", help="first quarter")
+    p.add_argument("--to", dest="end", default="2025/26 Q4", help="last quarter")
+    p.add_argument("--per-quarter", action="store_true", help="one run per quarter")
+    p.set_defaults(func=cmd_backfill)

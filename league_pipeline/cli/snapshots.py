@@ -1,0 +1,108 @@
+"""``league status`` and ``league table``: reading the snapshot store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from league_pipeline.cli.common import CliError
+
+
+def print_snapshots(quarters: list[str] | None = None) -> None:
+    from tabulate import tabulate
+
+    from league_pipeline.snapshots import SnapshotStore
+
+    rows = []
+    for info in SnapshotStore().list():
+        if quarters and info.quarter not in quarters:
+            continue
+        rows.append(
+            [
+                info.quarter,
+                info.version,
+                info.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                info.tables.get("league_table", 0),
+                (info.run_id or "")[:8],
+                info.lineage.get("code_version", ""),
+                len(info.lineage.get("inputs", {})),
+            ]
+        )
+    if not rows:
+        print('no snapshots yet: run `league run --quarter "2025/26 Q1"`')
+        return
+    headers = ["quarter", "version", "created (UTC)", "trusts", "run", "code", "inputs"]
+    print(tabulate(rows, headers=headers))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.snapshots import SnapshotStore
+
+    if args.lineage:
+        quarter = parse_quarter(args.lineage).label
+        print(json.dumps(SnapshotStore().lineage(quarter, args.version), indent=2, default=str))
+        return 0
+    print_snapshots()
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from league_pipeline.peer_groups import peer_group
+    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.snapshots import SnapshotStore
+
+    quarter = parse_quarter(args.quarter)
+    group = peer_group(args.peer_group)
+    store = SnapshotStore()
+    latest = store.latest(quarter.label)
+    if latest is None:
+        raise CliError(f'no snapshot for {quarter.label}: run `league run --quarter "{quarter}"`')
+    version = args.version or latest.version
+    table = store.read("league_table", quarter.label, version)
+    table = table[table["peer_group"] == group.id].sort_values(["rank", "trust_code"])
+    rows = [
+        [
+            r.rank,
+            r.trust_code,
+            r.trust_name,
+            f"{r.average_score:.2f}",
+            f"{r.score_lower:.2f} to {r.score_upper:.2f}",
+            r.adjusted_segment,
+            "5 (RSP)" if r.in_rsp else r.final_segment,
+            "Yes" if r.deficit_flag else "No",
+            f"{r.rank_lower} to {r.rank_upper}",
+        ]
+        for r in table.itertuples()
+    ]
+    headers = [
+        "rank",
+        "code",
+        "trust",
+        "avg",
+        "likely avg",
+        "seg",
+        "final",
+        "deficit",
+        "likely rank",
+    ]
+    print(f"{group.label}, {quarter.label} (snapshot v{version})")
+    print(tabulate(rows, headers=headers, disable_numparse=True))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="list snapshots, versions and lineage")
+    p.add_argument("--lineage", metavar="QUARTER", help="print the lineage of a quarter's snapshot")
+    p.add_argument("--version", type=int, help="snapshot version (default: latest)")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("table", help="print a league table from a snapshot")
+    p.add_argument("--quarter", required=True)
+    p.add_argument(
+        "--peer-group", default="acute", help="acute, mental_health_community, ambulance"
+    )
+    p.add_argument("--version", type=int, help="snapshot version (default: latest)")
+    p.set_defaults(func=cmd_table)
