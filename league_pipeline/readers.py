@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -323,12 +322,8 @@ def normalise_quarter_label(text: object) -> object:
     """
     if not isinstance(text, str):
         return text
-    raw = text.strip()
-    match = re.fullmatch(r"Q([1-4])\s+(\d{4})\s*/\s*(\d{2})", raw, flags=re.IGNORECASE)
-    if match:
-        raw = f"{match.group(2)}/{match.group(3)} Q{match.group(1)}"
     try:
-        return parse_quarter(raw, check_methodology=False).label
+        return parse_quarter(text, check_methodology=False).label
     except QuarterError:
         return text
 
@@ -338,16 +333,14 @@ def nhs_quarter_text(label: object) -> object:
     if not isinstance(label, str):
         return label
     try:
-        quarter = parse_quarter(str(normalise_quarter_label(label)), check_methodology=False)
+        return parse_quarter(label, check_methodology=False).published_label
     except QuarterError:
         return label
-    return f"Q{quarter.q} {quarter.fy_start}/{(quarter.fy_start + 1) % 100:02d}"
 
 
 def _expected_label(quarter_label: str) -> str:
-    label = normalise_quarter_label(quarter_label)
-    # raise the QuarterError (with its fix) for a label that is not a quarter
-    return parse_quarter(str(label), check_methodology=False).label
+    # raises the QuarterError (with its fix) for a label that is not a quarter
+    return parse_quarter(quarter_label, check_methodology=False).label
 
 
 def _fill_quarter(

@@ -35,7 +35,6 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from league_pipeline import paths
 from league_pipeline.quarters import parse_quarter
-from league_pipeline.readers import normalise_quarter_label
 
 MAX_ROWS_SHOWN = 50
 FAILED_CHECKS_COLUMN = "_failed_checks"
@@ -362,7 +361,7 @@ def _schema_for(
     if not expected_quarter:
         return schema
     # a malformed expectation is the caller's bug, not a data problem: QuarterError
-    quarter = parse_quarter(str(normalise_quarter_label(expected_quarter)), check_methodology=False)
+    quarter = parse_quarter(str(expected_quarter), check_methodology=False)
     label = quarter.label
     for col in _QUARTER_COLUMNS:
         if col in schema.columns:

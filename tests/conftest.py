@@ -29,6 +29,29 @@ def real_data() -> Path:
     return real_data_path()
 
 
+ACUTE_FILE = "nof2526_q1_acute_trust_data.csv"
+MH_FILE = "nof2526_q1q2_mh_community_trust_data.csv"
+ODS_FILE = "ods_etr_nhs_trusts_2025-11.csv"
+
+
+@pytest.fixture(scope="session")
+def acute_bytes(real_data: Path) -> bytes:
+    """NHS England's Q1 2025/26 acute trust data file (no Quarter column)."""
+    return (real_data / ACUTE_FILE).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def mh_bytes(real_data: Path) -> bytes:
+    """NHS England's mental health & community trust data file, Q1-Q2 2025/26."""
+    return (real_data / MH_FILE).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def ods_bytes(real_data: Path) -> bytes:
+    """The ODS etr list of NHS trusts (headerless)."""
+    return (real_data / ODS_FILE).read_bytes()
+
+
 @pytest.fixture(scope="session")
 def fidelity_report() -> list[str]:
     """Lines appended here are printed in the terminal summary (match rates per layer)."""

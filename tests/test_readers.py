@@ -16,9 +16,6 @@ import pytest
 from league_pipeline import readers
 from league_pipeline.readers import ReaderError
 
-ACUTE_FILE = "nof2526_q1_acute_trust_data.csv"
-MH_FILE = "nof2526_q1q2_mh_community_trust_data.csv"
-ODS_FILE = "ods_etr_nhs_trusts_2025-11.csv"
 DERIVED_LEAGUE_FILE = "DERIVED_nof2526_q1_acute_league_table_reconstructed.csv"
 
 # NHS England leaves a no-break space after this metric name; the readers trim it, so a
@@ -40,28 +37,6 @@ OFFICIAL_LEAGUE_EXCERPT = (
     b"Hertfordshire Partnership University NHS Foundation Trust,2.12,1.79 to 2.44,3.0,Yes,31.0,"
     b"26 to 39\n"
 )
-
-
-@pytest.fixture(scope="module")
-def real_dir(real_data: Path) -> Path:
-    """The shared folder of real NHS files (conftest's ``real_data``: LEAGUE_SHARED_DATA or
-    ../shared/data/real; fails, never skips, when missing)."""
-    return real_data
-
-
-@pytest.fixture(scope="module")
-def acute_bytes(real_dir: Path) -> bytes:
-    return (real_dir / ACUTE_FILE).read_bytes()
-
-
-@pytest.fixture(scope="module")
-def mh_bytes(real_dir: Path) -> bytes:
-    return (real_dir / MH_FILE).read_bytes()
-
-
-@pytest.fixture(scope="module")
-def ods_bytes(real_dir: Path) -> bytes:
-    return (real_dir / ODS_FILE).read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -207,9 +182,9 @@ def test_official_league_table_layout_round_trips() -> None:
 
 
 def test_derived_q1_league_table_matches_the_trust_data(
-    real_dir: Path, acute: pd.DataFrame
+    real_data: Path, acute: pd.DataFrame
 ) -> None:
-    table = readers.read_nof_league_table((real_dir / DERIVED_LEAGUE_FILE).read_bytes())
+    table = readers.read_nof_league_table((real_data / DERIVED_LEAGUE_FILE).read_bytes())
     assert len(table) == 134
     assert set(table["Quarter"]) == {"2025/26 Q1"}  # its Reporting_date column read as Quarter
     assert table.columns[-3:].tolist() == [

@@ -24,9 +24,6 @@ from league_pipeline.validation import (
     validate_or_raise,
 )
 
-ACUTE_FILE = "nof2526_q1_acute_trust_data.csv"
-MH_FILE = "nof2526_q1q2_mh_community_trust_data.csv"
-ODS_FILE = "ods_etr_nhs_trusts_2025-11.csv"
 DERIVED_LEAGUE_FILE = "DERIVED_nof2526_q1_acute_league_table_reconstructed.csv"
 
 SCHEMAS = {
@@ -52,18 +49,6 @@ METADATA_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def real_dir(real_data: Path) -> Path:
-    """The shared folder of real NHS files (conftest's ``real_data``: LEAGUE_SHARED_DATA or
-    ../shared/data/real; fails, never skips, when missing)."""
-    return real_data
-
-
-@pytest.fixture(scope="module")
-def acute_bytes(real_dir: Path) -> bytes:
-    return (real_dir / ACUTE_FILE).read_bytes()
-
-
-@pytest.fixture(scope="module")
 def acute_frame(acute_bytes: bytes) -> pd.DataFrame:
     return readers.read_nof_trust_data(acute_bytes, "2025/26 Q1")
 
@@ -75,8 +60,8 @@ def acute(acute_frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def mh(real_dir: Path) -> pd.DataFrame:
-    return readers.read_nof_trust_data((real_dir / MH_FILE).read_bytes())
+def mh(mh_bytes: bytes) -> pd.DataFrame:
+    return readers.read_nof_trust_data(mh_bytes)
 
 
 def _row(df: pd.DataFrame, trust: str, metric: str) -> int:
@@ -152,8 +137,8 @@ def test_real_mh_q1q2_validates_whole_and_split(mh: pd.DataFrame) -> None:
         assert report.passed, (label, report.summary)
 
 
-def test_real_ods_validates(real_dir: Path) -> None:
-    ods = readers.read_ods_trusts((real_dir / ODS_FILE).read_bytes())
+def test_real_ods_validates(ods_bytes: bytes) -> None:
+    ods = readers.read_ods_trusts(ods_bytes)
     report = validate(ods, "ods_trusts")
     assert report.passed, report.summary
 
@@ -178,8 +163,8 @@ def test_project_inputs_built_from_real_data_validate(acute: pd.DataFrame) -> No
     assert validate(deficit_back, "deficit_flags").passed
 
 
-def test_derived_league_table_shows_exactly_its_layout_differences(real_dir: Path) -> None:
-    table = readers.read_nof_league_table((real_dir / DERIVED_LEAGUE_FILE).read_bytes())
+def test_derived_league_table_shows_exactly_its_layout_differences(real_data: Path) -> None:
+    table = readers.read_nof_league_table((real_data / DERIVED_LEAGUE_FILE).read_bytes())
     report = validate(table, "nof_league_table")
     assert not report.passed
     assert report.failing_rows.empty and report.num_failing_rows == 0
@@ -366,8 +351,8 @@ def test_non_unique_index_is_handled(acute: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------------------------
 # Other sources and outputs
 # --------------------------------------------------------------------------------------------
-def test_bad_ods_rows(real_dir: Path) -> None:
-    ods = readers.read_ods_trusts((real_dir / ODS_FILE).read_bytes())
+def test_bad_ods_rows(ods_bytes: bytes) -> None:
+    ods = readers.read_ods_trusts(ods_bytes)
     closed = ods.index[ods["close_date"].notna()][0]
     ods.loc[closed, "close_date"] = ods.loc[closed, "open_date"] - pd.Timedelta(days=1)
     ods.loc[0, "null_13"] = "shifted"
@@ -378,8 +363,8 @@ def test_bad_ods_rows(real_dir: Path) -> None:
     assert {"null_13", "postcode", "open_date", "close_date"} <= set(report.failing_columns)
 
 
-def test_bad_ods_date_from_bytes(real_dir: Path) -> None:
-    content = (real_dir / ODS_FILE).read_bytes().replace(b'"20171001"', b'"20171301"', 1)
+def test_bad_ods_date_from_bytes(ods_bytes: bytes) -> None:
+    content = ods_bytes.replace(b'"20171001"', b'"20171301"', 1)
     report = validate(readers.read_ods_trusts(content), "ods_trusts")
     assert report.num_failing_rows == 1
     assert report.failing_rows.iloc[0]["ods_code"] == "R0A"
