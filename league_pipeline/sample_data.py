@@ -22,6 +22,12 @@ For each quarter (``{slug}`` like ``2025-26-q1``, paths from ``assets/sources.ya
 * ``{slug}/etr.csv`` -- the ODS extract of the roster (headerless, 27 quoted fields).
 * ``{slug}/recovery-support-programme.csv`` and ``{slug}/financial-deficit-flags.csv`` -- every
   trust with ``Yes``/``No``.
+* ``{slug}/raw/...`` -- the raw statistics behind OF0017/OF0028 (AmbSYS workbook), OF0013 (the
+  quarter's three monthly A&E CSVs), OF0010/OF0011 (CWT-CRS provider workbook) and
+  OF0023/OF0003 (RTT full CSV extract), consistent with the drawn values so the derivations give
+  them back (see :mod:`league_pipeline.raw.synthetic`, which also plants the known differences:
+  acute trusts with an attributed independent UTC). Category 2 mean response times are drawn
+  in whole seconds, as AmbSYS reports them.
 
 Model (all invented, tuned to look like the published files):
 
@@ -53,7 +59,7 @@ import logging
 import math
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -63,6 +69,7 @@ import pandas as pd
 from league_pipeline.paths import assets_dir
 from league_pipeline.peer_groups import ACUTE, AMBULANCE, MHC, PEER_GROUPS, PeerGroup
 from league_pipeline.quarters import Quarter, all_quarters
+from league_pipeline.raw.synthetic import raw_files
 from league_pipeline.readers import (
     ODS_TRUST_COLUMNS,
     write_deficit_flags,
@@ -101,6 +108,7 @@ SOURCE_KINDS = {
     AMBULANCE.id: "nof_trust_data_ambulance",
 }
 QUANTILE_POINTS = np.linspace(0.0, 1.0, 21)
+WHOLE_SECOND_METRICS = {"OF0017"}  # AmbSYS means are whole seconds, published in minutes
 _erf = np.vectorize(math.erf, otypes=[float])
 
 
@@ -257,7 +265,14 @@ class _Draws:
     given_scores: pd.DataFrame  # trust_code, peer_group, score_id, score
 
 
+@cache
 def _draw_metrics(quarter: Quarter, seed: int) -> _Draws:
+    """The quarter's drawn values (cached: the raw files of later quarters need earlier
+    quarters' draws; callers must not modify the frames)."""
+    return _draw_metrics_uncached(quarter, seed)
+
+
+def _draw_metrics_uncached(quarter: Quarter, seed: int) -> _Draws:
     roster = load_roster()
     profiles = load_profiles()
     directions = metric_catalogue().set_index("value_id")["direction"].dropna().to_dict()
@@ -286,6 +301,8 @@ def _draw_metrics(quarter: Quarter, seed: int) -> _Draws:
             continue
         position = good if directions[metric_id] == "higher" else 1.0 - good
         drawn = np.interp(position, QUANTILE_POINTS, _floats(profile["quantiles"]))
+        if metric_id in WHOLE_SECOND_METRICS:  # minutes from a whole number of seconds
+            drawn = np.round(drawn * 60) / 60
         value = _rounded(drawn, int(profile["decimals"]))
         unit = np.full(len(codes), profile["units"], dtype=object)
         n_count = int(_float(profile["count_unit_trusts"]))
@@ -548,6 +565,7 @@ class SampleQuarter:
     rsp: pd.DataFrame
     deficit_flags: pd.DataFrame
     scoring: ScoringResult
+    raw: dict[str, bytes] = field(default_factory=dict)  # landing path -> raw release bytes
 
     def files(self) -> dict[str, bytes]:
         """Landing path (inside the landing folder) -> file bytes, in a fixed order."""
@@ -561,6 +579,7 @@ class SampleQuarter:
         out[landing_path("ods_trusts", q)] = write_ods_trusts(self.ods)
         out[landing_path("rsp_list", q)] = write_rsp_list(self.rsp)
         out[landing_path("deficit_flags", q)] = write_deficit_flags(self.deficit_flags)
+        out.update(self.raw)
         return out
 
 
@@ -609,7 +628,16 @@ def generate_quarter(quarter: Quarter, seed: int = DEFAULT_SEED) -> SampleQuarte
             "In_deficit_or_receiving_support": flags["deficit_flag"].to_numpy(),
         }
     )
-    return SampleQuarter(quarter, trust_data, _ods_frame(), rsp, deficit, result)
+    raw = raw_files(quarter, lambda q: _draw_metrics(q, seed).metric_values, _raw_roster(), seed)
+    return SampleQuarter(quarter, trust_data, _ods_frame(), rsp, deficit, result, dict(raw))
+
+
+def _raw_roster() -> pd.DataFrame:
+    """The roster with the region code every trust has (AmbSYS ``Reg``) and its ICB."""
+    roster = load_roster().copy()
+    blank = roster["national_grouping"] == ""
+    roster.loc[blank, "national_grouping"] = roster.loc[blank, "region"].map(NATIONAL_GROUPING)
+    return roster
 
 
 def write_sample_landing(

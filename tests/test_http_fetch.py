@@ -443,6 +443,12 @@ def test_catalogue_has_every_kind() -> None:
         "ods_trusts",
         "rsp_list",
         "deficit_flags",
+        "ambsys",
+        "ae_monthly_m1",
+        "ae_monthly_m2",
+        "ae_monthly_m3",
+        "cwt_crs_provider",
+        "rtt_full_extract",
     }
     assert catalogue.url_for("deficit_flags", Q1) is None
     assert catalogue.url_for("nof_trust_data_mental_health_community", Q1).endswith(  # type: ignore[union-attr]

@@ -3,7 +3,8 @@
 Belongs here: determinism, the file set and trust counts, the published layout (parsed by the
 readers, valid against the schema, headers identical to NHS England's real files) and
 self-consistency: re-scoring a generated file's values with the engine gives back its own
-segments, average scores and league ranks.
+segments, average scores and league ranks. The raw releases the generator also writes are
+checked against the generated NOF values in tests/test_raw_pipeline.py.
 """
 
 from __future__ import annotations
@@ -41,6 +42,19 @@ GROUP_FILES = {
     "Ambulance trust": "nhs-oversight-framework-ambulance-trust-data.csv",
 }
 OTHER_FILES = ["etr.csv", "recovery-support-programme.csv", "financial-deficit-flags.csv"]
+
+
+def raw_files(quarter: Quarter) -> list[str]:
+    """The raw releases of a quarter, in the order the generator writes them."""
+    months = [m.strftime("%Y-%m") for m in quarter.months]
+    return [
+        "raw/ambsys-time-series.xlsx",
+        *(f"raw/ae-monthly-{m}.csv" for m in months),
+        "raw/cwt-crs-provider-extract.xlsx",
+        f"raw/rtt-full-extract-{months[-1]}.csv",
+    ]
+
+
 EXPECTED_TRUSTS = {
     "Acute trust": 134,
     "Mental health and community trust": 61,
@@ -70,7 +84,7 @@ def _first_line(content: bytes) -> bytes:
 def test_same_seed_gives_byte_identical_files(landing: Path, tmp_path: Path) -> None:
     again = write_sample_landing(tmp_path, [Q1])
     assert [p.relative_to(tmp_path).as_posix() for p in again] == [
-        f"{Q1.slug}/{name}" for name in [*GROUP_FILES.values(), *OTHER_FILES]
+        f"{Q1.slug}/{name}" for name in [*GROUP_FILES.values(), *OTHER_FILES, *raw_files(Q1)]
     ]
     for path in again:
         original = landing / path.relative_to(tmp_path)
@@ -86,8 +100,9 @@ def test_another_seed_gives_other_values(landing: Path) -> None:
 
 def test_file_set_and_trust_counts(landing: Path) -> None:
     for quarter in (Q1, Q2):
-        names = sorted(p.name for p in (landing / quarter.slug).iterdir())
-        assert names == sorted([*GROUP_FILES.values(), *OTHER_FILES])
+        folder = landing / quarter.slug
+        names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        assert names == sorted([*GROUP_FILES.values(), *OTHER_FILES, *raw_files(quarter)])
     frames = _trust_data(landing, Q1)
     for trust_type, df in frames.items():
         assert set(df["Trust_type"]) == {trust_type}

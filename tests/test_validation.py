@@ -36,6 +36,12 @@ SCHEMAS = {
     "metric_scores",
     "domain_scores",
     "league_table",
+    "raw_ambsys",
+    "raw_ae_monthly",
+    "raw_cwt_provider",
+    "raw_rtt",
+    "raw_derived_values",
+    "raw_reconciliation",
 }
 OUTPUT_SCHEMAS = {"metric_values", "metric_scores", "domain_scores", "league_table"}
 METADATA_KEYS = {

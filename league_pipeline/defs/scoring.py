@@ -12,6 +12,7 @@ import pandas as pd
 
 from league_pipeline import staging
 from league_pipeline.defs.metadata import table_metadata
+from league_pipeline.defs.raw import RECONCILIATION_KEY
 from league_pipeline.defs.sources import SOURCE_KEYS
 from league_pipeline.quarters import parse_quarter, quarterly_partitions
 from league_pipeline.resources import LeagueConfig
@@ -99,8 +100,15 @@ def _ods_check(trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
 
 @dg.asset(
     key=_key("metric_values"),
-    deps=[SOURCE_KEYS[k] for k in (*NOF_KINDS, "deficit_flags", "rsp_list", "ods_trusts")],
-    description="Every trust's metric values (OF0xxx), score-only metrics, deficit and RSP flags.",
+    deps=[
+        *(SOURCE_KEYS[k] for k in (*NOF_KINDS, "deficit_flags", "rsp_list", "ods_trusts")),
+        RECONCILIATION_KEY,  # derived values and their reconciliation are staged first
+    ],
+    description=(
+        "Every trust's metric values (OF0xxx) with their source (official NOF file or raw "
+        "derivation, by the precedence in assets/metric_sources.yaml), score-only metrics, "
+        "deficit and RSP flags."
+    ),
     check_specs=[
         _output_check("metric_values", "metric_values"),
         dg.AssetCheckSpec(
@@ -115,6 +123,10 @@ def metric_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     keys = context.partition_keys
     extracts = [staging.read_table(kind, k) for kind in NOF_KINDS for k in keys]
     tables = inputs.nof_inputs(extracts)
+    derived = pd.concat([staging.read_table("derived_values", k) for k in keys])
+    tables["metric_values"] = inputs.with_sources(
+        tables["metric_values"], derived, tables["trusts"]
+    )
     tables["deficit_flags"] = pd.concat(
         [inputs.deficit_flags_input(staging.read_table("deficit_flags", k)) for k in keys]
     )
@@ -125,8 +137,12 @@ def metric_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         tables["trusts"][["quarter", "trust_code", "peer_group"]], on=["quarter", "trust_code"]
     )
     result = _result(context, "metric_values", values, "metric_values")
+    sources = values.groupby(["quarter", "source"]).size().rename("values").reset_index()
     return dg.MaterializeResult(
-        metadata=result.metadata,
+        metadata={
+            **result.metadata,
+            "sources": dg.MetadataValue.md(sources.to_markdown(index=False)),
+        },
         check_results=[*result.check_results, _ods_check(tables["trusts"], keys)],
     )
 

@@ -25,6 +25,8 @@ SNAPSHOT_TABLES = {
     "metric_values": "metric_values",
     "given_scores": "given_scores",
     "trusts": "trusts",
+    "derived_values": "derived_values",
+    "reconciliation": "reconciliation",
 }
 OUTPUT_SCHEMAS = ["metric_values", "metric_scores", "domain_scores", "league_table"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -24,7 +25,20 @@ if TYPE_CHECKING:
     from league_pipeline.quarters import Quarter
 
 CATALOGUE_FILE = "sources.yaml"
-TEMPLATE_VARIABLES = ("slug", "label", "key", "q", "fy", "fy_start")
+# Per month of the quarter (i = 1, 2, 3), for the monthly statistics (A&E, RTT, AmbSYS, CWT):
+# m{i} 2025-04, m{i}_name April, m{i}_abbr Apr, m{i}_year 2025, m{i}_yy 25, m{i}_end 20250430,
+# m{i}_upload 2025/05 and m{i}_upload2 2025/06 (NHS England's upload folders one and two months
+# after the month, where its monthly statistics are usually filed).
+MONTH_VARIABLES = ("", "_name", "_abbr", "_year", "_yy", "_end", "_upload", "_upload2")
+TEMPLATE_VARIABLES = (
+    "slug",
+    "label",
+    "key",
+    "q",
+    "fy",
+    "fy_start",
+    *(f"m{i}{suffix}" for i in (1, 2, 3) for suffix in MONTH_VARIABLES),
+)
 OVERRIDE_KEYS = ("base_url", "urls")
 _SLUG = re.compile(r"^\d{4}-\d{2}-q[1-4]$")
 _KIND_KEYS = {"description", "landing_path", "url", "http", "http_archive_member"}
@@ -59,6 +73,29 @@ class _Example:
 _EXAMPLE = _Example()
 
 
+def _month_variables(key: str) -> dict[str, str]:
+    """``m1``..``m3`` variables of the quarter starting in month ``key`` (``YYYY-MM``)."""
+    year, month = (int(p) for p in key.split("-"))
+    out: dict[str, str] = {}
+    for i in range(3):
+        y, m = year + (month - 1 + i) // 12, (month - 1 + i) % 12 + 1
+        first = date(y, m, 1)
+        following = [date(y + (m - 1 + k) // 12, (m - 1 + k) % 12 + 1, 1) for k in (1, 2)]
+        last = date.fromordinal(following[0].toordinal() - 1)
+        prefix = f"m{i + 1}"
+        out |= {
+            prefix: first.strftime("%Y-%m"),
+            f"{prefix}_name": first.strftime("%B"),
+            f"{prefix}_abbr": first.strftime("%b"),
+            f"{prefix}_year": str(y),
+            f"{prefix}_yy": f"{y % 100:02d}",
+            f"{prefix}_end": last.strftime("%Y%m%d"),
+            f"{prefix}_upload": following[0].strftime("%Y/%m"),
+            f"{prefix}_upload2": following[1].strftime("%Y/%m"),
+        }
+    return out
+
+
 def template_variables(quarter: Quarter | _Example) -> dict[str, str]:
     fy = f"{quarter.fy_start % 100:02d}-{(quarter.fy_start + 1) % 100:02d}"
     return {
@@ -68,7 +105,7 @@ def template_variables(quarter: Quarter | _Example) -> dict[str, str]:
         "q": str(quarter.q),
         "fy": fy,
         "fy_start": str(quarter.fy_start),
-    }
+    } | _month_variables(quarter.key)
 
 
 def _render(template: str, quarter: Quarter | _Example, where: str) -> str:

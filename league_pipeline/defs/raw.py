@@ -1,0 +1,491 @@
+"""Dagster assets for the raw NHS statistics: sources, derived values, reconciliation, and the
+provisional league table.
+
+Belongs here: wiring :mod:`league_pipeline.raw` into Dagster.
+
+* one source asset per raw release kind (``sources/ambsys``, ``sources/ae_monthly_m1..3``,
+  ``sources/cwt_crs_provider``, ``sources/rtt_full_extract``, group ``raw_statistics``), built
+  like :mod:`league_pipeline.defs.sources`: fetched into the content store, parsed, validated
+  by a blocking ``pandera_schema`` check whose metadata shows the failing rows, staged with
+  its lineage. The RTT extract is handed to DuckDB by path (it can be millions of rows);
+* ``raw/derived_values``: every measure derived from those releases (blocking output check);
+* ``raw/reconciliation``: derived against official values per trust and metric, with the match
+  rate per metric as metadata and a **warn-only** ``derived_matches_official`` check;
+* ``raw/provisional_league_table``: the quarter scored from derived values plus values carried
+  from the latest earlier official quarter, labelled provisional (and, when the official
+  table of the quarter exists, compared with it);
+* ``raw_reconciliation_job`` and ``provisional_league_job`` for ``league reconcile`` and
+  ``league provisional``.
+"""
+
+# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+
+from league_pipeline import staging
+from league_pipeline.defs.metadata import markdown_preview, table_metadata
+from league_pipeline.defs.sources import SCHEMA_CHECK, SOURCE_KEYS, _check_metadata
+from league_pipeline.quarters import FIRST_QUARTER, Quarter, parse_quarter, quarterly_partitions
+from league_pipeline.raw import checks  # registers the raw schemas' checks
+from league_pipeline.raw.ae import read_ae_monthly
+from league_pipeline.raw.ambsys import read_ambsys
+from league_pipeline.raw.cwt import read_cwt_provider
+from league_pipeline.raw.derive import Derivation
+from league_pipeline.raw.provisional import (
+    CarriedInputs,
+    compare_with_official,
+    provisional_table,
+)
+from league_pipeline.raw.reconcile import match_rates, reconcile, report_markdown
+from league_pipeline.raw.rtt import read_rtt_extract
+from league_pipeline.resources import LeagueConfig
+from league_pipeline.scoring import inputs
+from league_pipeline.sources.acquire import acquire
+from league_pipeline.sources.store import StoredFile
+from league_pipeline.validation import ValidationReport, validate
+
+CODE_VERSION = "1"
+GROUP = "raw_statistics"
+OUTPUT_CHECK = "output_schema"
+DRIFT_CHECK = "derived_matches_official"
+NOF_KINDS = (
+    "nof_trust_data_acute",
+    "nof_trust_data_mental_health_community",
+    "nof_trust_data_ambulance",
+)
+CARRIED_TABLES = ("trusts", "metric_values", "given_scores", "deficit_flags", "rsp")
+
+
+@dataclass(frozen=True)
+class RawSourceSpec:
+    kind: str  # source kind in assets/sources.yaml, and the staging table name
+    schema: str  # pandera schema in schemas/
+    read: Callable[[StoredFile, Quarter], pd.DataFrame]
+    description: str
+
+
+def _ae(slot: int) -> Callable[[StoredFile, Quarter], pd.DataFrame]:
+    return lambda stored, q: read_ae_monthly(stored.read_bytes(), q, q.months[slot - 1])
+
+
+RAW_SOURCE_SPECS: tuple[RawSourceSpec, ...] = (
+    RawSourceSpec(
+        "ambsys",
+        "raw_ambsys",
+        lambda stored, q: read_ambsys(stored.read_bytes(), q),
+        "AmbSYS time series (Ambulance Quality Indicators): response times and conveyance to "
+        "ED per ambulance service and month (OF0017, OF0028).",
+    ),
+    *(
+        RawSourceSpec(
+            f"ae_monthly_m{slot}",
+            "raw_ae_monthly",
+            _ae(slot),
+            f"Monthly A&E attendances and emergency admissions, month {slot} of the quarter "
+            "(OF0013).",
+        )
+        for slot in (1, 2, 3)
+    ),
+    RawSourceSpec(
+        "cwt_crs_provider",
+        "raw_cwt_provider",
+        lambda stored, q: read_cwt_provider(stored.read_bytes(), q),
+        "Cancer Waiting Times CWT-CRS provider extract (OF0010, OF0011).",
+    ),
+    RawSourceSpec(
+        "rtt_full_extract",
+        "raw_rtt",
+        lambda stored, q: read_rtt_extract(stored.path, q),
+        "RTT full CSV extract of the quarter's last month, aggregated per provider by DuckDB "
+        "(OF0023, OF0003).",
+    ),
+)
+RAW_SOURCE_KEYS = {spec.kind: dg.AssetKey(["sources", spec.kind]) for spec in RAW_SOURCE_SPECS}
+DERIVED_KEY = dg.AssetKey(["raw", "derived_values"])
+RECONCILIATION_KEY = dg.AssetKey(["raw", "reconciliation"])
+PROVISIONAL_KEY = dg.AssetKey(["raw", "provisional_league_table"])
+
+_common = dict(
+    group_name=GROUP,
+    partitions_def=quarterly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    code_version=CODE_VERSION,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Raw source assets
+# --------------------------------------------------------------------------------------------
+def _fetch(spec: RawSourceSpec, quarter: Quarter, league: LeagueConfig) -> StoredFile:
+    return acquire(
+        spec.kind,
+        quarter,
+        mode=league.source_mode,
+        store=league.source_store(),
+        landing_dir=league.landing_path(),
+        http=league.http_fetcher() if league.source_mode == "http" else None,
+        url_overrides=league.url_overrides(),
+    )
+
+
+def build_raw_source_asset(spec: RawSourceSpec) -> dg.AssetsDefinition:
+    key = RAW_SOURCE_KEYS[spec.kind]
+
+    @dg.asset(
+        key=key,
+        description=spec.description,
+        kinds={"pandas", "pandera"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                SCHEMA_CHECK,
+                asset=key,
+                blocking=True,
+                description=f"Validates the extract against schemas/{spec.schema}.yaml (pandera).",
+            )
+        ],
+        **_common,
+    )
+    def _source(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg.MaterializeResult:
+        reports: dict[str, ValidationReport] = {}
+        frames, lineage = [], {}
+        for partition_key in context.partition_keys:
+            quarter = parse_quarter(partition_key)
+            context.log.info(f"fetching {spec.kind} for {quarter.label} ({league.source_mode})")
+            stored = _fetch(spec, quarter, league)
+            df = spec.read(stored, quarter)
+            report = checks.validate_raw(df, spec.schema, quarter.label)
+            reports[partition_key] = report
+            record = stored.to_record() | {
+                "kind": spec.kind,
+                "schema": spec.schema,
+                "schema_version": report.schema_version,
+                "rows": len(df),
+                "valid": report.passed,
+            }
+            lineage[partition_key] = record
+            if report.passed:
+                staging.write_table(spec.kind, partition_key, df)
+                staging.write_lineage(spec.kind, partition_key, record)
+            else:
+                staging.write_table(spec.kind, f"{partition_key}.rejected", df)
+                staging.path_for(spec.kind, partition_key).unlink(missing_ok=True)
+                context.log.error(f"{spec.kind} {quarter.label}: {report.summary}")
+            frames.append(df)
+        combined = pd.concat(frames, ignore_index=True)
+        first = next(iter(lineage.values()))
+        url = str(first["url"])
+        metadata = table_metadata(
+            f"league.staging.{spec.kind}", combined, partitions=len(context.partition_keys)
+        ) | {
+            "source_url": dg.MetadataValue.url(url)
+            if url.startswith("http")
+            else dg.MetadataValue.path(url),
+            "sha256": ", ".join(r["sha256"] for r in lineage.values()),
+            "fetched_at": ", ".join(str(r["fetched_at"]) for r in lineage.values()),
+            "schema_version": first["schema_version"],
+        }
+        return dg.MaterializeResult(
+            metadata=metadata,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=SCHEMA_CHECK,
+                    passed=all(r.passed for r in reports.values()),
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata=_check_metadata(reports),
+                )
+            ],
+        )
+
+    return _source
+
+
+raw_source_assets = [build_raw_source_asset(spec) for spec in RAW_SOURCE_SPECS]
+
+
+# --------------------------------------------------------------------------------------------
+# Derived values
+# --------------------------------------------------------------------------------------------
+def _output_check(key: dg.AssetKey, schema: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        OUTPUT_CHECK,
+        asset=key,
+        blocking=True,
+        description=f"Validates the output against schemas/{schema}.yaml (pandera).",
+    )
+
+
+def _schema_result(df: pd.DataFrame, schema: str) -> dg.AssetCheckResult:
+    report = validate(df, schema)
+    return dg.AssetCheckResult(
+        check_name=OUTPUT_CHECK,
+        passed=report.passed,
+        metadata={k: v for k, v in report.dagster_metadata().items() if v is not None},
+    )
+
+
+def _source_files(kinds: str, partition_key: str) -> str:
+    """``kind:sha256[:12]`` of each staged source a measure was derived from."""
+    out = []
+    for kind in kinds.split("+"):
+        record = staging.read_lineage(kind, partition_key)
+        out.append(f"{kind}:{record['sha256'][:12]}")
+    return ", ".join(out)
+
+
+def _write_quarters(table: str, df: pd.DataFrame, partition_keys: list[str]) -> None:
+    for key in partition_keys:
+        label = parse_quarter(key).label
+        staging.write_table(table, key, df[df["quarter"] == label].reset_index(drop=True))
+
+
+@dg.asset(
+    key=DERIVED_KEY,
+    deps=list(RAW_SOURCE_KEYS.values()),
+    description=(
+        "Metric values derived from the raw statistics (assets/sql/raw): Category 1/2 response "
+        "times and conveyance (AmbSYS), 4-hour A&E performance, cancer 28-day FDS and 62-day, "
+        "RTT 18-week and 52-week percentages, per provider and quarter."
+    ),
+    kinds={"duckdb"},
+    check_specs=[_output_check(DERIVED_KEY, "raw_derived_values")],
+    **_common,
+)
+def derived_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    keys = context.partition_keys
+    with Derivation() as session:
+        for spec in RAW_SOURCE_SPECS:
+            session.load_parquet(spec.kind, [staging.existing_path(spec.kind, k) for k in keys])
+        df = session.run([parse_quarter(k) for k in keys])
+    by_key = {parse_quarter(k).label: k for k in keys}
+    df["source_files"] = [
+        _source_files(kinds, by_key[q])
+        for q, kinds in zip(df["quarter"], df["source_kind"], strict=True)
+    ]
+    _write_quarters("derived_values", df, keys)
+    counts = df.groupby(["quarter", "measure", "metric_id"], dropna=False).size()
+    metadata = table_metadata("league.raw.derived_values", df, partitions=len(keys)) | {
+        "providers_per_measure": dg.MetadataValue.md(
+            counts.rename("providers").reset_index().to_markdown(index=False)
+        )
+    }
+    return dg.MaterializeResult(
+        metadata=metadata, check_results=[_schema_result(df, "raw_derived_values")]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reconciliation
+# --------------------------------------------------------------------------------------------
+def official_inputs(keys: list[str]) -> dict[str, pd.DataFrame]:
+    """trusts / metric_values / given_scores of the staged NOF files of ``keys``."""
+    extracts = [staging.read_table(kind, k) for kind in NOF_KINDS for k in keys]
+    return inputs.nof_inputs(extracts)
+
+
+@dg.asset(
+    key=RECONCILIATION_KEY,
+    deps=[DERIVED_KEY, *(SOURCE_KEYS[k] for k in NOF_KINDS)],
+    description=(
+        "Derived vs official NOF value per trust and metric, with the match rate per metric "
+        "(within half a unit of the published decimals) and the trusts that differ."
+    ),
+    kinds={"pandas"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            DRIFT_CHECK,
+            asset=RECONCILIATION_KEY,
+            description=(
+                "Warns (never blocks) when a metric's match rate falls below its min_match_rate "
+                "in assets/metric_sources.yaml: the raw derivation and NHS England disagree."
+            ),
+        ),
+        _output_check(RECONCILIATION_KEY, "raw_reconciliation"),
+    ],
+    **_common,
+)
+def reconciliation(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    keys = context.partition_keys
+    official = official_inputs(keys)
+    derived = pd.concat([staging.read_table("derived_values", k) for k in keys])
+    table = reconcile(derived, official["metric_values"], official["trusts"])
+    rates = match_rates(table)
+    _write_quarters("reconciliation", table, keys)
+    _write_quarters("reconciliation_rates", rates, keys)
+    report = report_markdown(table, rates)
+    failing = rates[~rates["passed"]]
+    rate_values = {
+        f"match_rate {r.quarter} {r.metric_id}": float(r.match_rate)
+        for r in rates.itertuples()
+        if pd.notna(r.match_rate)
+    }
+    check_meta = {
+        "summary": (
+            "every metric meets its match rate"
+            if failing.empty
+            else "below the expected match rate: "
+            + ", ".join(
+                f"{r.metric_id} {r.quarter} {r.match_rate:.1%} < {r.min_match_rate:.0%}"
+                for r in failing.itertuples()
+            )
+        ),
+        "report": dg.MetadataValue.md(report),
+        **rate_values,
+    }
+    metadata = table_metadata("league.raw.reconciliation", table, partitions=len(keys)) | {
+        "match_rates": dg.MetadataValue.md(
+            rates.assign(match_rate=(rates["match_rate"] * 100).round(1)).to_markdown(index=False)
+        ),
+        "trusts_that_differ": int((table["status"] == "differs").sum()),
+        **rate_values,
+    }
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=DRIFT_CHECK,
+                passed=failing.empty,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata=check_meta,
+            ),
+            _schema_result(table, "raw_reconciliation"),
+        ],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Provisional league table
+# --------------------------------------------------------------------------------------------
+class NoOfficialQuarterError(LookupError):
+    """No official quarter before the provisional one has been run (nothing to carry)."""
+
+
+def latest_official_before(quarter: Quarter) -> Quarter | None:
+    """The latest quarter before ``quarter`` whose official inputs are staged."""
+    current = quarter
+    while current > FIRST_QUARTER:
+        current = current.previous()
+        if all(staging.path_for(t, current.key).exists() for t in CARRIED_TABLES):
+            return current
+    return None
+
+
+def carried_inputs(quarter: Quarter) -> CarriedInputs:
+    """The staged scoring inputs of the latest official quarter before ``quarter``."""
+    source = latest_official_before(quarter)
+    if source is None:
+        first = quarter.previous() if quarter > FIRST_QUARTER else None
+        fix = (
+            f'run `league run --quarter "{first.label}"` first (its official files are needed '
+            "for the metrics with no raw source)"
+            if first
+            else f"{FIRST_QUARTER.label} is the methodology's first quarter: no earlier official "
+            "file exists to carry values from"
+        )
+        raise NoOfficialQuarterError(
+            f"no official quarter before {quarter.label} has been run: {fix}"
+        )
+    tables = {t: staging.read_table(t, source.key) for t in CARRIED_TABLES}
+    return CarriedInputs(quarter=source.label, **tables)
+
+
+@dg.asset(
+    key=PROVISIONAL_KEY,
+    deps=[
+        DERIVED_KEY,
+        dg.AssetDep(
+            dg.AssetKey(["scoring", "metric_values"]),
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+        dg.AssetKey(["scoring", "league_tables"]),
+    ],
+    description=(
+        "PROVISIONAL league tables for a quarter NHS England has not published yet: metric "
+        "values derived from the raw statistics, every other value carried from the latest "
+        "earlier official quarter (flagged carried). When the quarter's official table exists, "
+        "the metadata compares the two."
+    ),
+    kinds={"duckdb"},
+    check_specs=[_output_check(PROVISIONAL_KEY, "league_table")],
+    **_common,
+)
+def provisional_league_table(
+    context: dg.AssetExecutionContext, league: LeagueConfig
+) -> dg.MaterializeResult:
+    tables, notes, comparisons = [], {}, []
+    for key in context.partition_keys:
+        quarter = parse_quarter(key)
+        try:
+            carried = carried_inputs(quarter)
+        except NoOfficialQuarterError as exc:
+            notes[quarter.label] = str(exc)
+            context.log.warning(str(exc))
+            staging.path_for("provisional_league_table", key).unlink(missing_ok=True)
+            continue
+        derived = staging.read_table("derived_values", key)
+        result = provisional_table(
+            quarter,
+            derived,
+            carried,
+            replicates=league.bootstrap_replicates,
+            seed=league.bootstrap_seed,
+        )
+        staging.write_table("provisional_league_table", key, result.league_table)
+        staging.write_table("provisional_metric_values", key, result.metric_values)
+        notes[quarter.label] = f"PROVISIONAL, values carried from {carried.quarter}"
+        tables.append(result.league_table)
+        official = staging.path_for("league_table", key)
+        if official.exists():
+            comparison = compare_with_official(result.league_table, pd.read_parquet(official))
+            comparisons.append(comparison.assign(quarter=quarter.label))
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    metadata = table_metadata(
+        "league.raw.provisional_league_table", table, partitions=len(context.partition_keys)
+    ) | {"status": dg.MetadataValue.json(notes)}
+    if comparisons:
+        metadata["compared_with_official"] = dg.MetadataValue.md(
+            pd.concat(comparisons).to_markdown(index=False)
+        )
+    for (quarter, group), g in table.groupby(["quarter", "peer_group"]) if len(table) else []:
+        cols = ["rank", "trust_code", "trust_name", "average_score", "adjusted_segment"]
+        cols += ["metrics_derived", "metrics_carried"]
+        metadata[f"PROVISIONAL {quarter} {group}"] = markdown_preview(g[cols].round(2))
+    checks_out = (
+        [_schema_result(table, "league_table")]
+        if len(table)
+        else [
+            dg.AssetCheckResult(
+                check_name=OUTPUT_CHECK,
+                passed=True,
+                metadata={"summary": "no provisional table: " + "; ".join(notes.values())},
+            )
+        ]
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=checks_out)
+
+
+raw_assets = [*raw_source_assets, derived_values, reconciliation, provisional_league_table]
+
+raw_reconciliation_job = dg.define_asset_job(
+    "raw_reconciliation_job",
+    selection=dg.AssetSelection.assets(
+        *RAW_SOURCE_KEYS.values(),
+        *(SOURCE_KEYS[k] for k in NOF_KINDS),
+        DERIVED_KEY,
+        RECONCILIATION_KEY,
+    ),
+    description="Fetch the raw statistics and the official NOF files of a quarter; reconcile.",
+)
+provisional_league_job = dg.define_asset_job(
+    "provisional_league_job",
+    selection=dg.AssetSelection.assets(*RAW_SOURCE_KEYS.values(), DERIVED_KEY, PROVISIONAL_KEY),
+    description=(
+        "Provisional league tables for a quarter whose NOF files are not published yet (needs "
+        "an earlier quarter's official run)."
+    ),
+)
+raw_jobs = [raw_reconciliation_job, provisional_league_job]
