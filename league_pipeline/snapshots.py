@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -651,9 +652,10 @@ class SnapshotStore:
         merged["change"] = "changed"
         merged.loc[merged["_merge"] == "left_only", "change"] = "removed"
         merged.loc[merged["_merge"] == "right_only", "change"] = "added"
+        names = np.array(compared, dtype=object)
         merged["changed_columns"] = [
-            ",".join(c for c in compared if flags.at[i, c]) if is_both else ""
-            for i, is_both in zip(merged.index, both, strict=True)
+            ",".join(names[row]) if is_both else ""
+            for row, is_both in zip(flags.to_numpy(dtype=bool), both, strict=True)
         ]
         keep = ~both | flags.any(axis=1) if compared else ~both
         paired = [f"{c}_{side}" for c in values for side in ("old", "new")]

@@ -1,0 +1,301 @@
+"""``league export``, ``report``, ``explain``, ``movement`` and ``revisions``: readable outputs.
+
+Belongs here: the command-line face of :mod:`league_pipeline.outputs`. Each command reads a
+quarter's snapshot (the latest version unless ``--version``), calls the library and prints or
+writes the result; problems the user can fix are one line with the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+from league_pipeline.cli.common import CliError, progress
+
+
+@contextmanager
+def _user_errors():
+    """Turn the outputs' 'not there' errors into one-line CLI errors."""
+    from league_pipeline.outputs.explain import UnknownTrustError
+    from league_pipeline.outputs.results import NoSnapshotError
+    from league_pipeline.outputs.revisions import NoRevisionError
+    from league_pipeline.snapshots import SnapshotNotFoundError
+
+    try:
+        yield
+    except (NoSnapshotError, UnknownTrustError, NoRevisionError, SnapshotNotFoundError) as exc:
+        raise CliError(str(exc).strip("'\"")) from exc
+
+
+def _quarter(text: str):
+    from league_pipeline.quarters import parse_quarter
+
+    return parse_quarter(text)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from league_pipeline.outputs import quarter_output_dir
+    from league_pipeline.outputs.exports import write_official_exports
+    from league_pipeline.outputs.results import load_quarter
+    from league_pipeline.snapshots import SnapshotStore
+
+    store = SnapshotStore()
+    with _user_errors():
+        results = load_quarter(_quarter(args.quarter), args.version, store=store)
+    folder = args.out or quarter_output_dir(results.quarter, results.version) / "official"
+    export = write_official_exports(results, folder, progress=progress)
+    files = list(export.files)
+    if args.snapshot_parquet:
+        files += store.export_parquet(results.quarter, results.version, folder / "snapshot")
+    print(f"{results.quarter.label} (snapshot v{results.version}): {len(files)} files in {folder}")
+    for path in files:
+        print(f"  {path.relative_to(folder)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from league_pipeline.outputs import quarter_output_dir
+    from league_pipeline.outputs.report import REPORT_FILE, write_report
+    from league_pipeline.outputs.results import load_quarter
+    from league_pipeline.snapshots import SnapshotStore
+
+    store = SnapshotStore()
+    with _user_errors():
+        results = load_quarter(_quarter(args.quarter), args.version, store=store)
+    out = args.out or quarter_output_dir(results.quarter, results.version) / REPORT_FILE
+    path = write_report(results.quarter, out, store=store, results=results, progress=progress)
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): open it in any browser, no network needed")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from league_pipeline.outputs.explain import explain_trust
+    from league_pipeline.outputs.results import load_quarter
+
+    with _user_errors():
+        results = load_quarter(_quarter(args.quarter), args.version)
+        explanation = explain_trust(results, args.trust)
+    if args.json:
+        print(json.dumps(explanation.to_dict(), indent=2, default=str))
+        return 0
+    from tabulate import tabulate
+
+    e = explanation
+    print(f"{e.trust_name} ({e.trust_code}), {e.quarter.label} (snapshot v{e.version})")
+    for sentence in e.sentences():
+        print(f"- {sentence}")
+    rows = [
+        [
+            i["label"],
+            i["domain"],
+            f"{i['score']:.2f}",
+            f"{i['peer_median']:.2f}",
+            f"{i['effect']:+.3f}",
+        ]
+        for i in e.items
+    ]
+    print()
+    print(
+        tabulate(
+            rows,
+            headers=["metric", "domain", "score", "peer median", "effect"],
+            disable_numparse=True,
+        )
+    )
+    return 0
+
+
+def cmd_movement(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from league_pipeline.outputs.movement import movement, movement_summary
+    from league_pipeline.outputs.results import load_previous, load_quarter
+    from league_pipeline.peer_groups import peer_group
+    from league_pipeline.quarters import FIRST_QUARTER
+
+    quarter = _quarter(args.quarter)
+    with _user_errors():
+        current = load_quarter(quarter)
+        previous = load_previous(quarter)
+    if previous is None:
+        reason = (
+            "it is the first quarter of the 2025/26 framework"
+            if quarter == FIRST_QUARTER
+            else f"{quarter.previous().label} has no snapshot: run it first"
+        )
+        raise CliError(f"no earlier quarter to compare {quarter.label} with: {reason}")
+    moves = movement(current, previous)
+    if args.peer_group:
+        moves = moves[moves["peer_group"] == peer_group(args.peer_group).id]
+    if args.csv:
+        moves.to_csv(args.csv, index=False)
+        progress(f"wrote {len(moves)} rows to {args.csv}")
+    summary = movement_summary(moves)
+    print(
+        f"{previous.quarter.label} (v{previous.version}) -> {current.quarter.label} "
+        f"(v{current.version}): {summary['trusts_compared']} trusts compared, "
+        f"{summary['segment_changed']} changed segment "
+        f"({summary['segment_changed_financial_override']} financial override, "
+        f"{summary['segment_changed_significant_score_change']} significant score change, "
+        f"{summary['segment_changed_not_significant']} not significant); "
+        f"{summary['significant_rank_change']} significant rank changes"
+    )
+    shown = (
+        moves
+        if args.all
+        else moves[
+            (moves["segment_change_reason"] != "")
+            | moves["average_change_significant"]
+            | moves["rank_change_significant"]
+            | (moves["status"] != "both")
+        ]
+    )
+    if shown.empty:
+        print("no segment changes and no significant changes")
+        return 0
+
+    def arrow(before, after) -> str:
+        return f"{'' if before is None else before} -> {'' if after is None else after}"
+
+    rows = [
+        [
+            r.peer_group,
+            r.trust_code,
+            r.trust_name[:45],
+            arrow(_int(r.segment_before), _int(r.segment_after)),
+            r.segment_change_reason if r.status == "both" else r.status,
+            arrow(_int(r.rank_before), _int(r.rank_after))
+            + ("*" if r.rank_change_significant else ""),
+            arrow(_f2(r.average_score_before), _f2(r.average_score_after))
+            + ("*" if r.average_change_significant else ""),
+        ]
+        for r in shown.itertuples()
+    ]
+    print(
+        tabulate(
+            rows,
+            headers=["group", "code", "trust", "segment", "why", "rank", "average"],
+            disable_numparse=True,
+        )
+    )
+    print("* significant: the likely ranges of the two quarters do not overlap")
+    return 0
+
+
+def _int(value) -> int | None:
+    import pandas as pd
+
+    return None if pd.isna(value) else int(value)
+
+
+def _f2(value) -> str | None:
+    import pandas as pd
+
+    return None if pd.isna(value) else f"{value:.2f}"
+
+
+def cmd_revisions(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from league_pipeline.outputs.revisions import revision
+
+    quarter = _quarter(args.quarter)
+    with _user_errors():
+        rev = revision(quarter, args.old, args.new)
+    summary = rev.summary()
+    sources = ", ".join(summary["sources_changed"]) or "none"
+    print(
+        f"{quarter.label}: v{rev.old.version} ({rev.old.created_at:%Y-%m-%d %H:%M} UTC) -> "
+        f"v{rev.new.version} ({rev.new.created_at:%Y-%m-%d %H:%M} UTC); revised sources: "
+        f"{sources}; {summary['trusts_changed']} trusts changed ({summary['values_changed']} "
+        f"values, {summary['scores_changed']} scores, {summary['segments_changed']} segments, "
+        f"{summary['ranks_changed']} ranks)"
+    )
+    if args.csv:
+        rev.trusts.to_csv(args.csv, index=False)
+        progress(f"wrote {len(rev.trusts)} rows to {args.csv}")
+    if not rev.has_changes:
+        print("no trust's values, scores, segments or rank changed")
+        return 0
+    rows = [
+        [
+            r.trust_code,
+            r.trust_name[:40],
+            r.change,
+            r.values_changed,
+            _short(r.scores_changed),
+            f"{_f2(r.average_score_old)} -> {_f2(r.average_score_new)}",
+            f"{_int(r.adjusted_segment_old)} -> {_int(r.adjusted_segment_new)}",
+            f"{_int(r.rank_old)} -> {_int(r.rank_new)}",
+        ]
+        for r in rev.trusts.itertuples()
+        if args.all or r.values_changed or r.segment_changed or r.rank_changed
+    ]
+    hidden = len(rev.trusts) - len(rows)
+    print(
+        tabulate(
+            rows,
+            headers=["code", "trust", "change", "values", "scores", "average", "segment", "rank"],
+            disable_numparse=True,
+        )
+    )
+    if hidden:
+        print(
+            f"({hidden} more trusts changed only in scores ranked against the revised values; "
+            "--all shows them)"
+        )
+    return 0
+
+
+def _short(ids: str, limit: int = 3) -> str:
+    parts = [p for p in ids.split(",") if p]
+    return ",".join(parts[:limit]) + (f" +{len(parts) - limit}" if len(parts) > limit else "")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    def common(p: argparse.ArgumentParser, *, version: bool = True) -> None:
+        p.add_argument("--quarter", required=True, help='e.g. "2025/26 Q1"')
+        if version:
+            p.add_argument("--version", type=int, help="snapshot version (default: latest)")
+
+    p = sub.add_parser(
+        "export", help="write NHS England's league table and trust data CSVs (+ Parquet)"
+    )
+    common(p)
+    p.add_argument(
+        "--out", type=Path, help="folder (default: $LEAGUE_HOME/outputs/<q>/v<N>/official)"
+    )
+    p.add_argument(
+        "--snapshot-parquet", action="store_true", help="also every snapshot table as Parquet"
+    )
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("report", help="write the static HTML report of a quarter")
+    common(p)
+    p.add_argument(
+        "--out", type=Path, help="file (default: $LEAGUE_HOME/outputs/<q>/v<N>/report.html)"
+    )
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("explain", help="why a trust got its score, segment and rank")
+    p.add_argument("trust", help="trust code, e.g. RX7")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print every number as JSON")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("movement", help="changes since the previous quarter, with significance")
+    common(p, version=False)
+    p.add_argument("--peer-group", help="acute, mental_health_community or ambulance")
+    p.add_argument("--all", action="store_true", help="every trust, not only the changes")
+    p.add_argument("--csv", type=Path, help="also write the full table to this CSV file")
+    p.set_defaults(func=cmd_movement)
+
+    p = sub.add_parser("revisions", help="what changed between two versions of a quarter")
+    common(p, version=False)
+    p.add_argument("--from", dest="old", type=int, help="older version (default: the one before)")
+    p.add_argument("--to", dest="new", type=int, help="newer version (default: latest)")
+    p.add_argument("--all", action="store_true", help="list every changed trust")
+    p.add_argument("--csv", type=Path, help="also write the per-trust table to this CSV file")
+    p.set_defaults(func=cmd_revisions)

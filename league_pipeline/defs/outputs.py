@@ -1,0 +1,150 @@
+"""The outputs assets: what people read, written from each quarter's newest snapshot.
+
+Belongs here: the Dagster face of :func:`league_pipeline.outputs.publish.publish`. One step
+(a multi-asset, so a quarter's snapshot is read once) materialises three assets in the
+``outputs`` group, downstream of ``snapshots/quarterly_snapshot``:
+
+* ``outputs/official_exports``: NHS England's league table and trust data file per peer group,
+  CSV in the published layout plus Parquet, and the snapshot's tables as Parquet. Metadata: the
+  folder, and a Markdown preview of the top and bottom of each league table. Its check
+  ``official_format_round_trip`` reads every exported CSV back with the project's readers and
+  validates it against ``schemas/nof_league_table.yaml`` / ``nof_trust_data.yaml``.
+* ``outputs/insights``: explanations, item effects, movement and revisions as CSV.
+* ``outputs/html_report``: the static HTML report.
+
+Files go to ``$LEAGUE_HOME/outputs/<quarter slug>/v<snapshot version>/``. The step reads the
+quarter's latest snapshot, which in the main job is the one just written upstream.
+"""
+
+# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+from collections.abc import Iterator
+
+import dagster as dg
+
+from league_pipeline.outputs.publish import QuarterOutputs, publish
+from league_pipeline.quarters import parse_quarter, quarterly_partitions
+from league_pipeline.resources import LeagueConfig
+from league_pipeline.snapshots import SnapshotStore
+
+GROUP = "outputs"
+SNAPSHOT_KEY = dg.AssetKey(["snapshots", "quarterly_snapshot"])
+EXPORTS_KEY = dg.AssetKey([GROUP, "official_exports"])
+INSIGHTS_KEY = dg.AssetKey([GROUP, "insights"])
+REPORT_KEY = dg.AssetKey([GROUP, "html_report"])
+ROUND_TRIP_CHECK = "official_format_round_trip"
+CODE_VERSION = "1"
+
+
+def _spec(key: dg.AssetKey, description: str, kinds: set[str]) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        deps=[SNAPSHOT_KEY],
+        group_name=GROUP,
+        description=description,
+        kinds=kinds,
+        code_version=CODE_VERSION,
+    )
+
+
+def _per_quarter(written: list[QuarterOutputs], value) -> dict:
+    return {f"{o.quarter.label} v{o.version}": value(o) for o in written}
+
+
+def _paths(written: list[QuarterOutputs], pick) -> dict[str, dg.MetadataValue]:
+    """One ``path`` entry for a single quarter, a JSON map for a range."""
+    if len(written) == 1:
+        return {"path": dg.MetadataValue.path(str(pick(written[0])))}
+    return {"paths": dg.MetadataValue.json(_per_quarter(written, lambda o: str(pick(o))))}
+
+
+@dg.multi_asset(
+    name="quarterly_outputs",
+    specs=[
+        _spec(
+            EXPORTS_KEY,
+            "NHS England's league table and trust data file for each peer group, in the "
+            "published CSV layout and as Parquet, plus the snapshot's tables as Parquet.",
+            {"csv", "parquet"},
+        ),
+        _spec(
+            INSIGHTS_KEY,
+            "Why each trust is where it is (metric effects, distance to the next segment, "
+            "override and RSP), quarter-on-quarter movement and revisions, as CSV.",
+            {"csv"},
+        ),
+        _spec(
+            REPORT_KEY,
+            "Static one-file HTML report: league tables with segment colours, likely-range "
+            "and heat-map charts, score distribution, movement, revisions, a page per trust.",
+            {"html"},
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            ROUND_TRIP_CHECK,
+            asset=EXPORTS_KEY,
+            description="Each exported CSV, read back by the project's readers, passes the "
+            "schemas/nof_league_table.yaml or nof_trust_data.yaml schema.",
+        )
+    ],
+    partitions_def=quarterly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=False,
+)
+def quarterly_outputs(
+    context: dg.AssetExecutionContext, league: LeagueConfig
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    store = SnapshotStore(catalog=league.lake_catalog)
+    written: list[QuarterOutputs] = []
+    for key in context.partition_keys:
+        outputs = publish(
+            parse_quarter(key),
+            store=store,
+            source_store=league.source_store(),
+            progress=context.log.info,
+        )
+        context.log.info(f"{len(outputs.files)} output files written to {outputs.folder}")
+        written.append(outputs)
+
+    previews = {
+        f"top_and_bottom {o.quarter.label} {group}": dg.MetadataValue.md(markdown)
+        for o in written
+        for group, markdown in o.previews.items()
+    }
+    yield dg.MaterializeResult(
+        asset_key=EXPORTS_KEY,
+        metadata={
+            **_paths(written, lambda o: o.folder / "official"),
+            "files": sum(len(o.official.files) + len(o.snapshot_files) for o in written),
+            "snapshot_versions": dg.MetadataValue.json(_per_quarter(written, lambda o: o.version)),
+            **previews,
+        },
+    )
+    problems = [p for o in written for p in o.schema_problems]
+    yield dg.AssetCheckResult(
+        asset_key=EXPORTS_KEY,
+        check_name=ROUND_TRIP_CHECK,
+        passed=not problems,
+        metadata={
+            "files_checked": sum(len(o.official.files) // 2 for o in written),
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=INSIGHTS_KEY,
+        metadata={
+            **_paths(written, lambda o: o.folder / "insights"),
+            "movement": dg.MetadataValue.json(_per_quarter(written, lambda o: o.movement_summary)),
+            "revisions": dg.MetadataValue.json(_per_quarter(written, lambda o: o.revision_summary)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=REPORT_KEY,
+        metadata={
+            **_paths(written, lambda o: o.report),
+            "size_bytes": sum(o.report.stat().st_size for o in written if o.report),
+        },
+    )
+
+
+output_assets = [quarterly_outputs]

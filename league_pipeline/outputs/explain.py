@@ -1,0 +1,350 @@
+"""Why a trust got its result: what drives its average, how near it is to the next segment,
+and what the financial override and the Recovery Support Programme did to it.
+
+Belongs here: the explanation of one trust (or every trust) in one snapshot, as numbers
+(:class:`TrustExplanation`) and as plain sentences. Scores run from 1 (best) to 4 (worst), so a
+metric that *raises* the average makes the trust look worse.
+
+* **Effect of a metric**: the average is the mean of the trust's n items, so it differs from the
+  quarter's national average m (all trusts' items together) by exactly the sum over items of
+  ``(score - m) / n``. That term is the item's effect: positive raises (worsens) the average,
+  negative lowers (improves) it, and the effects add up to ``average - m``.
+* **Distance to the next segment**: segments are cut at the quarter's pooled quartiles of the
+  unrounded averages (segment s holds averages above cut s-1 up to and including cut s). To
+  move up a segment the average must fall to the cut-point above; the margin says how far it
+  can rise before it drops a segment. ``x n`` gives the same distance in item-score points.
+* **Override and RSP**: the unadjusted, adjusted (after the financial override) and final
+  (segment 5 for the Recovery Support Programme) segments side by side.
+* **Rank without the override**: the league rule (``08_league_table.sql``) re-applied with this
+  trust's override lifted, and with nobody's (``assets/sql/outputs/ranks_without_override.sql``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+from league_pipeline.outputs.queries import run_query
+from league_pipeline.outputs.results import QuarterResults
+from league_pipeline.peer_groups import BY_ID
+from league_pipeline.quarters import Quarter
+from league_pipeline.scoring import catalogue
+
+INFECTIONS_ITEM = "INF"
+INFECTIONS_LABEL = "Infections (MRSA, E. coli and C. difficile, averaged)"
+CUT_NAMES = ("q25", "q50", "q75")
+CONTRIBUTION_COLUMNS = ["item", "label", "domain", "score", "peer_median", "effect"]
+DOMAIN_COLUMNS = ["domain_id", "domain", "score", "segment"]
+
+
+class UnknownTrustError(LookupError):
+    """The trust is not in the snapshot."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown trust"
+
+
+def item_labels() -> dict[str, str]:
+    """Averaging item id -> the metric's short name (infections: one combined label)."""
+    cat = catalogue.metric_catalogue()
+    labels = dict(zip(cat["score_id"], cat["short_name"], strict=True))
+    labels[INFECTIONS_ITEM] = INFECTIONS_LABEL
+    return labels
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}"
+
+
+@dataclass
+class TrustExplanation:
+    """One trust in one snapshot, explained. Scores: 1 best, 4 worst."""
+
+    quarter: Quarter
+    version: int
+    trust_code: str
+    trust_name: str
+    peer_group: str
+    trusts_in_group: int
+    average_score: float
+    n_items: int
+    national_average: float
+    score_range: tuple[float, float]
+    rank: int
+    rank_range: tuple[int, int]
+    unadjusted_segment: int
+    adjusted_segment: int
+    final_segment: int
+    deficit_flag: bool
+    in_rsp: bool
+    cut_points: dict[str, float]
+    to_better_segment: float | None  # fall in the average needed to reach the better segment
+    to_worse_segment: float | None  # rise in the average the trust can take before it drops
+    rank_without_own_override: int
+    rank_without_any_override: int
+    # one dict an item (item, label, domain, score, peer_median, effect), biggest effect first
+    items: list[dict[str, Any]] = field(repr=False)
+    domain_rows: list[dict[str, Any]] = field(repr=False)  # domain_id, domain, score, segment
+
+    @property
+    def contributions(self) -> pd.DataFrame:
+        """The items as a table, biggest effect (most raising) first."""
+        return pd.DataFrame(self.items, columns=CONTRIBUTION_COLUMNS)
+
+    @property
+    def domains(self) -> pd.DataFrame:
+        return pd.DataFrame(self.domain_rows, columns=DOMAIN_COLUMNS)
+
+    @property
+    def override_changed_segment(self) -> bool:
+        return self.adjusted_segment != self.unadjusted_segment
+
+    @property
+    def rsp_changed_segment(self) -> bool:
+        return self.final_segment != self.adjusted_segment
+
+    @property
+    def group_label(self) -> str:
+        return BY_ID[self.peer_group].label
+
+    def raising(self, n: int = 3) -> list[dict[str, Any]]:
+        """The ``n`` items that raise (worsen) the average most, most first."""
+        return [i for i in self.items if i["effect"] > 0][:n]
+
+    def lowering(self, n: int = 3) -> list[dict[str, Any]]:
+        """The ``n`` items that lower (improve) the average most, most first."""
+        return [i for i in reversed(self.items) if i["effect"] < 0][:n]
+
+    def sentences(self) -> list[str]:
+        """The explanation in plain English, one finding a sentence."""
+        lo, hi = self.score_range
+        rlo, rhi = self.rank_range
+        gap = self.average_score - self.national_average
+        out = [
+            f"{self.trust_name} ({self.trust_code}) is ranked {self.rank} of "
+            f"{self.trusts_in_group} {self.group_label.lower()} in {self.quarter.label} "
+            f"(likely range {rlo} to {rhi}).",
+            f"Its average metric score is {_fmt(self.average_score)} over {self.n_items} "
+            f"items (likely range {_fmt(lo)} to {_fmt(hi)}; 1 is best, 4 is worst): "
+            f"{_fmt(abs(gap))} {'worse' if gap > 0 else 'better'} than the national average "
+            f"of {_fmt(self.national_average)}.",
+        ]
+
+        def listing(rows: list[dict[str, Any]]) -> str:
+            return "; ".join(
+                f"{r['label']} (score {_fmt(r['score'])}, {r['effect']:+.3f})" for r in rows
+            )
+
+        if self.raising():
+            out.append(f"Raising (worsening) its average most: {listing(self.raising())}.")
+        if self.lowering():
+            out.append(f"Lowering (improving) its average most: {listing(self.lowering())}.")
+        cuts = " / ".join(_fmt(self.cut_points[c]) for c in CUT_NAMES)
+        seg = self.unadjusted_segment
+        text = f"Its average places it in segment {seg} (cut-points {cuts})."
+        if self.to_better_segment is not None:
+            text += (
+                f" To reach segment {seg - 1} its average must fall by "
+                f"{self.to_better_segment:.3f} ({self.to_better_segment * self.n_items:.2f} "
+                "item-score points in total)."
+            )
+        else:
+            text += " It is already in the best segment."
+        if self.to_worse_segment is not None:
+            text += (
+                f" It would drop to segment {seg + 1} if its average rose by more than "
+                f"{self.to_worse_segment:.3f}."
+            )
+        out.append(text)
+        if not self.deficit_flag:
+            out.append("It is not in deficit, so the financial override does not apply.")
+        elif self.override_changed_segment:
+            out.append(
+                "It is in deficit or receiving deficit support, so the financial override "
+                f"moved it from segment {self.unadjusted_segment} to segment "
+                f"{self.adjusted_segment}. Without the override it would rank "
+                f"{self.rank_without_own_override} instead of {self.rank}."
+            )
+        else:
+            out.append(
+                "It is in deficit or receiving deficit support, but the financial override "
+                f"did not change its segment (already segment {self.unadjusted_segment})."
+            )
+        if self.rank_without_any_override != self.rank:
+            out.append(
+                f"With no trust's override applied it would rank {self.rank_without_any_override}."
+            )
+        if self.in_rsp:
+            out.append(
+                "It is in the Recovery Support Programme, so its final segment is 5; its league "
+                f"position uses segment {self.adjusted_segment}."
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every number, the sentences, the items and the domains."""
+        data = asdict(self)
+        data["quarter"] = self.quarter.label
+        data["override_changed_segment"] = self.override_changed_segment
+        data["rsp_changed_segment"] = self.rsp_changed_segment
+        data["sentences"] = self.sentences()
+        return data
+
+
+class Explainer:
+    """Explanations for the trusts of one snapshot (shared tables are computed once)."""
+
+    def __init__(self, results: QuarterResults) -> None:
+        self.results = results
+
+    @cached_property
+    def contributions(self) -> pd.DataFrame:
+        """Every trust's items with their effect on its average (see the module docstring)."""
+        items = self.results.score_items.copy()
+        labels = item_labels()
+        domains = catalogue.domains().set_index("domain_id")["domain"]
+        n = items.groupby("trust_code")["score"].transform("count")
+        items["label"] = items["item"].map(labels).fillna(items["item"])
+        items["domain"] = items["domain_id"].map(domains)
+        items["effect"] = (items["score"] - self.results.national_average) / n
+        items["peer_median"] = items.groupby(["peer_group", "item"])["score"].transform("median")
+        columns = ["trust_code", *CONTRIBUTION_COLUMNS]
+        ordered = items.sort_values(
+            ["trust_code", "effect"], ascending=[True, False], kind="stable"
+        )
+        return ordered[columns].reset_index(drop=True)
+
+    @cached_property
+    def ranks(self) -> pd.DataFrame:
+        table = run_query("ranks_without_override", {"trust_segments": self.results.trust_segments})
+        return table.set_index("trust_code")
+
+    @cached_property
+    def _by_trust(self) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+        """Trust code -> (its items, its domains) as plain records, grouped in one pass."""
+        out: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+        for record in self.contributions.to_dict(orient="records"):
+            code = record.pop("trust_code")
+            out.setdefault(code, ([], []))[0].append(record)
+        domains = self.results.domain_scores.sort_values(["trust_code", "domain_id"])
+        for record in domains[["trust_code", *DOMAIN_COLUMNS]].to_dict(orient="records"):
+            code = record.pop("trust_code")
+            out.setdefault(code, ([], []))[1].append(record)
+        return out
+
+    @cached_property
+    def _group_sizes(self) -> dict[str, int]:
+        return self.results.league_table["peer_group"].value_counts().to_dict()
+
+    @cached_property
+    def _league_rows(self) -> dict[str, dict[str, Any]]:
+        """Trust code -> its league-table row, joined with its ranks without the override."""
+        table = self.results.league_table.merge(
+            self.ranks.reset_index()[
+                ["trust_code", "rank_without_own_override", "rank_without_any_override"]
+            ],
+            on="trust_code",
+            how="left",
+        )
+        return {r["trust_code"]: r for r in table.to_dict(orient="records")}
+
+    def trust_codes(self) -> list[str]:
+        return list(self.results.league_table["trust_code"])
+
+    def trust(self, trust_code: str) -> TrustExplanation:
+        """Explain one trust (its code, any case)."""
+        code = trust_code.strip().upper()
+        rows = self._league_rows
+        if code not in rows:
+            raise UnknownTrustError(
+                f"trust {trust_code!r} is not in the {self.results.quarter.label} snapshot "
+                f'(v{self.results.version}); `league table --quarter "{self.results.quarter.label}"'
+                "` lists its trusts"
+            )
+        row = rows[code]
+        cuts = self.results.cut_points
+        bounds = [None, cuts["q25"], cuts["q50"], cuts["q75"], None]
+        seg = int(row["unadjusted_segment"])
+        avg = float(row["average_score"])
+        better = avg - bounds[seg - 1] if seg > 1 else None
+        worse = bounds[seg] - avg if seg < 4 else None
+        contributions, domains = self._by_trust.get(code, ([], []))
+        return TrustExplanation(
+            quarter=self.results.quarter,
+            version=self.results.version,
+            trust_code=code,
+            trust_name=str(row["trust_name"]),
+            peer_group=str(row["peer_group"]),
+            trusts_in_group=int(self._group_sizes[row["peer_group"]]),
+            average_score=avg,
+            n_items=int(row["n_items"]),
+            national_average=self.results.national_average,
+            score_range=(float(row["score_lower"]), float(row["score_upper"])),
+            rank=int(row["rank"]),
+            rank_range=(int(row["rank_lower"]), int(row["rank_upper"])),
+            unadjusted_segment=seg,
+            adjusted_segment=int(row["adjusted_segment"]),
+            final_segment=int(row["final_segment"]),
+            deficit_flag=bool(row["deficit_flag"]),
+            in_rsp=bool(row["in_rsp"]),
+            cut_points=cuts,
+            to_better_segment=better,
+            to_worse_segment=worse,
+            rank_without_own_override=int(row["rank_without_own_override"]),
+            rank_without_any_override=int(row["rank_without_any_override"]),
+            items=contributions,
+            domain_rows=domains,
+        )
+
+    def all(self) -> list[TrustExplanation]:
+        """Every trust, in league order (peer group, rank, code)."""
+        return [self.trust(code) for code in self.trust_codes()]
+
+    def summary(self) -> pd.DataFrame:
+        """One row a trust: the explanation's numbers (for a CSV and the report), computed for
+        every trust at once."""
+        table = self.results.league_table
+        cuts = self.results.cut_points
+        bounds = pd.Series([cuts["q25"], cuts["q50"], cuts["q75"]], index=[1, 2, 3])
+        seg = table["unadjusted_segment"].astype(int)
+        avg = table["average_score"]
+        items = self.contributions
+        top_up = items.loc[items.groupby("trust_code")["effect"].idxmax()].set_index("trust_code")
+        top_down = items.loc[items.groupby("trust_code")["effect"].idxmin()].set_index("trust_code")
+        top_up = top_up[top_up["effect"] > 0]
+        top_down = top_down[top_down["effect"] < 0]
+        ranks = self.ranks
+        code = table["trust_code"]
+        out = pd.DataFrame(
+            {
+                "quarter": table["quarter"],
+                "peer_group": table["peer_group"],
+                "trust_code": code,
+                "trust_name": table["trust_name"],
+                "average_score": avg,
+                "national_average": self.results.national_average,
+                "unadjusted_segment": seg,
+                "adjusted_segment": table["adjusted_segment"],
+                "final_segment": table["final_segment"],
+                "to_better_segment": (avg - (seg - 1).map(bounds)).where(seg > 1),
+                "to_worse_segment": (seg.map(bounds) - avg).where(seg < 4),
+                "override_changed_segment": table["adjusted_segment"] != seg,
+                "rsp_changed_segment": table["final_segment"] != table["adjusted_segment"],
+                "rank": table["rank"],
+                "rank_without_own_override": code.map(ranks["rank_without_own_override"]),
+                "rank_without_any_override": code.map(ranks["rank_without_any_override"]),
+                "most_raising_item": code.map(top_up["label"]),
+                "most_raising_effect": code.map(top_up["effect"]),
+                "most_lowering_item": code.map(top_down["label"]),
+                "most_lowering_effect": code.map(top_down["effect"]),
+            }
+        )
+        return out.reset_index(drop=True)
+
+
+def explain_trust(results: QuarterResults, trust_code: str) -> TrustExplanation:
+    """Explain one trust of a loaded snapshot."""
+    return Explainer(results).trust(trust_code)

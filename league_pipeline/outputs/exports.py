@@ -1,0 +1,277 @@
+"""A snapshot in NHS England's published formats: league tables and trust data files.
+
+Belongs here: building, per quarter and peer group, the official league table and the official
+"trust data" file from a snapshot (the SQL is ``assets/sql/outputs/nof_*.sql``), the published
+CSV layout of each quarter (columns, order, ``Likely_range_*`` as ``a to b``, floats printed as
+published, encoding and line ends), the file names NHS England uses, and writing them as CSV
+and Parquet. The CSV bytes are produced by :mod:`league_pipeline.readers` (``write_nof_*``), and
+the Parquet files hold exactly what the project's readers read back from those CSVs.
+
+Layouts: 2025/26 Q1 files follow the Sept 2025 publication (trust data without a ``Quarter``
+column, units ``percent``, UTF-8 with BOM, CRLF); later quarters follow the later files
+(``Quarter`` first, units ``%``, UTF-8 without BOM, LF). The league table has the verified
+12-column layout (``Quarter`` first) in every quarter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from league_pipeline import paths, readers
+from league_pipeline.outputs.queries import run_query
+from league_pipeline.outputs.results import QuarterResults
+from league_pipeline.peer_groups import BY_ID, PEER_GROUPS, PeerGroup
+from league_pipeline.quarters import FIRST_QUARTER, Quarter
+from league_pipeline.scoring import catalogue
+from league_pipeline.sources.store import SourceNotFoundError, SourceStore
+
+log = logging.getLogger(__name__)
+
+LEAGUE_TABLE_FILE = "nhs-oversight-framework-{stem}-trust-league-table"
+TRUST_DATA_FILE = "nhs-oversight-framework-{stem}-trust-data"
+NOF_SOURCE_KINDS = {
+    "acute": "nof_trust_data_acute",
+    "mental_health_community": "nof_trust_data_mental_health_community",
+    "ambulance": "nof_trust_data_ambulance",
+}
+_METADATA_COLUMNS = [
+    "peer_group",
+    "metric_id",
+    "domain",
+    "sub_domain",
+    "description",
+    "reporting_date",
+]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one quarter's publication writes its CSV files."""
+
+    with_quarter: bool  # trust data has a Quarter column
+    bom: bool
+    line_terminator: str
+    percent_unit: str
+
+
+SEPT_2025_LAYOUT = Layout(
+    with_quarter=False, bom=True, line_terminator="\r\n", percent_unit="percent"
+)
+LATER_LAYOUT = Layout(with_quarter=True, bom=False, line_terminator="\n", percent_unit="%")
+
+
+def publication_layout(quarter: Quarter) -> Layout:
+    """The Sept 2025 layout for 2025/26 Q1, the later layout afterwards."""
+    return SEPT_2025_LAYOUT if quarter == FIRST_QUARTER else LATER_LAYOUT
+
+
+def file_stem(kind: str, group: PeerGroup) -> str:
+    """NHS England's file name (without ``.csv``) of the ``league_table`` or ``trust_data``."""
+    pattern = {"league_table": LEAGUE_TABLE_FILE, "trust_data": TRUST_DATA_FILE}[kind]
+    return pattern.format(stem=group.file_stem)
+
+
+def _peer_groups() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "peer_group": [g.id for g in PEER_GROUPS],
+            "trust_type": [g.trust_type for g in PEER_GROUPS],
+        }
+    )
+
+
+def _split(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    out = {}
+    for group in PEER_GROUPS:
+        part = frame[frame["peer_group"] == group.id].drop(columns="peer_group")
+        if len(part):
+            out[group.id] = part.reset_index(drop=True)
+    return out
+
+
+def official_league_tables(results: QuarterResults) -> dict[str, pd.DataFrame]:
+    """Peer group id -> its league table in the published columns (reader-normalised types)."""
+    frame = run_query(
+        "nof_league_table",
+        {"league_table": results.league_table, "peer_groups": _peer_groups()},
+    )
+    return _split(frame)
+
+
+def _empty_metadata() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype="str") for c in _METADATA_COLUMNS})
+
+
+def published_metadata(
+    results: QuarterResults, source_store: SourceStore | None = None
+) -> pd.DataFrame:
+    """The published wording of each metric (domain, sub-domain, description, reporting date),
+    per peer group, read from the source files the snapshot was built from (found in the
+    content-addressed source store by the SHA-256 its lineage records). Files no longer in the
+    store are skipped: the catalogue's wording is used for them instead."""
+    store = source_store or SourceStore(paths.source_store_dir())
+    inputs = results.info.lineage.get("inputs", {})
+    parts = []
+    for group_id, kind in NOF_SOURCE_KINDS.items():
+        sha = (inputs.get(kind) or {}).get("sha256")
+        if not sha:
+            continue
+        try:
+            content = store.get(sha).read_bytes()
+        except (SourceNotFoundError, ValueError) as exc:
+            log.warning("published wording for %s not available (%s)", kind, exc)
+            continue
+        data = readers.read_nof_trust_data(content, results.quarter.label)
+        data = data[data["Quarter"] == results.quarter.label]
+        meta = data.drop_duplicates("Metric_ID")[
+            ["Metric_ID", "Domain", "Sub_domain", "Metric_description", "Reporting_date"]
+        ]
+        meta.columns = _METADATA_COLUMNS[1:]
+        parts.append(meta.assign(peer_group=group_id)[_METADATA_COLUMNS])
+    if not parts:
+        return _empty_metadata()
+    return pd.concat(parts, ignore_index=True).astype("str").replace("nan", pd.NA)
+
+
+def official_trust_data(
+    results: QuarterResults, metadata: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
+    """Peer group id -> its trust data file in the published columns (reader-normalised)."""
+    if metadata is None:
+        metadata = published_metadata(results)
+    cat = catalogue.metric_catalogue()[
+        ["score_id", "value_id", "short_name", "domain", "sub_domain", "direction"]
+    ]
+    frame = run_query(
+        "nof_trust_data",
+        {
+            "trusts": results.trusts,
+            "peer_groups": _peer_groups(),
+            "metric_values": results.metric_values,
+            "metric_scores": results.metric_scores,
+            "domain_scores": results.domain_scores,
+            "league_table": results.league_table,
+            "catalogue": cat,
+            "published_metadata": metadata if len(metadata) else _empty_metadata(),
+        },
+        [results.quarter.published_label],
+    )
+    return _split(frame)
+
+
+def league_table_csv(frame: pd.DataFrame, quarter: Quarter) -> bytes:
+    """The league table as the quarter's publication writes it."""
+    layout = publication_layout(quarter)
+    return readers.write_nof_league_table(
+        frame, bom=layout.bom, line_terminator=layout.line_terminator
+    )
+
+
+def trust_data_csv(frame: pd.DataFrame, quarter: Quarter) -> bytes:
+    """The trust data file as the quarter's publication writes it."""
+    layout = publication_layout(quarter)
+    return readers.write_nof_trust_data(
+        frame,
+        with_quarter=layout.with_quarter,
+        percent_unit=layout.percent_unit,
+        bom=layout.bom,
+        line_terminator=layout.line_terminator,
+    )
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_bytes(path: Path, content: bytes) -> Path:
+    """Write a file atomically (a reader never sees half a file)."""
+    _atomic_write(path, lambda tmp: tmp.write_bytes(content))
+    return path
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    return path
+
+
+@dataclass
+class OfficialExport:
+    """The files written for one quarter: per peer group, the CSV and Parquet of each file."""
+
+    quarter: Quarter
+    version: int
+    files: list[Path] = field(default_factory=list)
+    league_tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # as read back
+    trust_data: dict[str, pd.DataFrame] = field(default_factory=dict)  # as read back
+
+
+def write_official_exports(
+    results: QuarterResults,
+    out_dir: Path,
+    *,
+    source_store: SourceStore | None = None,
+    progress=None,
+) -> OfficialExport:
+    """Write every peer group's league table and trust data file under ``out_dir``:
+    ``<published name>.csv`` in the quarter's layout and ``<published name>.parquet`` with the
+    same rows as the project's readers read them from the CSV."""
+    quarter = results.quarter
+    export = OfficialExport(quarter=quarter, version=results.version)
+    tables = official_league_tables(results)
+    data = official_trust_data(results, published_metadata(results, source_store))
+    for group_id in tables:
+        group = BY_ID[group_id]
+        if progress:
+            progress(f"{quarter.label} {group.label}: official league table and trust data")
+        pairs = (
+            (
+                "league_table",
+                league_table_csv(tables[group_id], quarter),
+                readers.read_nof_league_table,
+            ),
+            ("trust_data", trust_data_csv(data[group_id], quarter), readers.read_nof_trust_data),
+        )
+        for kind, content, read in pairs:
+            stem = file_stem(kind, group)
+            export.files.append(write_bytes(out_dir / f"{stem}.csv", content))
+            frame = read(content, quarter.label)
+            frame.attrs = {}
+            export.files.append(write_parquet(out_dir / f"{stem}.parquet", frame))
+            target = export.league_tables if kind == "league_table" else export.trust_data
+            target[group_id] = frame
+    return export
+
+
+def top_and_bottom(frame: pd.DataFrame, rows: int = 5) -> str:
+    """Markdown of the top and bottom ``rows`` trusts of an official league table."""
+    shown = pd.DataFrame(
+        {
+            "Rank": frame["Rank"].map(lambda v: f"{v:.0f}"),
+            "Code": frame["Trust_code"],
+            "Trust": frame["Trust_name"],
+            "Average": frame["Average_score"].map(lambda v: f"{v:.2f}"),
+            "Likely average": frame["Likely_range_of_average_score"],
+            "Segment": frame["Segment"].map(lambda v: f"{v:.0f}"),
+            "In deficit": frame["Trust_in_financial_deficit"].map({True: "Yes", False: "No"}),
+            "Likely rank": frame["Likely_range_of_rank"],
+        }
+    )
+    if len(shown) > 2 * rows:
+        gap = pd.DataFrame([dict.fromkeys(shown.columns, "…")])
+        shown = pd.concat([shown.head(rows), gap, shown.tail(rows)], ignore_index=True)
+    return shown.to_markdown(index=False)

@@ -1,0 +1,159 @@
+"""Write every readable output of one snapshot version to its folder.
+
+Belongs here: the folder layout and the one call that fills it, shared by the Dagster outputs
+asset and the ``league`` commands. For ``$LEAGUE_HOME/outputs/<2025-26-q2>/v<N>/``:
+
+``official/``   NHS England's league table and trust data file per peer group, CSV in the
+                quarter's published layout and Parquet (:mod:`.exports`)
+``snapshot/``   every table of the snapshot as Parquet, with its lineage in the file metadata
+``insights/``   ``explanations.csv`` (one row a trust), ``contributions.csv`` (one row a trust
+                and item), ``movement.csv`` (against the previous quarter, when it has a
+                snapshot) and ``revisions.csv`` (against the previous version, when there is one)
+``report.html`` the static report (:mod:`.report`)
+
+Re-running for the same version replaces the files (each is written atomically).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from league_pipeline.outputs import quarter_output_dir
+from league_pipeline.outputs.explain import Explainer
+from league_pipeline.outputs.exports import (
+    OfficialExport,
+    top_and_bottom,
+    write_bytes,
+    write_official_exports,
+)
+from league_pipeline.outputs.movement import movement, movement_summary
+from league_pipeline.outputs.report import REPORT_FILE, build_report
+from league_pipeline.outputs.results import QuarterResults, load_previous, load_quarter
+from league_pipeline.outputs.revisions import Revision, latest_revision
+from league_pipeline.peer_groups import BY_ID
+from league_pipeline.quarters import Quarter
+from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.sources.store import SourceStore
+from league_pipeline.validation import validate
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class QuarterOutputs:
+    """What was written for one snapshot version, and the facts worth showing about it."""
+
+    quarter: Quarter
+    version: int
+    folder: Path
+    official: OfficialExport
+    snapshot_files: list[Path] = field(default_factory=list)
+    insight_files: list[Path] = field(default_factory=list)
+    report: Path | None = None
+    previews: dict[str, str] = field(default_factory=dict)  # peer group label -> markdown
+    schema_problems: list[str] = field(default_factory=list)  # read-back validation failures
+    movement_summary: dict[str, int] | None = None
+    revision_summary: dict[str, object] | None = None
+
+    @property
+    def files(self) -> list[Path]:
+        extra = [self.report] if self.report else []
+        return [*self.official.files, *self.snapshot_files, *self.insight_files, *extra]
+
+
+def _csv(path: Path, frame: pd.DataFrame) -> Path:
+    return write_bytes(path, frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+
+
+def _check_round_trip(official: OfficialExport) -> list[str]:
+    """Validate what the readers read back from the exported CSVs against the schemas."""
+    problems = []
+    for schema, frames in (
+        ("nof_league_table", official.league_tables),
+        ("nof_trust_data", official.trust_data),
+    ):
+        for group_id, frame in frames.items():
+            report = validate(frame, schema)
+            if not report.passed:
+                problems.append(f"{BY_ID[group_id].label} {schema}: {report.summary}")
+    return problems
+
+
+def write_insights(
+    results: QuarterResults,
+    folder: Path,
+    *,
+    moves: pd.DataFrame | None,
+    revised: Revision | None,
+) -> list[Path]:
+    """The explanations, item effects, movement and revisions as CSV files."""
+    explainer = Explainer(results)
+    files = [
+        _csv(folder / "explanations.csv", explainer.summary()),
+        _csv(
+            folder / "contributions.csv",
+            explainer.contributions.assign(quarter=results.quarter.label),
+        ),
+    ]
+    if moves is not None:
+        files.append(_csv(folder / "movement.csv", moves))
+    if revised is not None:
+        files.append(_csv(folder / "revisions.csv", revised.trusts))
+    return files
+
+
+def publish(
+    quarter: str | Quarter,
+    version: int | None = None,
+    *,
+    store: SnapshotStore | None = None,
+    source_store: SourceStore | None = None,
+    root: Path | None = None,
+    progress: Progress | None = None,
+) -> QuarterOutputs:
+    """Write the official exports, snapshot Parquet, insights and report of a snapshot (the
+    quarter's latest version unless ``version``) under ``root`` (default
+    ``$LEAGUE_HOME/outputs``)."""
+    say = progress or (lambda _m: None)
+    store = store or SnapshotStore()
+    results = load_quarter(quarter, version, store=store)
+    q = results.quarter
+    folder = quarter_output_dir(q, results.version, root)
+    say(f"{q.label} v{results.version}: writing outputs to {folder}")
+    official = write_official_exports(
+        results, folder / "official", source_store=source_store, progress=say
+    )
+    snapshot_files = store.export_parquet(q, results.version, folder / "snapshot")
+    previous = load_previous(q, store=store)
+    revised = latest_revision(q, results.version, store=store)
+    moves = movement(results, previous) if previous is not None else None
+    say(f"{q.label} v{results.version}: explanations, movement and revisions")
+    insight_files = write_insights(results, folder / "insights", moves=moves, revised=revised)
+    say(f"{q.label} v{results.version}: HTML report")
+    html = build_report(
+        results,
+        previous=previous,
+        revised=revised,
+        versions=[i.version for i in store.list(q)],
+        progress=say,
+    )
+    report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
+    return QuarterOutputs(
+        quarter=q,
+        version=results.version,
+        folder=folder,
+        official=official,
+        snapshot_files=snapshot_files,
+        insight_files=insight_files,
+        report=report,
+        previews={
+            BY_ID[g].label: top_and_bottom(frame) for g, frame in official.league_tables.items()
+        },
+        schema_problems=_check_round_trip(official),
+        movement_summary=movement_summary(moves) if moves is not None else None,
+        revision_summary=revised.summary() if revised is not None else None,
+    )

@@ -1,0 +1,287 @@
+"""The static HTML report of one quarter: one file that opens anywhere, with no network.
+
+Belongs here: gathering a snapshot's league tables, charts, explanations, movement and revisions
+into the template context, and rendering ``templates/report.html.j2`` with Jinja2. The charts
+themselves are :mod:`.charts`. The page has:
+
+* per peer group, the league table with segment colours, the likely range of each rank as an
+  interval chart, and a heat map of domain scores;
+* the distribution of average scores with the segment cut-points;
+* movement against the previous quarter (significant only where likely ranges do not overlap);
+* the revisions that produced this snapshot version, if it is not the first;
+* a page per trust (``#trust-<code>``, shown with CSS ``:target``): its explanation, a chart of
+  what raises or lowers its average, its domain scores, movement and revision.
+
+Every chart is a Vega-Lite spec drawn by the Vega libraries inlined from ``vl-convert`` (no
+network): the overview charts when the page loads, a trust's chart when its page is opened.
+Every number in a chart is also in a table, for readers without JavaScript.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from league_pipeline.outputs.explain import Explainer, TrustExplanation
+from league_pipeline.outputs.exports import write_bytes
+from league_pipeline.outputs.movement import movement, movement_summary
+from league_pipeline.outputs.report import charts
+from league_pipeline.outputs.results import QuarterResults, load_previous, load_quarter
+from league_pipeline.outputs.revisions import Revision, latest_revision
+from league_pipeline.peer_groups import BY_ID
+from league_pipeline.quarters import Quarter
+from league_pipeline.snapshots import SnapshotStore
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+REPORT_FILE = "report.html"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["f2"] = lambda v: "" if _missing(v) else f"{float(v):.2f}"
+    env.filters["f3"] = lambda v: "" if _missing(v) else f"{float(v):+.3f}"
+    env.filters["num"] = lambda v: "" if _missing(v) else str(int(v))
+    return env
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _script_json(data: Any) -> str:
+    """JSON that is safe inside a ``<script type="application/json">`` element."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+
+
+def _movement_text(row: pd.Series | None) -> dict[str, Any] | None:
+    if row is None or row["status"] != "both":
+        return None
+    change = int(row["rank_change"])
+    arrow = "▲" if change > 0 else ("▼" if change < 0 else "=")
+    return {
+        "arrow": arrow,
+        "rank_change": change,
+        "rank_before": int(row["rank_before"]),
+        "segment_before": int(row["segment_before"]),
+        "segment_after": int(row["segment_after"]),
+        "segment_change_reason": row["segment_change_reason"],
+        "average_before": float(row["average_score_before"]),
+        "average_change": float(row["average_change"]),
+        "average_significant": bool(row["average_change_significant"]),
+        "rank_significant": bool(row["rank_change_significant"]),
+    }
+
+
+def _league_rows(table: pd.DataFrame, moves: dict[str, dict[str, Any] | None]) -> list[dict]:
+    rows = []
+    for r in table.sort_values(["rank", "trust_code"]).itertuples():
+        rows.append(
+            {
+                "rank": int(r.rank),
+                "rank_range": f"{int(r.rank_lower)} to {int(r.rank_upper)}",
+                "code": r.trust_code,
+                "name": r.trust_name,
+                "subtype": r.trust_subtype,
+                "region": r.region,
+                "average": float(r.average_score),
+                "score_range": f"{r.score_lower:.2f} to {r.score_upper:.2f}",
+                "unadjusted": int(r.unadjusted_segment),
+                "segment": int(r.adjusted_segment),
+                "final": int(r.final_segment),
+                "deficit": bool(r.deficit_flag),
+                "rsp": bool(r.in_rsp),
+                "move": moves.get(r.trust_code),
+            }
+        )
+    return rows
+
+
+def _trust_page(
+    e: TrustExplanation,
+    move: dict[str, Any] | None,
+    revised: dict[str, Any] | None,
+    subtype: str,
+    region: str,
+) -> dict[str, Any]:
+    return {
+        "code": e.trust_code,
+        "name": e.trust_name,
+        "group": e.group_label,
+        "subtype": subtype,
+        "region": region,
+        "e": e,
+        "sentences": e.sentences(),
+        "metric_rows": e.items,
+        "domains": e.domain_rows,
+        "spec": _script_json(
+            charts.contributions_spec(e.items, f"{e.trust_code}: what raises or lowers its average")
+        ),
+        "move": move,
+        "revised": revised,
+    }
+
+
+def _revision_context(rev: Revision | None) -> dict[str, Any] | None:
+    if rev is None:
+        return None
+    rows = rev.trusts.to_dict(orient="records")
+    return {
+        "old": rev.old.version,
+        "new": rev.new.version,
+        "old_created": rev.old.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "sources": rev.sources_changed,
+        "summary": rev.summary(),
+        "rows": rows,
+        "by_trust": {row["trust_code"]: row for row in rows},
+    }
+
+
+def build_report(
+    results: QuarterResults,
+    *,
+    previous: QuarterResults | None = None,
+    revised: Revision | None = None,
+    versions: list[int] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """The report's HTML text for one snapshot (with the previous quarter, if given, for
+    movement, and the revision that produced this version, if any)."""
+    say = progress or (lambda _m: None)
+    quarter = results.quarter
+    table = results.league_table
+    explainer = Explainer(results)
+    moves_frame = movement(results, previous) if previous is not None else None
+    moves: dict[str, dict[str, Any] | None] = {}
+    if moves_frame is not None:
+        for _, row in moves_frame.iterrows():
+            moves[row["trust_code"]] = _movement_text(row)
+    revision_context = _revision_context(revised)
+    say(f"{quarter.label}: charts")
+    groups = []
+    for group in results.peer_groups():
+        part = table[table["peer_group"] == group.id]
+        domains = results.domain_scores[results.domain_scores["peer_group"] == group.id]
+        groups.append(
+            {
+                "id": group.id,
+                "label": group.label,
+                "count": len(part),
+                "rows": _league_rows(part, moves),
+                "rank_spec": _script_json(
+                    charts.to_spec(
+                        charts.rank_intervals(part, f"{group.label}: league rank and likely range")
+                    )
+                ),
+                "heat_spec": _script_json(
+                    charts.to_spec(
+                        charts.domain_heatmap(part, domains, f"{group.label}: domain scores")
+                    )
+                ),
+            }
+        )
+    distribution_spec = _script_json(
+        charts.to_spec(
+            charts.score_distribution(
+                results.trust_segments,
+                results.cut_points,
+                f"Average scores of all trusts, {quarter.label}, with the segment cut-points",
+            )
+        )
+    )
+    say(f"{quarter.label}: writing {len(table)} trust pages")
+    info = table.set_index("trust_code")
+    trust_pages = [
+        _trust_page(
+            e,
+            moves.get(e.trust_code),
+            (revision_context or {}).get("by_trust", {}).get(e.trust_code),
+            str(info.at[e.trust_code, "trust_subtype"]),
+            str(info.at[e.trust_code, "region"]),
+        )
+        for e in explainer.all()
+    ]
+    movement_context = None
+    if previous is not None and moves_frame is not None:
+        changed = moves_frame[
+            (moves_frame["segment_change_reason"] != "")
+            | moves_frame["average_change_significant"]
+            | moves_frame["rank_change_significant"]
+        ]
+        movement_context = {
+            "previous": previous.quarter.label,
+            "previous_version": previous.version,
+            "summary": movement_summary(moves_frame),
+            "rows": changed.to_dict(orient="records"),
+            "group_labels": {g.id: g.label for g in results.peer_groups()},
+        }
+    segment_counts = table.groupby(["peer_group", "adjusted_segment"]).size().unstack(fill_value=0)
+    info_ = results.info
+    context = {
+        "quarter": quarter,
+        "version": results.version,
+        "versions": versions or [results.version],
+        "snapshot_id": info_.snapshot_id,
+        "created": info_.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "run_id": info_.run_id or "",
+        "code_version": info_.lineage.get("code_version", ""),
+        "methodology_version": info_.lineage.get("methodology_version", ""),
+        "inputs": [
+            {"kind": kind, "url": rec.get("url", ""), "sha256": rec.get("sha256", "")}
+            for kind, rec in sorted(info_.lineage.get("inputs", {}).items())
+        ],
+        "national_average": results.national_average,
+        "cut_points": results.cut_points,
+        "trust_count": len(table),
+        "segment_counts": {
+            BY_ID[g].label: {int(s): int(n) for s, n in row.items()}
+            for g, row in segment_counts.iterrows()
+        },
+        "groups": groups,
+        "distribution_spec": distribution_spec,
+        "movement": movement_context,
+        "revision": revision_context,
+        "trusts": trust_pages,
+        "segment_colours": charts.SEGMENT_COLOURS,
+        "vega_bundle": charts.vega_bundle(),
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def write_report(
+    quarter: str | Quarter,
+    out_path: Path,
+    version: int | None = None,
+    *,
+    store: SnapshotStore | None = None,
+    results: QuarterResults | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Build the report of a quarter's snapshot (latest unless ``version``) and write it."""
+    store = store or SnapshotStore()
+    results = results or load_quarter(quarter, version, store=store)
+    html = build_report(
+        results,
+        previous=load_previous(results.quarter, store=store),
+        revised=latest_revision(results.quarter, results.version, store=store),
+        versions=[i.version for i in store.list(results.quarter)],
+        progress=progress,
+    )
+    return write_bytes(Path(out_path), html.encode("utf-8"))

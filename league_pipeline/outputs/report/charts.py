@@ -1,0 +1,204 @@
+"""The report's charts, as Altair (Vega-Lite) specifications drawn offline in the page.
+
+Belongs here: one function a chart, each returning an Altair chart (or, for the per-trust chart,
+its spec with the data filled in), :func:`to_spec` to embed any of them, and
+:func:`vega_bundle`: the Vega, Vega-Lite and Vega-Embed libraries that ``vl-convert`` ships,
+inlined in the page so it draws every chart with no network. Drawing in the browser rather than
+pre-rendering SVG with ``vl-convert`` keeps a report to about a second: vl-convert's text
+layout took 2-3.5 s for each acute chart (134 labels; a heat map has ~800 text marks).
+Segment colours are NHS identity colours: 1 (best) green to 4 (worst) red, 5 (RSP) purple.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import vl_convert as vlc
+
+from league_pipeline.peer_groups import PEER_GROUPS
+
+SEGMENT_COLOURS = {
+    "1": "#007f3b",  # NHS green
+    "2": "#78be20",  # NHS light green
+    "3": "#ffb81c",  # NHS warm yellow
+    "4": "#d5281b",  # NHS red
+    "5": "#330072",  # NHS purple: Recovery Support Programme
+}
+RAISES, LOWERS = "#d5281b", "#007f3b"
+ROW_STEP = 13  # pixels a trust in the tall charts
+
+
+def _segment_colour(field: str = "segment", title: str = "Segment") -> alt.Color:
+    return alt.Color(
+        f"{field}:N",
+        title=title,
+        scale=alt.Scale(domain=list(SEGMENT_COLOURS), range=list(SEGMENT_COLOURS.values())),
+    )
+
+
+def _trust_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """League rows in rank order with a unique, readable label (``12. Name (CODE)``)."""
+    rows = table.sort_values(["rank", "trust_code"]).reset_index(drop=True)
+    return rows.assign(
+        order=range(len(rows)),
+        label=[
+            f"{r.rank}. {r.trust_name} ({r.trust_code})"
+            for r in rows[["rank", "trust_name", "trust_code"]].itertuples()
+        ],
+        segment=rows["adjusted_segment"].astype(int).astype(str),
+    )
+
+
+def _y_trusts() -> alt.Y:
+    return alt.Y(
+        "label:N",
+        sort=alt.EncodingSortField("order", order="ascending"),
+        title=None,
+        axis=alt.Axis(labelLimit=330, labelFontSize=10),
+    )
+
+
+def rank_intervals(table: pd.DataFrame, title: str) -> alt.LayerChart:
+    """Each trust's league rank (dot) and its likely range (bar), coloured by segment."""
+    rows = _trust_rows(table)[
+        ["order", "label", "segment", "rank", "rank_lower", "rank_upper", "trust_code"]
+    ]
+    scale = alt.Scale(domain=[1, max(int(rows["rank_upper"].max()), len(rows))], nice=False)
+    base = alt.Chart(rows).encode(y=_y_trusts(), color=_segment_colour())
+    bars = base.mark_rule(strokeWidth=4, opacity=0.45).encode(
+        x=alt.X("rank_lower:Q", scale=scale, title="League rank (1 = best) and its likely range"),
+        x2="rank_upper:Q",
+    )
+    dots = base.mark_point(filled=True, size=36, opacity=1).encode(x="rank:Q")
+    return (bars + dots).properties(width=380, height=alt.Step(ROW_STEP), title=title)
+
+
+def domain_heatmap(table: pd.DataFrame, domain_scores: pd.DataFrame, title: str) -> alt.LayerChart:
+    """Domain scores per trust (rows in league order), 1 green to 4 red, values printed."""
+    rows = _trust_rows(table)[["trust_code", "order", "label"]]
+    data = domain_scores[["trust_code", "domain_id", "domain", "score"]].merge(
+        rows, on="trust_code"
+    )
+    data = data.assign(value=data["score"].round(2))
+    order = list(data.sort_values("domain_id")["domain"].drop_duplicates())
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "domain:N",
+            sort=order,
+            title=None,
+            axis=alt.Axis(orient="top", labelAngle=-30, labelLimit=160),
+        ),
+        y=_y_trusts(),
+    )
+    cells = base.mark_rect(stroke="white", strokeWidth=0.5).encode(
+        color=alt.Color(
+            "score:Q",
+            title="Domain score",
+            scale=alt.Scale(domain=[1, 2.5, 4], range=[LOWERS, "#fff9c4", RAISES]),
+        )
+    )
+    text = base.mark_text(fontSize=9).encode(text=alt.Text("value:Q", format=".2f"))
+    return (cells + text).properties(width=alt.Step(70), height=alt.Step(ROW_STEP), title=title)
+
+
+def score_distribution(
+    trust_segments: pd.DataFrame, cut_points: dict[str, float], title: str
+) -> alt.LayerChart:
+    """Histogram of every trust's average score (stacked by peer group) with the cut-points."""
+    labels = {g.id: g.label for g in PEER_GROUPS}
+    data = trust_segments[["peer_group", "average_score"]].assign(
+        group=trust_segments["peer_group"].map(labels)
+    )
+    bars = (
+        alt.Chart(data)
+        .mark_bar(opacity=0.85)
+        .encode(
+            x=alt.X(
+                "average_score:Q",
+                bin=alt.Bin(step=0.05),
+                title="Average metric score (1 = best, 4 = worst)",
+            ),
+            y=alt.Y("count():Q", title="Trusts", stack=True),
+            color=alt.Color("group:N", title="Peer group"),
+        )
+    )
+    cuts = pd.DataFrame(
+        {
+            "cut": list(cut_points.values()),
+            "line": [8 + 14 * i for i in range(len(cut_points))],  # stagger close labels
+            "text": [
+                f"{name.upper()} {value:.2f} (segment {i + 1} | {i + 2})"
+                for i, (name, value) in enumerate(cut_points.items())
+            ],
+        }
+    )
+    rules = alt.Chart(cuts).mark_rule(color="#212b32", strokeDash=[4, 3]).encode(x="cut:Q")
+    notes = (
+        alt.Chart(cuts)
+        .mark_text(align="left", dx=4, fontSize=10, baseline="middle")
+        .encode(x="cut:Q", y=alt.Y("line:Q", scale=None), text="text:N")
+    )
+    return (bars + rules + notes).properties(width=760, height=260, title=title)
+
+
+@functools.cache
+def _contributions_template() -> dict[str, Any]:
+    chart = (
+        alt.Chart(alt.NamedData("contributions"))
+        .mark_bar()
+        .encode(
+            y=alt.Y(
+                "label:N",
+                sort=alt.EncodingSortField("effect", order="descending"),
+                title=None,
+                axis=alt.Axis(labelLimit=300),
+            ),
+            x=alt.X("effect:Q", title="Effect on the average score (+ raises = worse)"),
+            color=alt.Color(
+                "direction:N",
+                scale=alt.Scale(domain=["raises", "lowers"], range=[RAISES, LOWERS]),
+                title=None,
+            ),
+            tooltip=[
+                alt.Tooltip("label:N", title="Metric"),
+                alt.Tooltip("score:Q", format=".2f", title="Score"),
+                alt.Tooltip("effect:Q", format="+.3f", title="Effect"),
+            ],
+        )
+        .properties(width=420, height=alt.Step(18))
+    )
+    return chart.to_dict()
+
+
+def contributions_spec(items: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    """The Vega-Lite spec of one trust's 'what raises or lowers its average' bar chart, from
+    its items (``label``, ``score``, ``effect``)."""
+    spec = copy.deepcopy(_contributions_template())
+    rows = [
+        {
+            "label": i["label"],
+            "score": i["score"],
+            "effect": i["effect"],
+            "direction": "raises" if i["effect"] > 0 else "lowers",
+        }
+        for i in items
+    ]
+    spec["datasets"] = {"contributions": rows}
+    spec["title"] = title
+    return spec
+
+
+def to_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The chart's Vega-Lite spec with its data inline (validated by Altair)."""
+    return chart.to_dict()
+
+
+@functools.cache
+def vega_bundle() -> str:
+    """Vega, Vega-Lite and Vega-Embed as one script (shipped inside vl-convert), safe to inline
+    in a ``<script>`` element."""
+    return vlc.javascript_bundle().replace("</script", "<\\/script")
