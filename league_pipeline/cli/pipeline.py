@@ -1,4 +1,8 @@
-"""``league sample-data``, ``league run`` and ``league backfill``: producing snapshots."""
+"""``league sample-data``, ``league run`` and ``league backfill``: producing snapshots.
+
+Belongs here: the argument handling of the commands that write data. Running the job is
+:mod:`league_pipeline.runner`; each finished step prints a progress line on stderr.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sys
 from pathlib import Path
 
 from league_pipeline import paths
-from league_pipeline.cli.common import check_landing, log_level, progress
+from league_pipeline.cli.common import CliError, check_landing, log_level, progress
 from league_pipeline.cli.snapshots import print_snapshots
 
 
@@ -37,12 +41,16 @@ def report(outcomes) -> int:
     return 1 if failed else 0
 
 
-def _run(quarters, args: argparse.Namespace, *, single_run: bool) -> int:
+def _run(quarters, args: argparse.Namespace, *, single_run: bool, parallel: int = 1) -> int:
     from league_pipeline.runner import run_quarters
 
     check_landing(quarters)
     outcomes = run_quarters(
-        quarters, single_run=single_run, progress=progress, log_level=log_level(args)
+        quarters,
+        single_run=single_run,
+        parallel=parallel,
+        progress=progress,
+        log_level=log_level(args),
     )
     code = report(outcomes)
     if code == 0:
@@ -61,7 +69,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from league_pipeline.quarters import parse_quarter, quarter_range
 
     quarters = quarter_range(parse_quarter(args.start), parse_quarter(args.end))
-    return _run(quarters, args, single_run=not args.per_quarter)
+    if args.parallel is not None and args.parallel < 1:
+        raise CliError(f"--parallel must be 1 or more, not {args.parallel}")
+    parallel = args.parallel or 1
+    single_run = not (args.per_quarter or parallel > 1)
+    return _run(quarters, args, single_run=single_run, parallel=parallel)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,5 +90,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("backfill", help="run a range of quarters")
     p.add_argument("--from", dest="start", default="2025/26 Q1", help="first quarter")
     p.add_argument("--to", dest="end", default="2025/26 Q4", help="last quarter")
-    p.add_argument("--per-quarter", action="store_true", help="one run per quarter")
+    p.add_argument("--per-quarter", action="store_true", help="one run per quarter, in turn")
+    p.add_argument(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="one run per quarter, N at a time, each in its own process (implies --per-quarter)",
+    )
     p.set_defaults(func=cmd_backfill)

@@ -4,6 +4,9 @@ Belongs here: when runs happen. The schedule fires after NHS England's publicati
 sensor probes the configured sources (landing folder or HTTP HEAD) and asks for a run when a
 quarter's files are new or revised. ``run_key`` makes every request idempotent: a quarter is not
 run twice for the same set of files, and a revised file gives a new key (so a new snapshot).
+The sensor also skips a quarter whose latest snapshot was built from exactly the files it sees
+(by sha256, or ETag and size over HTTP), so turning it on after a backfill, or after a manual
+``league run``, does not build the same snapshot again.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
@@ -16,14 +19,24 @@ import dagster as dg
 from league_pipeline.defs.sources import SOURCE_SPECS
 from league_pipeline.quarters import FIRST_QUARTER, Quarter, all_quarters
 from league_pipeline.resources import LeagueConfig
+from league_pipeline.snapshots import SnapshotStore
 from league_pipeline.sources.acquire import probe
+from league_pipeline.sources.fetch import SourceProbe
 
 PUBLICATION_LAG_DAYS = 70  # NOF results appear about ten weeks after a quarter ends
+
+# Steps run one after another in the run's own process by default: each takes seconds, and a
+# process per step (Dagster's default multiprocess executor) would spend more time starting
+# Python than working. Quarters run side by side as separate runs instead (backfills, the
+# queued run coordinator's limits). The default is run config, so a run can still ask for
+# `multiprocess: {max_concurrent: N}` (docs/operations.md).
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 quarterly_league_job = dg.define_asset_job(
     "quarterly_league_job",
     selection=dg.AssetSelection.all(),
     description="Fetch, validate, score and snapshot one NHS quarter (or a range, in one run).",
+    config=IN_PROCESS,
 )
 
 
@@ -50,11 +63,11 @@ def quarterly_league_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=quarter.key, partition_key=quarter.key)
 
 
-def quarter_fingerprint(quarter: Quarter, league: LeagueConfig) -> str | None:
-    """A hash of every source's probe (size, etag, sha256); None while any file is missing."""
-    parts = {}
+def quarter_probes(quarter: Quarter, league: LeagueConfig) -> dict[str, SourceProbe] | None:
+    """Every source's probe (size, etag, sha256) for ``quarter``; None while any is missing."""
+    found: dict[str, SourceProbe] = {}
     for spec in SOURCE_SPECS:
-        found = probe(
+        result = probe(
             spec.kind,
             quarter,
             mode=league.source_mode,
@@ -62,34 +75,79 @@ def quarter_fingerprint(quarter: Quarter, league: LeagueConfig) -> str | None:
             http=league.http_fetcher() if league.source_mode == "http" else None,
             url_overrides=league.url_overrides(),
         )
-        if found is None:
+        if result is None:
             return None
-        parts[spec.kind] = [found.size, found.etag, found.sha256]
+        found[spec.kind] = result
+    return found
+
+
+def fingerprint(probes: dict[str, SourceProbe]) -> str:
+    """A short hash of the probes: it changes when any file is added, revised or replaced."""
+    parts = {kind: [p.size, p.etag, p.sha256] for kind, p in probes.items()}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def quarter_fingerprint(quarter: Quarter, league: LeagueConfig) -> str | None:
+    """The fingerprint of the quarter's sources; None while any file is missing."""
+    probes = quarter_probes(quarter, league)
+    return None if probes is None else fingerprint(probes)
+
+
+def _same_file(found: SourceProbe, record: dict | None) -> bool:
+    """Whether a probe shows the file a snapshot's lineage records (sha256, else ETag + size)."""
+    if not record:
+        return False
+    if found.sha256 and record.get("sha256"):
+        return found.sha256 == record["sha256"]
+    if found.etag and record.get("etag"):
+        return found.etag == record["etag"] and found.size in (None, record.get("size"))
+    return False  # nothing to compare: treat it as new
+
+
+def snapshot_is_current(
+    quarter: Quarter, probes: dict[str, SourceProbe], league: LeagueConfig
+) -> bool:
+    """Whether the quarter's latest snapshot was built from exactly the files probed now."""
+    latest = SnapshotStore(catalog=league.lake_catalog).latest(quarter.label)
+    if latest is None:
+        return False
+    inputs = latest.lineage.get("inputs", {})
+    return all(_same_file(found, inputs.get(kind)) for kind, found in probes.items())
 
 
 @dg.sensor(
     job=quarterly_league_job,
     minimum_interval_seconds=3600,
-    description="Requests a run for a quarter when its published files appear or are revised.",
+    description=(
+        "Requests a run for a quarter when its published files appear or are revised (and its "
+        "latest snapshot was not built from them)."
+    ),
 )
 def new_publication_sensor(context: dg.SensorEvaluationContext, league: LeagueConfig):
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    requests = []
+    requests, current = [], []
     for quarter in all_quarters():
-        fingerprint = quarter_fingerprint(quarter, league)
-        if fingerprint is None or seen.get(quarter.key) == fingerprint:
+        probes = quarter_probes(quarter, league)
+        if probes is None:
             continue
-        seen[quarter.key] = fingerprint
+        key = fingerprint(probes)
+        if seen.get(quarter.key) == key:
+            continue
+        seen[quarter.key] = key
+        if snapshot_is_current(quarter, probes, league):
+            current.append(quarter.label)
+            continue
         requests.append(
             dg.RunRequest(
-                run_key=f"{quarter.key}:{fingerprint}",
+                run_key=f"{quarter.key}:{key}",
                 partition_key=quarter.key,
-                tags={"league/trigger": "new_publication", "league/fingerprint": fingerprint},
+                tags={"league/trigger": "new_publication", "league/fingerprint": key},
             )
         )
+    cursor = json.dumps(seen, sort_keys=True)
     if not requests:
-        return dg.SensorResult(
-            skip_reason="no new or revised source files", cursor=json.dumps(seen, sort_keys=True)
-        )
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+        reason = "no new or revised source files"
+        if current:
+            reason += f" (the latest snapshots of {', '.join(current)} use the files as they are)"
+        return dg.SensorResult(skip_reason=reason, cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)

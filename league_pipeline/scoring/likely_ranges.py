@@ -6,10 +6,14 @@ many as it has), take the mean; the 2.5th and 97.5th percentiles of the means ar
 range. For the rank range, each replicate's mean is segmented with the quarter's fixed
 cut-points, the financial override is applied (segment at least 3 when flagged), and every
 trust in the league table is re-ranked by (segment, mean); the 2.5th/97.5th percentiles of a
-trust's replicate ranks are its rank range. Fixed seed => reproducible.
+trust's replicate ranks are its rank range. Fixed seed => reproducible: each (quarter, peer
+group) draws from its own stream, derived from the seed and its names, so a quarter's ranges do
+not depend on which other quarters share the run (a range backfill equals per-quarter runs).
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -51,6 +55,12 @@ def competition_ranks(keys: np.ndarray) -> np.ndarray:
     return positions.reshape(rows, n) - np.arange(rows)[:, None] * n + 1
 
 
+def group_rng(seed: int, quarter: str, peer_group: str) -> np.random.Generator:
+    """The random stream of one (quarter, peer group): the same whatever else is in the run."""
+    names = [zlib.crc32(str(name).encode()) for name in (quarter, peer_group)]
+    return np.random.default_rng(np.random.SeedSequence([seed, *names]))
+
+
 def likely_ranges(
     score_items: pd.DataFrame,
     trust_segments: pd.DataFrame,
@@ -61,12 +71,12 @@ def likely_ranges(
 ) -> pd.DataFrame:
     """quarter, trust_code, score_lower, score_upper, rank_lower, rank_upper for every trust."""
     out = []
-    rng = np.random.default_rng(seed)
     for (quarter, peer_group), seg in trust_segments.groupby(["quarter", "peer_group"], sort=True):
         cuts = cut_points.loc[cut_points["quarter"] == quarter].iloc[0]
         seg = seg.sort_values("trust_code")
         items = score_items[score_items["quarter"] == quarter]
         by_trust = {code: g["score"].to_numpy(float) for code, g in items.groupby("trust_code")}
+        rng = group_rng(seed, quarter, peer_group)
         means = bootstrap_means([by_trust[c] for c in seg["trust_code"]], replicates, rng)
         segment = 1 + (means > cuts["q25"]) + (means > cuts["q50"]) + (means > cuts["q75"])
         flagged = seg["deficit_flag"].to_numpy(bool)[None, :]

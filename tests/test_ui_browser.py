@@ -1,0 +1,95 @@
+"""The Dagster UI in a real browser: a quarter whose acute file fails validation is materialised
+into the instance a ``dagster-webserver`` on loopback serves, and headless Debian Chromium shows
+the asset graph grouped by layer, the quarterly partitions, the failed blocking
+``pandera_schema`` check and its failing rows. Screenshots go to ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from ui_browser_support import chromium_page, screenshot, webserver
+
+from league_pipeline import readers
+from league_pipeline.quarters import parse_quarter
+from league_pipeline.resources import LeagueConfig
+from league_pipeline.runner import run_quarters
+from league_pipeline.sample_data import write_sample_landing
+
+Q1 = parse_quarter("2025/26 Q1")
+ACUTE_Q1 = "2025-26-q1/nhs-oversight-framework-acute-trust-data.csv"
+BAD_CODE = "BAD CODE"
+
+
+@pytest.fixture
+def homes(league_home, tmp_path, monkeypatch) -> dict[str, str]:
+    """LEAGUE_HOME whose Q1 acute file has a malformed trust code and a score of 7.5, and an
+    empty DAGSTER_HOME; returns the environment for the webserver."""
+    landing = league_home / "landing"
+    write_sample_landing(landing, [Q1])
+    path = landing / ACUTE_Q1
+    df = readers.read_nof_trust_data(path.read_bytes(), Q1.published_label)
+    df.loc[5, "Trust_code"] = BAD_CODE
+    df.loc[df.index[df["Metric_ID"] == "OF1003"][0], "Value"] = 7.5  # a score above 4
+    path.write_bytes(readers.write_nof_trust_data(df, with_quarter=False))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return dict(os.environ) | {"PYTHONWARNINGS": "ignore"}
+
+
+def test_failed_check_and_its_rows_are_visible_in_the_ui(homes, tmp_path: Path):
+    with webserver(homes, tmp_path / "webserver.log") as server:
+        # while the webserver loads: materialise the quarter into the instance it serves
+        [outcome] = run_quarters([Q1], league=LeagueConfig(bootstrap_replicates=200))
+        assert not outcome.success
+        assert outcome.problems[0].startswith("sources/nof_trust_data_acute failed pandera_schema")
+        url = server.ready()
+        with chromium_page() as page:
+            _check_the_ui(page, url)
+
+
+def _check_the_ui(page, url: str) -> None:
+    # the asset graph, grouped by layer: one node per group, left to right in data order
+    page.goto(f"{url}/asset-groups")
+    x = {}
+    for group in ("sources", "scoring", "snapshots"):
+        node = page.locator(f'[data-tooltip="{group}"]')  # the group's node in the graph
+        node.wait_for()
+        x[group] = node.bounding_box()["x"]
+    assert x["sources"] < x["scoring"] < x["snapshots"]
+    page.get_by_text("fetching statuses").first.wait_for(state="hidden")  # the nodes' badges
+    screenshot(page, "ui-asset-groups")
+
+    # the quarters are the partitions: 2025/26 Q1 (2025-04) materialised, Q2-Q4 missing
+    page.goto(f"{url}/assets/sources/nof_trust_data_acute?view=partitions")
+    page.get_by_text("Materialized (1)").wait_for()
+    page.get_by_text("Missing (3)").wait_for()
+    for key in ("2025-04", "2025-07", "2025-10", "2026-01"):
+        assert page.get_by_text(key, exact=True).count() >= 1
+    screenshot(page, "ui-partitions")
+
+    # the acute source's checks: the blocking pandera check failed on this quarter
+    page.goto(f"{url}/assets/sources/nof_trust_data_acute?view=checks&checkDetail=pandera_schema")
+    page.get_by_text("This is a blocking asset check.").wait_for()
+    check_list = page.get_by_text("pandera_schema", exact=True).first
+    check_list.wait_for()
+    summary = page.locator("tr", has_text="summary").last
+    assert re.search(r"FAILED\. 2 of [\d,]+ rows fail 2 checks", summary.inner_text())
+    body = page.inner_text("body")
+    assert "Evaluation result\nFailed" in body  # the latest execution of the check
+    assert "quarters_checked" in body and "2025/26 Q1" in body
+    screenshot(page, "ui-failed-check")
+
+    # its failing rows: the malformed code and the impossible score, with the check each
+    # row failed
+    page.locator("tr", has_text="failing_rows").get_by_text("[Show Markdown]").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(BAD_CODE, exact=True).wait_for()
+    rows = dialog.inner_text()
+    assert "Trust_code str_matches" in rows
+    assert "7.5" in rows and "Value scores (OF1xxx, OF40xx, OF5002) in [1, 4]" in rows
+    screenshot(page, "ui-failing-rows")
