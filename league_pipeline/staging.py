@@ -21,6 +21,14 @@ import pyarrow.parquet as pq
 from league_pipeline.paths import staging_dir
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Scoring-engine tables whose names are also source kinds are staged under their own name, so a
+# scoring step never replaces the validated source extract of the same name.
+_ENGINE_STAGING_NAMES = {"deficit_flags": "scoring_deficit_flags", "rsp": "scoring_rsp"}
+
+
+def engine_table(table: str) -> str:
+    """The staging name of the scoring engine's table ``table``."""
+    return _ENGINE_STAGING_NAMES.get(table, table)
 
 
 class StagingMissingError(FileNotFoundError):

@@ -367,7 +367,9 @@ def latest_official_before(quarter: Quarter) -> Quarter | None:
     current = quarter
     while current > FIRST_QUARTER:
         current = current.previous()
-        if all(staging.path_for(t, current.key).exists() for t in CARRIED_TABLES):
+        if all(
+            staging.path_for(staging.engine_table(t), current.key).exists() for t in CARRIED_TABLES
+        ):
             return current
     return None
 
@@ -387,7 +389,7 @@ def carried_inputs(quarter: Quarter) -> CarriedInputs:
         raise NoOfficialQuarterError(
             f"no official quarter before {quarter.label} has been run: {fix}"
         )
-    tables = {t: staging.read_table(t, source.key) for t in CARRIED_TABLES}
+    tables = {t: staging.read_table(staging.engine_table(t), source.key) for t in CARRIED_TABLES}
     return CarriedInputs(quarter=source.label, **tables)
 
 

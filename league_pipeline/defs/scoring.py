@@ -53,14 +53,16 @@ def _output_check(name: str, schema: str) -> dg.AssetCheckSpec:
 
 
 def _write_quarters(table: str, df: pd.DataFrame, partition_keys: list[str]) -> None:
+    staged = staging.engine_table(table)
     for key in partition_keys:
         label = parse_quarter(key).label
-        staging.write_table(table, key, df[df["quarter"] == label].reset_index(drop=True))
+        staging.write_table(staged, key, df[df["quarter"] == label].reset_index(drop=True))
 
 
 def _load(session: ScoringSession, tables: list[str], partition_keys: list[str]) -> None:
     for table in tables:
-        session.load_parquet(table, [staging.existing_path(table, k) for k in partition_keys])
+        staged = staging.engine_table(table)
+        session.load_parquet(table, [staging.existing_path(staged, k) for k in partition_keys])
 
 
 def _result(
