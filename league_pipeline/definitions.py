@@ -12,19 +12,30 @@ from league_pipeline.defs.automation import (
     quarterly_league_job,
     quarterly_league_schedule,
 )
+from league_pipeline.defs.consistency import consistency_checks
+from league_pipeline.defs.outputs import output_assets
+from league_pipeline.defs.raw import raw_assets, raw_jobs
 from league_pipeline.defs.scoring import scoring_assets
 from league_pipeline.defs.snapshots import quarterly_snapshot
 from league_pipeline.defs.sources import source_assets
 from league_pipeline.resources import LeagueConfig, config_from_env
 
-ALL_ASSETS = [*source_assets, *scoring_assets, quarterly_snapshot]
+# the blocking cross-source checks ride along, so every materialize(ALL_ASSETS) runs them
+ALL_ASSETS = [
+    *source_assets,
+    *scoring_assets,
+    quarterly_snapshot,
+    *consistency_checks,
+    *output_assets,
+    *raw_assets,
+]
 
 
 def build_defs(league: LeagueConfig | None = None) -> dg.Definitions:
     """The definitions, with the configuration resource overridable (tests, CLI)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[quarterly_league_job],
+        jobs=[quarterly_league_job, *raw_jobs],
         schedules=[quarterly_league_schedule],
         sensors=[new_publication_sensor],
         resources={"league": league or config_from_env()},

@@ -1,0 +1,119 @@
+"""Shared helpers for the benchmarks: run a task in a process of its own, measure its wall time
+and peak memory, and print the figures (one table per script, plus one machine-readable line
+that ``benchmarks/run_all.py`` collects).
+
+Peak memory is the largest resident set size (``ru_maxrss``) of the process that ran the task
+and of any process it waited for, so each measured task gets a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+RESULT = "BENCHMARK-RESULT "  # a child's measurement
+SUMMARY = "BENCHMARK-SUMMARY "  # a script's figures, for run_all.py
+REPO = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and its waited-for children, in MiB (Linux: KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def child_main(tasks: dict[str, Callable[..., dict[str, Any]]]) -> bool:
+    """In a child (``script.py --child TASK ARGS...``): run the task and print its figures.
+
+    Returns False when this process is not a child, so the script goes on as the parent.
+    """
+    if len(sys.argv) < 3 or sys.argv[1] != "--child":
+        return False
+    task, args = sys.argv[2], sys.argv[3:]
+    started = time.perf_counter()
+    figures = tasks[task](*args)
+    figures.setdefault("wall_s", time.perf_counter() - started)
+    figures["peak_rss_mb"] = peak_rss_mb()
+    print(RESULT + json.dumps(figures), flush=True)
+    return True
+
+
+def run_child(
+    script: str | Path,
+    task: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 3600,
+) -> dict[str, Any]:
+    """Run ``script --child task args`` in a fresh interpreter and return its figures."""
+    command = [sys.executable, str(script), "--child", task, *map(str, args)]
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        cwd=REPO,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT)]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout)[-3000:]
+        raise SystemExit(f"benchmark task '{task}' failed (exit {proc.returncode}):\n{tail}")
+    return json.loads(lines[-1][len(RESULT) :])
+
+
+def machine() -> dict[str, Any]:
+    import dagster
+    import duckdb
+    import pandas
+
+    load = os.getloadavg()
+    return {
+        "cpus": os.cpu_count(),
+        "load_avg_1m": round(load[0], 2),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pandas": pandas.__version__,
+        "dagster": dagster.__version__,
+    }
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """A plain text table (Markdown-compatible) of ``rows``."""
+    text = [[str(c) for c in header]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in text) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in text
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def summary(name: str, figures: dict[str, Any], targets: list[dict[str, Any]]) -> None:
+    """Print the machine-readable line run_all.py collects.
+
+    ``targets``: ``{"target": text, "measured": text, "met": bool}`` per target of the issue.
+    """
+    payload = {"benchmark": name, "figures": figures, "targets": targets, "machine": machine()}
+    print(SUMMARY + json.dumps(payload), flush=True)
+
+
+def target(text: str, measured: str, met: bool) -> dict[str, Any]:
+    return {"target": text, "measured": measured, "met": bool(met)}

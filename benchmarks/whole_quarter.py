@@ -1,0 +1,203 @@
+"""Whole-quarter run of all assets on the embedded default, next to the floor.
+
+Run: ``.venv/bin/python benchmarks/whole_quarter.py [--replicates 10000]``.
+
+The embedded default for 2025/26 Q1 is written to a fresh working home (not timed). Then, each
+in a fresh process:
+
+* pipeline: ``league run``'s code path (``league_pipeline.runner.run_quarters``, a persistent
+  Dagster instance): every asset and check of the job, from fetching the landing files to the
+  snapshot and the outputs after it. Wall time of the run (imports excluded, reported apart),
+  peak memory, and each step's time from the run's progress lines;
+* floor (the issue's definition): the same scoring SQL (``assets/sql/scoring``, all eight
+  steps) run directly in DuckDB on the same inputs (the engine inputs the pipeline staged),
+  without Dagster; median of 5;
+* library path (for reference): the work from the six source files to the snapshot done by the
+  library functions in sequence, without Dagster: read, validate, cross-check, build the inputs,
+  score, bootstrap the likely ranges (same replicates), write the snapshot. It leaves out the raw
+  statistics and the outputs, so compare it with the pipeline's steps up to the snapshot.
+
+Target (issue #6): a whole quarter within 3x the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import child_main, run_child, summary, table, target
+
+QUARTER = "2025/26 Q1"
+TARGET_RATIO = 3.0
+STEP = re.compile(r"\[(\d+)/(\d+)\] (\S+) \((\d+\.\d) s")
+ENGINE_INPUTS = ("trusts", "metric_values", "given_scores", "deficit_flags", "rsp")
+
+
+def task_pipeline() -> dict:
+    started = time.perf_counter()
+    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.runner import run_quarters
+
+    imported = time.perf_counter()
+    lines: list[str] = []
+    outcome = run_quarters([parse_quarter(QUARTER)], progress=lines.append)[0]
+    finished = time.perf_counter()
+    if not outcome.success:
+        raise SystemExit(f"the run failed: {outcome.problems}")
+    steps = {m.group(3): float(m.group(4)) for line in lines if (m := STEP.search(line))}
+    return {"wall_s": finished - imported, "import_s": imported - started, "steps": steps}
+
+
+def task_floor(repeats: str) -> dict:
+    from league_pipeline import staging
+    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.scoring.engine import OUTPUT_TABLES, ScoringSession
+
+    key = parse_quarter(QUARTER).key
+    files = {name: staging.existing_path(name, key) for name in ENGINE_INPUTS}
+    times = []
+    for _ in range(int(repeats)):
+        started = time.perf_counter()
+        with ScoringSession() as session:
+            for name, path in files.items():
+                session.load_parquet(name, [path])
+            session.run(OUTPUT_TABLES)
+            rows = len(session.df("league_table"))
+        times.append(time.perf_counter() - started)
+    return {"wall_s": statistics.median(times), "times_s": times, "league_table_rows": rows}
+
+
+def task_library(replicates: str) -> dict:
+    """Sources to snapshot with the library functions, no Dagster."""
+    import pandas as pd
+
+    from league_pipeline import consistency, paths
+    from league_pipeline.defs.sources import SOURCE_SPECS
+    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.scoring import inputs
+    from league_pipeline.scoring.engine import ScoringInputs, run_scoring
+    from league_pipeline.scoring.likely_ranges import likely_ranges
+    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.sources.catalogue import landing_path
+    from league_pipeline.validation import validate
+
+    quarter = parse_quarter(QUARTER)
+    started = time.perf_counter()
+    frames = {}
+    for spec in SOURCE_SPECS:
+        content = (paths.landing_dir() / landing_path(spec.kind, quarter)).read_bytes()
+        frames[spec.kind] = spec.read(content, quarter)
+        assert validate(frames[spec.kind], spec.schema, expected_quarter=quarter.label).passed
+    nof = {k: frames[k] for k in consistency.NOF_KIND_GROUPS}
+    assert consistency.trust_consistency(
+        quarter, nof, frames["ods_trusts"], frames["rsp_list"], frames["deficit_flags"]
+    ).passed
+    tables = inputs.nof_inputs(list(nof.values()))
+    result = run_scoring(
+        ScoringInputs(
+            trusts=tables["trusts"],
+            metric_values=tables["metric_values"],
+            given_scores=tables["given_scores"],
+            deficit_flags=inputs.deficit_flags_input(frames["deficit_flags"]),
+            rsp=inputs.rsp_input(frames["rsp_list"]),
+        )
+    )
+    ranges = likely_ranges(
+        result.score_items,
+        result.trust_segments,
+        result.segment_cut_points,
+        replicates=int(replicates),
+    )
+    league = result.league_table.merge(ranges, on=["quarter", "peer_group", "trust_code"])
+    store = SnapshotStore(Path(tempfile.mkdtemp(prefix="league-bench-lake-")))
+    outputs = {name: frame for name, frame in result.tables().items() if name != "league_table"}
+    store.write(quarter, {"league_table": league, **outputs}, {"benchmark": True})
+    assert isinstance(league, pd.DataFrame) and len(league) == len(result.trust_segments)
+    return {"wall_s": time.perf_counter() - started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicates", type=int, default=10_000)
+    args = parser.parse_args()
+    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.sample_data import write_sample_landing
+
+    home = Path(tempfile.mkdtemp(prefix="league-bench-quarter-"))
+    try:
+        write_sample_landing(home / "landing", [parse_quarter(QUARTER)])
+        env = {
+            "LEAGUE_HOME": str(home),
+            "DAGSTER_HOME": str(home / "dagster"),
+            "LEAGUE_BOOTSTRAP_REPLICATES": str(args.replicates),
+            "LEAGUE_SOURCE_MODE": "landing",
+        }
+        pipeline = run_child(__file__, "pipeline", env=env)
+        floor = run_child(__file__, "floor", "5", env=env)
+        library = run_child(__file__, "library", str(args.replicates), env=env)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+    steps = pipeline["steps"]
+    names = list(steps)
+    snapshot_at = (
+        names.index("snapshots/quarterly_snapshot")
+        if "snapshots/quarterly_snapshot" in steps
+        else len(names) - 1
+    )
+    to_snapshot = sum(steps[n] for n in names[: snapshot_at + 1])
+    ratio = pipeline["wall_s"] / floor["wall_s"]
+    print(f"whole quarter ({QUARTER}, embedded default, {args.replicates:,} bootstrap replicates)")
+    print(
+        table(
+            [
+                [
+                    "pipeline: all assets (league run)",
+                    pipeline["wall_s"],
+                    pipeline["peak_rss_mb"],
+                    f"{ratio:.1f}x",
+                ],
+                [
+                    "  steps up to the snapshot",
+                    to_snapshot,
+                    "",
+                    f"{to_snapshot / floor['wall_s']:.1f}x",
+                ],
+                ["floor: scoring SQL in DuckDB", floor["wall_s"], floor["peak_rss_mb"], "1.0x"],
+                [
+                    "library path to the snapshot, no Dagster",
+                    library["wall_s"],
+                    library["peak_rss_mb"],
+                    f"{library['wall_s'] / floor['wall_s']:.1f}x",
+                ],
+            ],
+            ["what", "seconds", "peak MiB", "vs floor"],
+        )
+    )
+    print(f"(imports before the run: {pipeline['import_s']:.1f} s)")
+    print("slowest steps:")
+    slowest = sorted(steps.items(), key=lambda kv: -kv[1])[:8]
+    print(table([[name, seconds] for name, seconds in slowest], ["step", "seconds"]))
+    summary(
+        "whole_quarter",
+        {"pipeline": pipeline, "floor": floor, "library": library, "ratio": ratio},
+        [
+            target(
+                f"whole quarter <= {TARGET_RATIO:.0f}x floor",
+                f"{ratio:.1f}x",
+                ratio <= TARGET_RATIO,
+            )
+        ],
+    )
+
+
+if __name__ == "__main__":
+    if not child_main({"pipeline": task_pipeline, "floor": task_floor, "library": task_library}):
+        main()

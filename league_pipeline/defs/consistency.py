@@ -1,0 +1,110 @@
+"""Blocking asset checks across a quarter's source files (trusts, reporting period).
+
+Belongs here: the Dagster wiring of :mod:`league_pipeline.consistency`. Each check reads the
+staged extracts the source assets wrote for the run's quarters and fails (ERROR severity,
+blocking) with the offending rows in its ``failing_rows`` metadata, so no scoring asset and no
+snapshot is built from files that disagree.
+
+* ``trusts_consistent`` on ``sources/ods_trusts`` (the register of trusts), after all six
+  sources: unknown trust codes and missing trusts in any file;
+* ``reporting_period`` on each NOF trust-data source: the file's newest ``Qn YYYY/YY``
+  reporting date is the quarter it is processed as (Q1-layout files have no Quarter column).
+"""
+
+# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+import dagster as dg
+import pandas as pd
+
+from league_pipeline import consistency, staging
+from league_pipeline.consistency import ConsistencyReport
+from league_pipeline.defs.sources import SOURCE_KEYS
+from league_pipeline.quarters import parse_quarter
+
+TRUSTS_CHECK = "trusts_consistent"
+PERIOD_CHECK = "reporting_period"
+NOF_KINDS = tuple(consistency.NOF_KIND_GROUPS)
+
+
+def _extract(kind: str, key: str) -> pd.DataFrame:
+    """The validated extract a source asset staged for ``key``, or a one-line error saying why
+    it is not there (the source has not run, or something else overwrote its staging file)."""
+    frame = staging.read_table(kind, key)
+    column = "ods_code" if kind == "ods_trusts" else "Trust_code"
+    if column not in frame.columns:
+        raise ValueError(
+            f"staging table '{kind}' for {key} is not the validated extract (no {column} "
+            f"column): re-materialise sources/{kind} for that quarter, then run this check"
+        )
+    return frame
+
+
+def _result(reports: list[ConsistencyReport]) -> dg.AssetCheckResult:
+    """One check result for the run's quarters: failing quarters' rows, all summaries."""
+    failed = [r for r in reports if not r.passed]
+    shown = failed or reports
+    rows = pd.concat([r.failing_rows for r in failed], ignore_index=True) if failed else None
+    metadata = {
+        "summary": " ".join(r.summary for r in shown),
+        "rows_checked": sum(r.rows_checked for r in reports),
+        "num_failing_rows": sum(r.num_failing_rows for r in reports),
+        "failing_rows": dg.MetadataValue.md(
+            rows.head(consistency.MAX_ROWS_SHOWN).to_markdown(index=False)
+            if rows is not None
+            else "(none)"
+        ),
+    }
+    return dg.AssetCheckResult(
+        passed=not failed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
+    )
+
+
+@dg.asset_check(
+    asset=SOURCE_KEYS["ods_trusts"],
+    name=TRUSTS_CHECK,
+    blocking=True,
+    additional_deps=[key for kind, key in SOURCE_KEYS.items() if kind != "ods_trusts"],
+    description=(
+        "The quarter's files agree on its trusts: every NOF trust is in its own peer group's "
+        "file only, known to ODS and open; every RSP and deficit-flag trust is scored; every "
+        "scored trust has a deficit flag (league_pipeline.consistency.trust_consistency)."
+    ),
+)
+def trusts_consistent(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    reports = []
+    for key in context.partition_keys:
+        reports.append(
+            consistency.trust_consistency(
+                parse_quarter(key),
+                {kind: _extract(kind, key) for kind in NOF_KINDS},
+                _extract("ods_trusts", key),
+                _extract("rsp_list", key),
+                _extract("deficit_flags", key),
+            )
+        )
+    return _result(reports)
+
+
+def _period_check(kind: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=SOURCE_KEYS[kind],
+        name=PERIOD_CHECK,
+        blocking=True,
+        description=(
+            "The file's newest 'Qn YYYY/YY' Reporting_date is the quarter it is processed as "
+            "(catches a Q1-layout file, which has no Quarter column, in another quarter's folder)."
+        ),
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return _result(
+            [
+                consistency.reporting_period(
+                    parse_quarter(key), staging.read_table(kind, key), kind
+                )
+                for key in context.partition_keys
+            ]
+        )
+
+    return _check
+
+
+consistency_checks = [trusts_consistent, *(_period_check(kind) for kind in NOF_KINDS)]

@@ -1,0 +1,137 @@
+"""Helpers shared by the reliability tests (fault injection, network faults, crash safety,
+concurrency, determinism): the asset selections they run, the generated landing data they
+share, and fingerprints of what the snapshot store holds.
+
+Fingerprints read the lake through ONE connection (``lake.attached``) rather than one
+``SnapshotStore.read`` a table, which attaches the lake each time; the store's own reads are
+tested in ``tests/test_snapshots.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from league_pipeline import lake
+from league_pipeline.definitions import ALL_ASSETS
+from league_pipeline.defs.sources import SOURCE_KEYS
+from league_pipeline.quarters import Quarter
+from league_pipeline.resources import LeagueConfig
+from league_pipeline.sample_data import write_sample_landing
+from league_pipeline.snapshots import SYSTEM_COLUMNS, SnapshotStore
+
+SNAPSHOT = dg.AssetKey(["snapshots", "quarterly_snapshot"])
+# everything the snapshot is built from (the raw statistics too)
+PIPELINE = dg.AssetSelection.assets(SNAPSHOT).upstream()
+# the six published/project sources, every check on them, scoring and the snapshot; used on a
+# working home where PIPELINE ran once, so the raw statistics' staged derivations are reused
+CORE = (
+    dg.AssetSelection.assets(*SOURCE_KEYS.values())
+    | dg.AssetSelection.groups("scoring")
+    | dg.AssetSelection.assets(SNAPSHOT)
+)
+Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
+REPLICATES = 200  # bootstrap replicates of every run in these tests
+# columns meant to differ between two runs on the same inputs
+VOLATILE = re.compile(r"^snapshot_version$|(^|_)(run_id|created_at|built_at|fetched_at)$")
+
+
+def _ident(name: str) -> str:
+    """A quoted identifier (names come from the store's manifest, checked when written)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def shared_landing(tmp_path_factory, quarters: list[Quarter]) -> Path:
+    """The embedded default for ``quarters``, generated once per test session (read-only:
+    copy it before changing a file)."""
+    name = "landing-" + "-".join(q.slug for q in quarters)
+    folder = tmp_path_factory.getbasetemp() / "reliability" / name
+    if not (folder / ".complete").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        write_sample_landing(folder, quarters)
+        (folder / ".complete").touch()
+    return folder
+
+
+def populated_home(tmp_path_factory) -> Path:
+    """A working home (``landing/``, staging, source store, lake, and a persistent Dagster
+    instance in ``dagster/``) where 2025/26 Q1 and Q2 were run once, in one range run up to the
+    snapshot: the store holds Q1 v1 and Q2 v1. Built once per test session; copy it (the lake
+    and the instance move with the folder) before running anything on it."""
+    home = tmp_path_factory.getbasetemp() / "reliability" / "populated-home"
+    if (home / ".complete").exists():
+        return home
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(shared_landing(tmp_path_factory, [Q1, Q2]), home / "landing")
+    (home / "dagster").mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEAGUE_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        mp.delenv("LEAGUE_LANDING_DIR", raising=False)
+        mp.delenv("LEAGUE_LAKE_CATALOG", raising=False)
+        with dg.DagsterInstance.get() as instance:
+            result = dg.materialize(
+                ALL_ASSETS,
+                selection=PIPELINE,
+                resources={"league": LeagueConfig(bootstrap_replicates=REPLICATES)},
+                instance=instance,
+                raise_on_error=False,
+                tags={
+                    "dagster/asset_partition_range_start": Q1.key,
+                    "dagster/asset_partition_range_end": Q2.key,
+                },
+            )
+    assert result.success, "the shared populated home could not be built"
+    (home / ".complete").touch()
+    return home
+
+
+def use_home(source: Path, target: Path, monkeypatch) -> Path:
+    """Copy a working home to ``target`` and make it this test's LEAGUE_HOME/DAGSTER_HOME."""
+    shutil.copytree(source, target)
+    (target / ".complete").unlink(missing_ok=True)
+    monkeypatch.setenv("LEAGUE_HOME", str(target))
+    monkeypatch.setenv("DAGSTER_HOME", str(target / "dagster"))
+    monkeypatch.delenv("LEAGUE_LANDING_DIR", raising=False)
+    monkeypatch.delenv("LEAGUE_LAKE_CATALOG", raising=False)
+    return target
+
+
+def snapshot_digests(store: SnapshotStore, quarter: Quarter, version: int) -> dict[str, str]:
+    """sha256 of every table of one snapshot (rows in the order written), without the columns
+    meant to differ between runs."""
+    info = store.get(quarter.label, version)
+    out = {}
+    with lake.attached(store.spec, read_only=True) as con:
+        for table, columns in info.columns.items():
+            kept = [c for c in columns if not VOLATILE.search(c)]
+            frame = con.execute(
+                f"SELECT {', '.join(map(_ident, kept))} FROM {_ident(table)} "
+                "WHERE quarter = ? AND snapshot_version = ? ORDER BY rowid",
+                [info.quarter, info.version],
+            ).df()
+            rows = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+            out[table] = hashlib.sha256(rows + "|".join(kept).encode()).hexdigest()
+    return out
+
+
+def assert_store_consistent(store: SnapshotStore) -> None:
+    """Every listed snapshot has exactly the rows its manifest entry says, and the lake holds
+    no other rows (nothing half-written visible, nothing lost, nothing twice)."""
+    infos = store.list()
+    expected: dict[str, dict[tuple[str, int], int]] = {}
+    for info in infos:
+        for table, rows in info.tables.items():
+            expected.setdefault(table, {})[(info.quarter, info.version)] = rows
+    with lake.attached(store.spec, read_only=True) as con:
+        for table, counts in expected.items():
+            found = con.execute(
+                f"SELECT {', '.join(SYSTEM_COLUMNS)}, count(*) FROM {_ident(table)} GROUP BY ALL"
+            ).fetchall()
+            assert {(q, v): n for q, v, n in found} == counts, table
