@@ -29,5 +29,6 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# two workers (CI has 2 cores); a test file stays on one worker so its fixtures are built once
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -64,9 +64,23 @@ def league_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "league"
     monkeypatch.setenv("LEAGUE_HOME", str(home))
     monkeypatch.delenv("LEAGUE_LANDING_DIR", raising=False)
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    # set (not unset) so monkeypatch restores it: runner.instance() would otherwise leave
+    # its default behind in os.environ for later tests
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.setenv("LEAGUE_SOURCE_MODE", "landing")
     return home
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, hand a worker's fidelity lines to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fidelity_lines"] = list(FIDELITY_LINES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    FIDELITY_LINES.extend(getattr(node, "workeroutput", {}).get("fidelity_lines", []))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -51,7 +51,7 @@ def test_table_before_any_run(capsys, league_home):
 def test_sample_data_run_status_and_table(capsys, league_home, monkeypatch):
     monkeypatch.setenv("LEAGUE_BOOTSTRAP_REPLICATES", "200")
     code, _, err = run(capsys, "sample-data", "--quarter", "2025/26 Q1")
-    assert code == 0 and "wrote 6 files" in err
+    assert code == 0 and "wrote 12 files" in err
     code, out, err = run(capsys, "run", "--quarter", "2025/26 Q1")
     assert code == 0, err
     assert "[league] running 2025/26 Q1" in err and "2025/26 Q1: done" in err

@@ -80,10 +80,27 @@ def test_code_location_loads():
         "scoring/segments",
         "scoring/league_tables",
         "snapshots/quarterly_snapshot",
+        "sources/ambsys",
+        "sources/ae_monthly_m1",
+        "sources/ae_monthly_m2",
+        "sources/ae_monthly_m3",
+        "sources/cwt_crs_provider",
+        "sources/rtt_full_extract",
+        "raw/derived_values",
+        "raw/reconciliation",
+        "raw/provisional_league_table",
+        "outputs/official_exports",
+        "outputs/insights",
+        "outputs/html_report",
     } == keys
     assert defs.resolve_job_def("quarterly_league_job")
-    groups = {a.group_names_by_key[k] for a in ALL_ASSETS for k in a.keys}
-    assert groups == {"sources", "scoring", "snapshots"}
+    groups = {
+        a.group_names_by_key[k]
+        for a in ALL_ASSETS
+        if isinstance(a, dg.AssetsDefinition)
+        for k in a.keys
+    }
+    assert groups == {"sources", "scoring", "snapshots", "raw_statistics", "outputs"}
 
 
 def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):

@@ -20,6 +20,8 @@ from league_pipeline.cli.common import CliError
 COMMAND_MODULES = (
     "league_pipeline.cli.pipeline",
     "league_pipeline.cli.snapshots",
+    "league_pipeline.cli.outputs",
+    "league_pipeline.cli.raw",
 )
 
 EXAMPLES = """\
@@ -27,8 +29,12 @@ examples:
   league sample-data                          write the embedded default landing folder
   league run --quarter "2025/26 Q1"           fetch, validate, score and snapshot a quarter
   league backfill --from "2025/26 Q1" --to "2025/26 Q4"
+  league backfill --parallel 2                one run per quarter, two processes at a time
   league status                               which quarters have snapshots, and their versions
   league table --quarter "2025/26 Q1" --peer-group ambulance
+  league explain RX7 --quarter "2025/26 Q2"   why a trust got its score, segment and rank
+  league report --quarter "2025/26 Q2"        the static HTML report (also: export, movement,
+                                              revisions)
 
 environment: LEAGUE_HOME (working folder, default ./.league), LEAGUE_SOURCE_MODE (landing|http),
 LEAGUE_LANDING_DIR, LEAGUE_HTTP_BASE_URL, DAGSTER_HOME (default $LEAGUE_HOME/dagster).
