@@ -71,6 +71,7 @@ from league_pipeline.peer_groups import ACUTE, AMBULANCE, MHC, PEER_GROUPS, Peer
 from league_pipeline.quarters import Quarter, all_quarters
 from league_pipeline.raw.synthetic import raw_files
 from league_pipeline.readers import (
+    NOF_TRUST_DATA_COLUMNS,
     ODS_TRUST_COLUMNS,
     write_deficit_flags,
     write_nof_trust_data,
@@ -386,25 +387,7 @@ def round_like_duckdb(values: np.ndarray | float, decimals: int = 2) -> np.ndarr
 # --------------------------------------------------------------------------------------------
 # Publishing: the long trust data file of a peer group
 # --------------------------------------------------------------------------------------------
-TRUST_DATA_COLUMNS = [
-    "Quarter",
-    "Region",
-    "Trust_type",
-    "Trust_subtype",
-    "Trust_code",
-    "Trust_name",
-    "Domain",
-    "Sub_domain",
-    "Metric_ID",
-    "Metric_description",
-    "Reporting_date",
-    "Units",
-    "Value",
-    "Median_value",
-    "Lower_quartile",
-    "Upper_quartile",
-    "Rank",
-]
+TRUST_DATA_COLUMNS = NOF_TRUST_DATA_COLUMNS  # the published layout, as the readers define it
 
 
 def _competition_rank(badness: np.ndarray) -> np.ndarray:
