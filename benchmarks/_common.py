@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -22,6 +23,17 @@ from typing import Any
 RESULT = "BENCHMARK-RESULT "  # a child's measurement
 SUMMARY = "BENCHMARK-SUMMARY "  # a script's figures, for run_all.py
 REPO = Path(__file__).resolve().parents[1]
+# a step line of the runner's progress: "2025/26 Q1: [3/26] sources/ods_trusts (0.4 s, ...)"
+STEP = re.compile(r"\[(\d+)/(\d+)\] (\S+) \((\d+\.\d) s")
+
+
+def step_times(lines: Sequence[str]) -> dict[str, float]:
+    """Seconds per step from the runner's progress lines (summed over runs of a backfill)."""
+    out: dict[str, float] = {}
+    for line in lines:
+        if match := STEP.search(line):
+            out[match.group(3)] = out.get(match.group(3), 0.0) + float(match.group(4))
+    return out
 
 
 def peak_rss_mb() -> float:

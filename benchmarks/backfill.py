@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import child_main, run_child, summary, table, target
+from _common import child_main, run_child, step_times, summary, table, target
 
 TARGET_RATIO = 2.0
 
@@ -40,16 +40,23 @@ def task_backfill(first: str, last: str, mode: str, parallel: str) -> dict:
 
     imported = time.perf_counter()
     quarters = quarter_range(parse_quarter(first), parse_quarter(last))
+    lines: list[str] = []
     outcomes = run_quarters(
         quarters,
         single_run=mode == "single",
         parallel=int(parallel) if mode == "parallel" else 1,
+        progress=lines.append,
     )
     finished = time.perf_counter()
     failed = [o.problems for o in outcomes if not o.success]
     if failed:
         raise SystemExit(f"the backfill failed: {failed}")
-    return {"wall_s": finished - imported, "import_s": imported - started, "runs": len(outcomes)}
+    return {
+        "wall_s": finished - imported,
+        "import_s": imported - started,
+        "runs": len(outcomes),
+        "steps": step_times(lines),
+    }
 
 
 def main() -> None:
@@ -105,6 +112,22 @@ def main() -> None:
             )
     print(f"backfill of {n} quarters ({first} to {last}), {args.replicates:,} replicates")
     print(table(rows, ["mode", "runs", "seconds", "peak MiB", "vs one quarter"]))
+    one_steps, single_steps = results["one"]["steps"], results["single"]["steps"]
+    heaviest = sorted(single_steps, key=lambda name: -single_steps[name])[:8]
+
+    def times(name: str) -> str:
+        return f"{single_steps[name] / one_steps[name]:.1f}x" if one_steps.get(name) else ""
+
+    print("where the single run's time goes (seconds, summed step times):")
+    print(
+        table(
+            [
+                [name, one_steps.get(name, 0.0), single_steps[name], times(name)]
+                for name in heaviest
+            ],
+            ["step", "one quarter", f"{n} quarters, one run", "ratio"],
+        )
+    )
     ratio = results["single"]["wall_s"] / one
     summary(
         "backfill",

@@ -6,11 +6,12 @@ snapshot store alone).
   previous snapshot reads back unchanged, no half snapshot is visible, and the next run succeeds
   with the next version and the same contents. The pause that makes the kill land there is a
   patch applied by this test's own child process (``CHILD`` below), not a hook in the pipeline.
-* Concurrency: a backfill's quarter runs in parallel processes plus a reader process reading
-  the store in a loop, all on one working home and one Dagster instance: no errors, no lock
-  errors, every snapshot complete, and the lake holds exactly the rows the manifest says
-  (nothing lost, nothing twice). A run leaves each source's validated staging extract intact
-  (the scoring engine's own inputs are staged under other names).
+* Concurrency: three quarter runs in parallel processes (a backfill's two quarters, one of
+  them twice, as when a sensor run and a manual run overlap) plus a reader process reading the
+  store in a loop, all on one working home and one Dagster instance: no errors, no lock errors,
+  every snapshot complete, and the lake holds exactly the rows the manifest says (nothing lost,
+  nothing twice). A run leaves each source's validated staging extract intact (the scoring
+  engine's own inputs are staged under other names; two runs of one quarter failed before).
 
 Both start from a copy of a working home whose store already holds 2025/26 Q1 and Q2 (built
 once per test session by ``tests/reliability_support.py``). The child processes run the pipeline
@@ -177,7 +178,8 @@ def test_parallel_quarter_runs_with_a_reader(home: Path, tmp_path: Path) -> None
     v1 = {q: snapshot_digests(store, q, 1) for q in (Q1, Q2)}
     stop = tmp_path / "stop-reading"
     reader = child(home, "read", str(stop))
-    writers = [child(home, "run", q.key, str(i)) for i, q in enumerate((Q1, Q2))]
+    # a backfill's two quarters, and one of them a second time (a sensor run and a manual one)
+    writers = [child(home, "run", q.key, str(i)) for i, q in enumerate((Q1, Q2, Q1))]
     outputs = [w.communicate(timeout=600) for w in writers]
     stop.touch()
     read_out, read_err = reader.communicate(timeout=120)
@@ -190,21 +192,25 @@ def test_parallel_quarter_runs_with_a_reader(home: Path, tmp_path: Path) -> None
     assert not any(text in read_err.lower() for text in LOCK_ERRORS), read_err[-3000:]
     assert json.loads(read_out.strip().splitlines()[-1])["reads"] >= 2
 
-    # every run wrote a whole snapshot with the next version; nothing lost or doubled
-    assert [i.version for i in store.list(Q1.label)] == [1, 2]
+    # every run wrote a whole snapshot with the next free version; nothing lost or doubled
+    assert [i.version for i in store.list(Q1.label)] == [1, 2, 3]
     assert [i.version for i in store.list(Q2.label)] == [1, 2]
     assert_store_consistent(store)
-    for quarter in (Q1, Q2):
-        assert snapshot_digests(store, quarter, 2) == v1[quarter]  # and the same contents as before
+    for quarter, versions in ((Q1, (2, 3)), (Q2, (2,))):
+        for version in versions:  # and the same contents as before
+            assert snapshot_digests(store, quarter, version) == v1[quarter]
     with dg.DagsterInstance.get() as instance:
-        runs = instance.get_runs(filters=dg.RunsFilter(tags={"test/child": ["0", "1"]}))
-        assert sorted(r.status.value for r in runs) == ["SUCCESS"] * 2
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={"test/child": ["0", "1", "2"]}))
+        assert sorted(r.status.value for r in runs) == ["SUCCESS"] * 3
 
 
 def test_staged_source_extract_survives_a_run(home: Path) -> None:
-    """After a run, each source's staging table is still its validated extract."""
+    """After a run, each source's staging table is still its validated extract (the scoring
+    engine's own deficit/RSP inputs once replaced it, which broke parallel runs of a quarter)."""
     from league_pipeline import staging
+    from league_pipeline.defs.sources import SOURCE_SPECS
     from league_pipeline.validation import validate
 
-    extract = staging.read_table("deficit_flags", Q1.key)
-    assert validate(extract, "deficit_flags").passed
+    for spec in SOURCE_SPECS:
+        extract = staging.read_table(spec.kind, Q1.key)
+        assert validate(extract, spec.schema, expected_quarter=Q1.label).passed, spec.kind
