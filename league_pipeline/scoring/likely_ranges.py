@@ -26,33 +26,37 @@ LOWER_PCT, UPPER_PCT = 2.5, 97.5
 def bootstrap_means(
     item_scores: list[np.ndarray], replicates: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Means of ``replicates`` resamples of each trust's items: array [replicates, trusts]."""
+    """Means of ``replicates`` resamples of each trust's items: array [replicates, trusts].
+
+    One trust at a time, in the order given: ``replicates x items`` small-integer positions
+    drawn from the trust's stream, gathered and averaged. Per trust keeps the arrays small
+    (10,000 x 40 at most), with no padding or mask, so the work is the draws themselves.
+    """
     counts = np.array([len(s) for s in item_scores])
     if (counts == 0).any():
         raise ValueError("every trust needs at least one scored item")
-    width = counts.max()
-    padded = np.zeros((len(item_scores), width))
+    means = np.empty((replicates, len(item_scores)))
     for i, scores in enumerate(item_scores):
-        padded[i, : len(scores)] = scores
-    # draw uniform positions and scale them by each trust's own item count
-    picks = (rng.random((replicates, len(item_scores), width)) * counts[None, :, None]).astype(
-        np.int64
-    )
-    mask = np.arange(width)[None, None, :] < counts[None, :, None]
-    drawn = np.take_along_axis(padded[None, :, :], picks, axis=2)
-    return (drawn * mask).sum(axis=2) / counts[None, :]
+        picks = rng.integers(0, len(scores), size=(replicates, len(scores)), dtype=np.int16)
+        means[:, i] = np.asarray(scores, dtype=float)[picks].sum(axis=1) / len(scores)
+    return means
 
 
 def competition_ranks(keys: np.ndarray) -> np.ndarray:
-    """Row-wise competition ranks (ties share the lowest rank, 1-based) of a [rows, n] array."""
+    """Row-wise competition ranks (ties share the lowest rank, 1-based) of a [rows, n] array.
+
+    Sort each row, mark where a new value starts, carry the start position forward over ties,
+    and put the positions back in the original order.
+    """
     rows, n = keys.shape
-    ordered = np.sort(keys, axis=1)
-    # offset each row so a single searchsorted over the flattened array ranks every row
-    span = np.nanmax(np.abs(keys)) * 2 + 1 if keys.size else 1
-    offsets = (np.arange(rows) * span)[:, None]
-    flat_sorted = (ordered + offsets).ravel()
-    positions = np.searchsorted(flat_sorted, (keys + offsets).ravel(), side="left")
-    return positions.reshape(rows, n) - np.arange(rows)[:, None] * n + 1
+    order = np.argsort(keys, axis=1, kind="stable")
+    ordered = np.take_along_axis(keys, order, axis=1)
+    starts = np.broadcast_to(np.arange(1, n + 1), (rows, n)).copy()
+    starts[:, 1:][ordered[:, 1:] == ordered[:, :-1]] = 0
+    np.maximum.accumulate(starts, axis=1, out=starts)
+    ranks = np.empty_like(starts)
+    np.put_along_axis(ranks, order, starts, axis=1)
+    return ranks
 
 
 def group_rng(seed: int, quarter: str, peer_group: str) -> np.random.Generator:
