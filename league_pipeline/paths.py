@@ -9,6 +9,8 @@ Layout of the working home (default ``./.league``, override with ``LEAGUE_HOME``
     staging/      parsed extracts handed between Dagster assets (mutable, per asset and quarter)
     lake/         the snapshot store (DuckLake catalog + Parquet data files)
     dagster/      DAGSTER_HOME for the CLI's runs (run history persists)
+    cache/        derived files that are expensive to make and safe to delete (the report's
+                  inlined Vega bundle)
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ def staging_dir() -> Path:
 
 def lake_dir() -> Path:
     return league_home() / "lake"
+
+
+def cache_dir() -> Path:
+    return league_home() / "cache"
 
 
 def dagster_home() -> Path:

@@ -8,9 +8,7 @@ a quarter's file atomically. Immutable history lives in the source store and the
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from league_pipeline.atomic import atomic_write
 from league_pipeline.paths import staging_dir
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -45,23 +44,11 @@ def path_for(table: str, partition_key: str, root: Path | None = None) -> Path:
     return (root or staging_dir()) / _check(table) / f"{partition_key}.parquet"
 
 
-def _atomic_write(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_table(table: str, partition_key: str, data: pd.DataFrame | pa.Table) -> Path:
     """Write one quarter of ``table`` atomically; returns the file."""
     arrow = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
     target = path_for(table, partition_key)
-    _atomic_write(target, lambda tmp: pq.write_table(arrow, tmp))
+    atomic_write(target, lambda tmp: pq.write_table(arrow, tmp))
     return target
 
 
@@ -82,7 +69,7 @@ def read_table(table: str, partition_key: str) -> pd.DataFrame:
 def write_lineage(kind: str, partition_key: str, record: dict[str, Any]) -> Path:
     target = (staging_dir() / "_lineage" / _check(kind)) / f"{partition_key}.json"
     payload = json.dumps(record, sort_keys=True, indent=2, default=str)
-    _atomic_write(target, lambda tmp: Path(tmp).write_text(payload))
+    atomic_write(target, lambda tmp: Path(tmp).write_text(payload))
     return target
 
 

@@ -186,3 +186,26 @@ def test_wording_falls_back_to_the_catalogue_without_the_sources(real, tmp_path)
     summary = data[data["Metric_ID"] == "OF5000"].iloc[0]
     assert summary["Reporting_date"] == "Q2 2025/26"
     assert results.info.lineage["inputs"][MHC_KIND]["sha256"] not in empty
+
+
+def test_vega_bundle_is_made_once_and_kept_in_the_cache(tmp_path, monkeypatch):
+    """vl-convert bundles Vega on every call (~2.5 s): the report keeps it in $LEAGUE_HOME/cache,
+    so a later process reads the file instead of bundling again."""
+    from league_pipeline.outputs.report import charts
+
+    monkeypatch.setenv("LEAGUE_HOME", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(
+        charts.vlc, "javascript_bundle", lambda: calls.append(1) or "vega();</script>"
+    )
+    charts.vega_bundle.cache_clear()
+    try:
+        first = charts.vega_bundle()
+        cached = list((tmp_path / "cache").glob("vega-bundle-vl-convert-*.js"))
+        charts.vega_bundle.cache_clear()  # as in a new process
+        again = charts.vega_bundle()
+    finally:
+        charts.vega_bundle.cache_clear()
+    assert first == again == "vega();<\\/script>"  # safe to inline in a <script> element
+    assert len(calls) == 1 and len(cached) == 1
+    assert cached[0].read_text(encoding="utf-8") == first

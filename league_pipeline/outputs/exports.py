@@ -15,7 +15,6 @@ column, units ``percent``, UTF-8 with BOM, CRLF); later quarters follow the late
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from league_pipeline import paths, readers
+from league_pipeline.atomic import atomic_write, write_bytes
 from league_pipeline.outputs.queries import run_query
 from league_pipeline.outputs.results import QuarterResults
 from league_pipeline.peer_groups import BY_ID, PEER_GROUPS, PeerGroup
@@ -186,27 +186,9 @@ def trust_data_csv(frame: pd.DataFrame, quarter: Quarter) -> bytes:
     )
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def write_bytes(path: Path, content: bytes) -> Path:
-    """Write a file atomically (a reader never sees half a file)."""
-    _atomic_write(path, lambda tmp: tmp.write_bytes(content))
-    return path
-
-
 def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
-    return path
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 @dataclass

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from league_pipeline.atomic import write_bytes
 from league_pipeline.outputs import quarter_output_dir
 from league_pipeline.outputs.explain import Explainer
 from league_pipeline.outputs.exports import (
     OfficialExport,
     top_and_bottom,
-    write_bytes,
     write_official_exports,
 )
 from league_pipeline.outputs.movement import movement, movement_summary

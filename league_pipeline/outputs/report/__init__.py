@@ -30,8 +30,8 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from league_pipeline.atomic import write_bytes
 from league_pipeline.outputs.explain import Explainer, TrustExplanation
-from league_pipeline.outputs.exports import write_bytes
 from league_pipeline.outputs.movement import movement, movement_summary
 from league_pipeline.outputs.report import charts
 from league_pipeline.outputs.results import QuarterResults, load_previous, load_quarter

@@ -19,6 +19,8 @@ import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
+from league_pipeline import paths
+from league_pipeline.atomic import write_bytes
 from league_pipeline.peer_groups import PEER_GROUPS
 
 SEGMENT_COLOURS = {
@@ -200,5 +202,14 @@ def to_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
 @functools.cache
 def vega_bundle() -> str:
     """Vega, Vega-Lite and Vega-Embed as one script (shipped inside vl-convert), safe to inline
-    in a ``<script>`` element."""
-    return vlc.javascript_bundle().replace("</script", "<\\/script")
+    in a ``<script>`` element.
+
+    vl-convert bundles the libraries on each call (about 2.5 s), so the result is kept in
+    ``$LEAGUE_HOME/cache`` under vl-convert's version: a new process reads it back instead.
+    """
+    cached = paths.cache_dir() / f"vega-bundle-vl-convert-{vlc.__version__}.js"
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8")
+    bundle = vlc.javascript_bundle().replace("</script", "<\\/script")
+    write_bytes(cached, bundle.encode("utf-8"))
+    return bundle
