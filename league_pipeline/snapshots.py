@@ -32,6 +32,10 @@ under ``<lake_dir>/data/``; a Postgres catalog is the team option, see :mod:`~.l
   ~20 whole-transaction retries (up to 9 for one writer) and about twice the wall time, and a
   heavier backfill could exhaust any retry budget. With the lock: no failed attempt.
   Creating the catalog is also racy without it (each process would create its own).
+* Reads: each call attaches the lake for its own work and detaches after. A caller that reads
+  many tables (the outputs read about twenty) wraps them in ``with store.reading():``: one
+  attachment and one read transaction serve every read in the block, so they see one
+  consistent state of the store, and the manifest is read once (an attachment costs ~25 ms).
 * Time travel: ``read(..., as_of=t)`` queries the manifest and the table with DuckLake's
   ``AT (TIMESTAMP => t)``. DuckLake stamps a commit with the time its transaction first
   touched the lake; ``created_at`` is taken just after that, so ``as_of=info.created_at``
@@ -54,6 +58,7 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -248,8 +253,19 @@ def _differs(old: pd.Series, new: pd.Series) -> pd.Series:
     return ~(equal | both_missing)
 
 
+@dataclass
+class _ReadSession:
+    """One read-only attachment shared by the reads of a ``reading()`` block (one thread)."""
+
+    con: duckdb.DuckDBPyConnection
+    manifests: dict[tuple[str | None, datetime | None], list[SnapshotInfo]] = field(
+        default_factory=dict
+    )
+
+
 class SnapshotStore:
-    """The quarterly snapshot store. Every method opens the lake, does its work and closes it."""
+    """The quarterly snapshot store. Every method opens the lake, does its work and closes it,
+    unless it runs inside :meth:`reading`, which keeps one read attachment open for a block."""
 
     def __init__(self, root: Path | None = None, catalog: str | None = None) -> None:
         self.root = Path(root) if root is not None else paths.lake_dir()
@@ -257,6 +273,7 @@ class SnapshotStore:
         self.spec = lake.catalog_spec(self.root, catalog)
         self.lock_path = self.root / WRITE_LOCK_NAME
         self.lock_timeout = 900.0  # seconds a writer waits for the others before giving up
+        self._sessions: dict[int, _ReadSession] = {}  # thread id -> its open read session
 
     def __repr__(self) -> str:
         return f"SnapshotStore(root={str(self.root)!r}, catalog={self.spec.kind})"
@@ -452,6 +469,47 @@ class SnapshotStore:
 
     # -- reading -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[SnapshotStore]:
+        """Serve every read in the block from one read-only attachment and transaction.
+
+        The reads see the store as it was when the block started (a writer publishing
+        meanwhile is not seen) and the manifest is read once. Nested blocks share the outer
+        one. An empty store opens no session (its reads raise as usual).
+        """
+        thread = threading.get_ident()
+        if thread in self._sessions or not self.spec.exists():
+            yield self
+            return
+        with contextlib.ExitStack() as stack:
+            try:
+                con = _retrying(
+                    lambda: stack.enter_context(lake.attached(self.spec, read_only=True))
+                )
+            except duckdb.Error as exc:
+                if not lake.is_missing_catalog(exc):
+                    raise
+                con = None  # a server catalog nobody has written to yet
+            if con is None:
+                yield self
+                return
+            con.execute("BEGIN TRANSACTION")
+            self._sessions[thread] = _ReadSession(con)
+            try:
+                yield self
+            finally:
+                del self._sessions[thread]
+
+    @contextlib.contextmanager
+    def _read_cursor(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, _ReadSession | None]]:
+        """The open session's cursor, else a new attachment for this one read."""
+        session = self._sessions.get(threading.get_ident())
+        if session is not None:
+            yield session.con, session
+            return
+        with lake.attached(self.spec, read_only=True) as con:
+            yield con, None
+
     def _manifest(
         self, con: duckdb.DuckDBPyConnection, quarter: str | None, as_of: datetime | None
     ) -> list[SnapshotInfo]:
@@ -468,6 +526,21 @@ class SnapshotStore:
             raise
         return [_info(row) for row in rows]
 
+    def _session_manifest(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        session: _ReadSession | None,
+        quarter: str | None,
+        as_of: datetime | None,
+    ) -> list[SnapshotInfo]:
+        """The manifest, read once per read session (a session sees one state of the store)."""
+        if session is None:
+            return self._manifest(con, quarter, as_of)
+        key = (quarter, as_of)
+        if key not in session.manifests:
+            session.manifests[key] = self._manifest(con, quarter, as_of)
+        return list(session.manifests[key])
+
     def _read_manifest(
         self, quarter: str | None, as_of: datetime | None = None
     ) -> list[SnapshotInfo]:
@@ -475,8 +548,8 @@ class SnapshotStore:
             return []
 
         def work() -> list[SnapshotInfo]:
-            with lake.attached(self.spec, read_only=True) as con:
-                return self._manifest(con, quarter, as_of)
+            with self._read_cursor() as (con, session):
+                return self._session_manifest(con, session, quarter, as_of)
 
         try:
             return _retrying(work)
@@ -543,12 +616,14 @@ class SnapshotStore:
             raise SnapshotNotFoundError(f"the snapshot store {self.root} is empty")
 
         def work() -> pd.DataFrame:
-            with lake.attached(self.spec, read_only=True) as con:
-                con.execute("BEGIN TRANSACTION")
-                infos = self._manifest(con, q.label if q else None, as_of)
+            with self._read_cursor() as (con, session):
+                if session is None:  # the manifest and the rows from one state of the store
+                    con.execute("BEGIN TRANSACTION")
+                infos = self._session_manifest(con, session, q.label if q else None, as_of)
                 chosen = self._choose(infos, table, q, version, as_of)
                 result = self._rows(con, table, chosen, as_of).df()
-                con.execute("COMMIT")
+                if session is None:
+                    con.execute("COMMIT")
             columns = [*SYSTEM_COLUMNS, *_ordered_union(i.columns[table] for i in chosen)]
             return result[columns]
 
@@ -684,7 +759,7 @@ class SnapshotStore:
         )
 
         def fetch(table: str) -> pa.Table:
-            with lake.attached(self.spec, read_only=True) as con:
+            with self._read_cursor() as (con, _session):
                 arrow = self._rows(con, table, [info], None).to_arrow_table()
             return arrow.select([*SYSTEM_COLUMNS, *info.columns[table]])
 

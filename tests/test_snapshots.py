@@ -112,6 +112,33 @@ def test_versions_read_list_latest_lineage(store: SnapshotStore) -> None:
         store.read("league_table", "2025/26 Q3")
 
 
+def test_reading_block_shares_one_attachment_and_one_view(
+    store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with store.reading():  # an empty store: no session, reads behave as outside a block
+        assert store.list() == []
+    store.write(Q1, {"league_table": league([1.0, 2.0])}, {"code": "a"})
+    store.write(Q2, {"league_table": league([3.0])}, {"code": "b"})
+    attaches = []
+    real_attached = lake.attached
+    monkeypatch.setattr(
+        lake, "attached", lambda *a, **k: attaches.append(1) or real_attached(*a, **k)
+    )
+    other_writer = SnapshotStore(store.root)
+    with store.reading():
+        first = store.read("league_table", Q1)
+        with store.reading():  # nested: the same session
+            assert [i.version for i in store.list(Q1)] == [1]
+        other_writer.write(Q1, {"league_table": league([9.0])}, {"code": "c"})
+        # the block sees the store as it was when it started
+        pd.testing.assert_frame_equal(store.read("league_table", Q1), first)
+        assert store.latest(Q1).version == 1 and store.lineage(Q2) == {"code": "b"}
+        store.export_parquet(Q2, None, tmp_path / "export")
+    reads = len(attaches) - 1  # the other writer attached once for its write
+    assert reads == 1
+    assert store.latest(Q1).version == 2  # after the block, the new version is seen
+
+
 def test_time_travel_as_of(store: SnapshotStore) -> None:
     info1 = store.write(Q1, {"league_table": league([1.0, 2.0])}, {"v": 1})
     info2 = store.write(Q1, {"league_table": league([5.0, 6.0, 7.0])}, {"v": 2})

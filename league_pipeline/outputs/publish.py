@@ -120,40 +120,41 @@ def publish(
     ``$LEAGUE_HOME/outputs``)."""
     say = progress or (lambda _m: None)
     store = store or SnapshotStore()
-    results = load_quarter(quarter, version, store=store)
-    q = results.quarter
-    folder = quarter_output_dir(q, results.version, root)
-    say(f"{q.label} v{results.version}: writing outputs to {folder}")
-    official = write_official_exports(
-        results, folder / "official", source_store=source_store, progress=say
-    )
-    snapshot_files = store.export_parquet(q, results.version, folder / "snapshot")
-    previous = load_previous(q, store=store)
-    revised = latest_revision(q, results.version, store=store)
-    moves = movement(results, previous) if previous is not None else None
-    say(f"{q.label} v{results.version}: explanations, movement and revisions")
-    insight_files = write_insights(results, folder / "insights", moves=moves, revised=revised)
-    say(f"{q.label} v{results.version}: HTML report")
-    html = build_report(
-        results,
-        previous=previous,
-        revised=revised,
-        versions=[i.version for i in store.list(q)],
-        progress=say,
-    )
-    report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
-    return QuarterOutputs(
-        quarter=q,
-        version=results.version,
-        folder=folder,
-        official=official,
-        snapshot_files=snapshot_files,
-        insight_files=insight_files,
-        report=report,
-        previews={
-            BY_ID[g].label: top_and_bottom(frame) for g, frame in official.league_tables.items()
-        },
-        schema_problems=_check_round_trip(official),
-        movement_summary=movement_summary(moves) if moves is not None else None,
-        revision_summary=revised.summary() if revised is not None else None,
-    )
+    with store.reading():  # one attachment and one consistent view for every read
+        results = load_quarter(quarter, version, store=store)
+        q = results.quarter
+        folder = quarter_output_dir(q, results.version, root)
+        say(f"{q.label} v{results.version}: writing outputs to {folder}")
+        official = write_official_exports(
+            results, folder / "official", source_store=source_store, progress=say
+        )
+        snapshot_files = store.export_parquet(q, results.version, folder / "snapshot")
+        previous = load_previous(q, store=store)
+        revised = latest_revision(q, results.version, store=store)
+        moves = movement(results, previous) if previous is not None else None
+        say(f"{q.label} v{results.version}: explanations, movement and revisions")
+        insight_files = write_insights(results, folder / "insights", moves=moves, revised=revised)
+        say(f"{q.label} v{results.version}: HTML report")
+        html = build_report(
+            results,
+            previous=previous,
+            revised=revised,
+            versions=[i.version for i in store.list(q)],
+            progress=say,
+        )
+        report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
+        return QuarterOutputs(
+            quarter=q,
+            version=results.version,
+            folder=folder,
+            official=official,
+            snapshot_files=snapshot_files,
+            insight_files=insight_files,
+            report=report,
+            previews={
+                BY_ID[g].label: top_and_bottom(frame) for g, frame in official.league_tables.items()
+            },
+            schema_problems=_check_round_trip(official),
+            movement_summary=movement_summary(moves) if moves is not None else None,
+            revision_summary=revised.summary() if revised is not None else None,
+        )
