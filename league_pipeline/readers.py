@@ -39,7 +39,8 @@ NOF league table (NHS England, ``...-trust-league-table.csv``)
     (said to replace ``Quarter`` in the Q1 layout) is read as ``Quarter``.
 ODS ``etr`` report (NHS trusts)
     Headerless, 27 columns, every field quoted, CRLF; named :data:`ODS_TRUST_COLUMNS`. Dates are
-    ``YYYYMMDD`` (read as datetimes; blank close date -> NaT).
+    ``YYYYMMDD``, exactly 8 digits (read as datetimes; blank close date -> NaT); a date written
+    otherwise (``2017-10-01``, ``2017101``) leaves its column as text for validation to show.
 RSP list (this project's own format; NHS England publishes the list only in prose)
     UTF-8 CSV with header ``Quarter,Trust_code,Trust_name,In_RSP``: one row per trust and quarter,
     ``Quarter`` as ``Q1 2025/26`` (``2025/26 Q1`` is accepted too), ``In_RSP`` ``Yes``/``No``.
@@ -158,6 +159,7 @@ ODS_TRUST_COLUMNS: list[str] = [
     "null_27",
 ]
 _ODS_DATES = ["open_date", "close_date"]
+_ODS_DATE_PATTERN = "[0-9]{8}"  # YYYYMMDD, exactly 8 ASCII digits (schemas/ods_trusts.yaml agrees)
 
 RSP_LIST_COLUMNS: list[str] = ["Quarter", "Trust_code", "Trust_name", "In_RSP"]
 DEFICIT_FLAGS_COLUMNS: list[str] = [
@@ -196,13 +198,16 @@ def decode_text(content: bytes, what: str) -> str:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = content.decode("utf-16")
     else:
+        # drop a UTF-8 BOM here rather than with "utf-8-sig": that codec reports a bad byte's
+        # position counted after the BOM, and the message must name the offset in the file
+        bom = len(_UTF8_BOM) if content.startswith(_UTF8_BOM) else 0
         try:
-            text = content.decode("utf-8-sig")
+            text = content[bom:].decode("utf-8")
         except UnicodeDecodeError as exc:
-            byte = content[exc.start]
+            position = bom + exc.start
             raise ReaderError(
-                f"{what}: not UTF-8 text (byte 0x{byte:02x} at position {exc.start}); "
-                "re-save the file as UTF-8 CSV"
+                f"{what}: not UTF-8 text (byte 0x{content[position]:02x} at position "
+                f"{position}); re-save the file as UTF-8 CSV"
             ) from None
     if "\x00" in text:
         raise ReaderError(f"{what}: binary data, not CSV text; check the file is the CSV download")
@@ -306,9 +311,14 @@ def _to_yes_no(series: pd.Series) -> pd.Series:
     return series
 
 
-def _to_date(series: pd.Series, fmt: str) -> pd.Series:
-    """Dates in ``fmt``; if any cell does not parse, the column stays text, exactly as read."""
-    parsed = pd.to_datetime(series, format=fmt, errors="coerce")
+def _to_date(series: pd.Series, fmt: str, pattern: str) -> pd.Series:
+    """Dates written as ``pattern`` (a regular expression the whole cell must match) in ``fmt``;
+    if any cell does not match or does not parse, the column stays text, exactly as read.
+
+    The pattern is needed because ``strptime`` formats are lenient: ``%Y%m%d`` also reads
+    ``2017101`` (as 2017-10-01), which is not a date as ODS publishes them."""
+    shaped = series.str.fullmatch(pattern).fillna(False).astype(bool)
+    parsed = pd.to_datetime(series.where(shaped), format=fmt, errors="coerce")
     if (series.notna() & parsed.isna()).any():
         return series
     return parsed
@@ -561,7 +571,7 @@ def read_ods_trusts(content: bytes) -> pd.DataFrame:
     df.columns = names
     for col in _ODS_DATES:
         if col in df.columns:
-            df[col] = _to_date(df[col], "%Y%m%d")
+            df[col] = _to_date(df[col], "%Y%m%d", _ODS_DATE_PATTERN)
     return df.reset_index(drop=True)
 
 

@@ -13,6 +13,12 @@ override rules) are registered below with :func:`pandera.extensions.register_che
 they serialise in YAML like built-in checks. Importing this module registers them; a plain
 ``pandera.io.pandas_io.from_yaml`` of a schema that uses them works only after that import.
 
+One custom dtype is registered the same way: ``yyyymmdd_datetime`` (:class:`YyyymmddDateTime`),
+``datetime64[ns]`` coerced only from text that is exactly 8 digits, for dates published as
+``YYYYMMDD``. pandas alone reads ``2017101`` and ``2017-10-01`` as dates too (or fails on the
+whole column without naming a cell); with this dtype each such cell is a ``coerce_dtype`` failure
+case with its row.
+
 Checks that depend on the run rather than on the file (the quarter being processed) are added at
 validation time: ``validate(df, name, expected_quarter=...)`` (or ``df.attrs["expected_quarter"]``,
 which :mod:`league_pipeline.readers` sets) appends an ``equal_to`` check on the quarter column.
@@ -21,6 +27,7 @@ which :mod:`league_pipeline.readers` sets) appends an ``equal_to`` check on the 
 from __future__ import annotations
 
 import copy
+import datetime
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -31,6 +38,8 @@ import numpy as np
 import pandas as pd
 import pandera.extensions as pa_ext
 import pandera.pandas as pa
+from pandera.dtypes import immutable
+from pandera.engines import pandas_engine
 from pandera.errors import SchemaError, SchemaErrors
 
 from league_pipeline import paths
@@ -249,6 +258,48 @@ def competition_rank(
     expected = key.groupby([df[g] for g in group_by], dropna=False).rank(method="min")
     out[rank] = _numeric(df[rank]).eq(expected).fillna(False).astype(bool)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Custom dtype (usable from YAML by name once this module is imported)
+# --------------------------------------------------------------------------------------------
+_YYYYMMDD = re.compile(r"[0-9]{8}")
+
+
+def _yyyymmdd(value: str) -> pd.Timestamp:
+    if not _YYYYMMDD.fullmatch(value):
+        raise ValueError(f"{value!r} is not a date written YYYYMMDD")
+    return pd.to_datetime(value, format="%Y%m%d")  # ValueError for 20171301
+
+
+@pandas_engine.Engine.register_dtype(equivalents=["yyyymmdd_datetime"])
+@immutable(init=True)
+class YyyymmddDateTime(pandas_engine.DateTime):
+    """``datetime64[ns]`` for dates published as ``YYYYMMDD`` (ODS): coerces datetimes, and text
+    only when every cell is exactly 8 digits making a real date.
+
+    It prints as ``datetime64[ns]``, so failures read ``coerce_dtype('datetime64[ns]')`` like any
+    other date column; the failure cases (one per bad cell, with its row) come from
+    :meth:`coerce_value`, which pandera calls on each cell once :meth:`coerce` has failed.
+    (Registering again on a re-import just replaces the name's entry.)
+    """
+
+    def coerce(self, data_container: Any) -> Any:
+        if isinstance(data_container, pd.DataFrame):
+            return data_container.transform(self.coerce)
+        if not pd.api.types.is_datetime64_any_dtype(data_container):
+            # cell by cell: raises on the first cell that is not a date (the ODS list is small)
+            data_container = data_container.astype(object).map(self.coerce_value)
+        return super().coerce(data_container)
+
+    def coerce_value(self, value: Any) -> Any:
+        if _is_missing(value):
+            return pd.NaT
+        if isinstance(value, str):
+            return _yyyymmdd(value)
+        if isinstance(value, datetime.date | np.datetime64):
+            return super().coerce_value(value)
+        raise TypeError(f"{value!r} is neither a datetime nor YYYYMMDD text")
 
 
 # --------------------------------------------------------------------------------------------

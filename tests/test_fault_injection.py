@@ -62,6 +62,11 @@ NOT_APPLICABLE = {
     ("quarter_file_under_another_quarter", ODS): "the ODS list has no quarter: ODS 'current' "
     "serves every quarter",
     **{
+        ("date_not_yyyymmdd", kind): "only the ODS list has dates (NOF Reporting_date is a "
+        "period label such as Jun-25, free text)"
+        for kind in (*NOF, RSP, DEFICIT)
+    },
+    **{
         ("q1_layout_file_under_another_quarter", kind): "only NOF files come in the Q1 layout "
         "without a Quarter column; the others are covered by quarter_file_under_another_quarter"
         for kind in (ODS, RSP, DEFICIT)
@@ -163,11 +168,20 @@ def html_page(kind: str, content: bytes, ctx: Ctx) -> bytes:
     return HTML
 
 
+ACCENTED = "Hôpital "
+
+
 def wrong_encoding(kind: str, content: bytes, ctx: Ctx) -> bytes:
     """Saved as Windows-1252 with an accented trust name: not UTF-8."""
     table = Table.parse(content, header=not _is_ods(kind))
-    table.rows[0][name_col(kind, table)] = "Hôpital " + table.rows[0][name_col(kind, table)]
+    table.rows[0][name_col(kind, table)] = ACCENTED + table.rows[0][name_col(kind, table)]
     return table.bytes("cp1252")
+
+
+def accent_offset(content: bytes) -> int:
+    """Where the "ô" written by wrong_encoding is, counted in bytes from the start of the file
+    (its UTF-8 BOM included): the first byte that is not UTF-8, as the rows before are ASCII."""
+    return content.index(ACCENTED.encode("cp1252")) + 1
 
 
 MISSING_COLUMN = {ACUTE: "Units", MHC: "Units", AMB: "Units", RSP: "In_RSP"}
@@ -273,6 +287,15 @@ def out_of_range_values(kind: str, table: Table, ctx: Ctx) -> None:
     _set_first(table, column, OUT_OF_RANGE[kind], where)
 
 
+SEVEN_DIGIT_DATE = "2017101"  # YYYYMMDD with a digit missing: 2017-10-01? 2017-01-01?
+
+
+@edit
+def date_not_yyyymmdd(kind: str, table: Table, ctx: Ctx) -> None:
+    """An ODS open date with 7 digits, which strptime's %Y%m%d happily reads as 2017-10-01."""
+    _set_first(table, ODS_OPEN, SEVEN_DIGIT_DATE, lambda r: True)
+
+
 def q2_file(kind: str, content: bytes, ctx: Ctx) -> bytes:
     """Q2's published file (it has a Quarter column) left in Q1's folder."""
     return ctx.read(kind, Q2)
@@ -336,7 +359,7 @@ FAULTS = [
     Fault(
         "wrong_encoding",
         wrong_encoding,
-        # (the byte the reader names is off by the BOM's 3 bytes in BOM files: reported)
+        # the exact byte and offset are asserted by expectations(): the NOF files have a BOM
         {k: Reader("not UTF-8 text (byte 0x") for k in KINDS},
     ),
     Fault(
@@ -383,6 +406,11 @@ FAULTS = [
         | {ODS: schema("close_date is not before open_date")},
     ),
     Fault(
+        "date_not_yyyymmdd",
+        date_not_yyyymmdd,
+        {ODS: schema(f" {SEVEN_DIGIT_DATE} ", "open_date coerce_dtype('datetime64[ns]')")},
+    ),
+    Fault(
         "quarter_file_under_another_quarter",
         q2_file,
         {k: schema("| 2025/26 Q2 ", "[expected quarter]") for k in (*NOF, RSP, DEFICIT)},
@@ -400,7 +428,18 @@ FAULTS = [
 
 
 def expectations(fault: Fault, ctx: Ctx) -> dict[str, Reader | Check]:
-    """The per-kind verdicts; the trust faults name the codes the setup's files hold."""
+    """The per-kind verdicts; the trust faults name the codes the setup's files hold, the
+    encoding fault the offset of the byte it broke in each file."""
+    if fault.name == "wrong_encoding":
+        out, boms = {}, []
+        for kind in fault.expect:
+            bad = fault.apply(kind, ctx.read(kind, fault.quarter), ctx)
+            at = accent_offset(bad)
+            assert bad[at] == 0xF4  # "ô" in Windows-1252
+            out[kind] = Reader(f"not UTF-8 text (byte 0xf4 at position {at});")
+            boms.append(bad.startswith(b"\xef\xbb\xbf"))
+        assert any(boms) and not all(boms)  # files with and without a UTF-8 BOM
+        return out
     if fault.name == "unknown_trust_codes":
         out = {k: trusts(k, UNKNOWN_CODE[k], "not in the ODS trust list") for k in NOF}
         for kind in (RSP, DEFICIT):

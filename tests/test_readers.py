@@ -6,6 +6,7 @@ parsed data is *valid* is tested in test_validation.py.
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from league_pipeline import readers
 from league_pipeline.readers import ReaderError
+from league_pipeline.validation import validate
 
 DERIVED_LEAGUE_FILE = "DERIVED_nof2526_q1_acute_league_table_reconstructed.csv"
 
@@ -231,6 +233,71 @@ def test_ods_bad_date_is_kept(ods_bytes: bytes) -> None:
     assert pd.api.types.is_datetime64_any_dtype(ods["close_date"])
 
 
+def _ods_date_edited(ods_bytes: bytes, code: str, column: str, text: str) -> bytes:
+    """The real ODS list with one trust's ``column`` (open_date/close_date) written ``text``."""
+    rows = list(csv.reader(io.StringIO(ods_bytes.decode("utf-8"), newline="")))
+    row = next(r for r in rows if r[0] == code)
+    row[readers.ODS_TRUST_COLUMNS.index(column)] = text
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL).writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+# ODS publishes dates as YYYYMMDD, exactly 8 digits. Anything else must leave the column as text
+# and fail validation on the rows at fault: 2017-10-01 used to fail the whole column without a
+# row, and 2017101 (which strptime's %Y%m%d reads as 2017-10-01) used to pass. G6V2S is the
+# first row (pandas infers a column's date format from its first cell), R0A the second, R0C a
+# closed trust. (Reader and schema decide this together, so the validation is asserted here.)
+@pytest.mark.parametrize(
+    ("code", "column", "text"),
+    [
+        ("R0A", "open_date", "2017-10-01"),
+        ("R0A", "open_date", "2017101"),
+        ("G6V2S", "open_date", "2024111"),
+        ("G6V2S", "open_date", "2024-11-01"),
+        ("R0A", "open_date", "201710011"),
+        ("R0A", "open_date", "2017١001"),  # an Arabic-Indic digit is not a digit here
+        ("R0C", "close_date", "2020-03-26"),
+        ("R0C", "close_date", "2020326"),
+    ],
+)
+def test_ods_date_not_yyyymmdd_fails_validation_on_its_row(
+    ods_bytes: bytes, code: str, column: str, text: str
+) -> None:
+    ods = readers.read_ods_trusts(_ods_date_edited(ods_bytes, code, column, text))
+    assert pd.api.types.is_string_dtype(ods[column])  # kept as read, for validation to show
+    assert ods.loc[ods["ods_code"] == code, column].item() == text
+    other = "close_date" if column == "open_date" else "open_date"
+    assert pd.api.types.is_datetime64_any_dtype(ods[other])
+
+    report = validate(ods, "ods_trusts")
+    assert not report.passed
+    (at,) = ods.index[ods["ods_code"] == code]
+    assert report.num_failing_rows == 1
+    assert report.failing_rows.index.tolist() == [at]
+    assert report.failing_rows.loc[at, column] == text
+    assert report.failing_rows.loc[at, "_failed_checks"] == (
+        f"{column} coerce_dtype('datetime64[ns]')"
+    )
+    cases = report.failure_cases
+    coerce = cases[cases["check"].eq("coerce_dtype('datetime64[ns]')")]
+    assert coerce[["column", "failure_case", "index"]].values.tolist() == [[column, text, at]]
+    assert f"1 of 273 rows fail 1 check: {column} coerce_dtype" in report.summary
+
+
+def test_ods_yyyymmdd_dates_and_blank_close_dates_pass(ods_bytes: bytes) -> None:
+    ods = readers.read_ods_trusts(ods_bytes)
+    assert ods["close_date"].isna().sum() == 273 - 68  # open trusts: blank close date
+    report = validate(ods, "ods_trusts")
+    assert report.passed, report.summary
+    # a valid 8-digit date that is written differently from the file's is still a date
+    edited = readers.read_ods_trusts(_ods_date_edited(ods_bytes, "R0A", "close_date", "20991231"))
+    assert edited.loc[edited["ods_code"] == "R0A", "close_date"].item() == pd.Timestamp(
+        "2099-12-31"
+    )
+    assert validate(edited, "ods_trusts").passed
+
+
 # --------------------------------------------------------------------------------------------
 # Project formats: RSP list and deficit flags
 # --------------------------------------------------------------------------------------------
@@ -305,6 +372,34 @@ def test_unreadable_input_raises_reader_error(content: bytes, message: str) -> N
         readers.read_nof_trust_data(content, "2025/26 Q1")
     text = str(info.value)
     assert "\n" not in text and ";" in text  # one line: the problem; the fix
+
+
+@pytest.mark.parametrize(
+    ("content", "byte", "position"),
+    [
+        (b"a,b\n1,\xff\n", 0xFF, 6),
+        (b"\xef\xbb\xbfa,b\n1,\xff\n", 0xFF, 9),  # UTF-8 BOM: still the offset in the file
+        (b"a,b\n1,\xe9t\xe9\n", 0xE9, 6),  # cp1252 "\xe9t\xe9"
+        (b"\xef\xbb\xbfa,b\n1,\xe9t\xe9\n", 0xE9, 9),
+        (b"\xef\xbb\xbfa,\xe2\x82b\n", 0xE2, 5),  # a cut-off 3-byte sequence: its first byte
+        (b"\xef\xbb\xbf\xff,b\n", 0xFF, 3),  # right after the BOM
+    ],
+)
+def test_not_utf8_names_the_byte_at_its_offset_in_the_file(
+    content: bytes, byte: int, position: int
+) -> None:
+    assert content[position] == byte
+    with pytest.raises(ReaderError) as info:
+        readers.decode_text(content, "NOF trust data")
+    assert f"not UTF-8 text (byte 0x{byte:02x} at position {position});" in str(info.value)
+    # the same through a reader (the message every source step shows)
+    with pytest.raises(ReaderError, match=rf"byte 0x{byte:02x} at position {position}\)"):
+        readers.read_rsp_list(content)
+
+
+def test_utf8_bom_is_dropped_once() -> None:
+    assert readers.decode_text(b"\xef\xbb\xbfa,b\n", "x") == "a,b\n"
+    assert readers.decode_text(b"a,b\n", "x") == "a,b\n"
 
 
 def test_truncated_or_ragged_rows_are_refused_with_the_line(acute_bytes: bytes) -> None:
