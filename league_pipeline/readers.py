@@ -196,7 +196,13 @@ def decode_text(content: bytes, what: str) -> str:
     if head.startswith(b"%PDF"):
         raise ReaderError(f"{what}: this is a PDF, not CSV; download the .csv file instead")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = content.decode("utf-16")
+        try:
+            text = content.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ReaderError(
+                f"{what}: starts like UTF-16 text but is not (bytes {exc.start}-{exc.end - 1}: "
+                f"{exc.reason}); re-save the file as UTF-8 CSV"
+            ) from None
     else:
         # drop a UTF-8 BOM here rather than with "utf-8-sig": that codec reports a bad byte's
         # position counted after the BOM, and the message must name the offset in the file

@@ -314,6 +314,10 @@ def load_schema(name: str) -> pa.DataFrameSchema:
             f"no schema '{name}' in {paths.schemas_dir()}: "
             f"choose one of {', '.join(schema_names())}"
         )
+    # the raw-statistics checks (months_within) live with the raw readers; they import this
+    # module, so they are registered here, at first use, rather than at import
+    import league_pipeline.raw.checks  # noqa: F401
+
     schema = pa.DataFrameSchema.from_yaml(path)
     if not (schema.metadata or {}).get("schema_version"):
         raise ValueError(f"{path} has no metadata.schema_version: add one (e.g. '1')")

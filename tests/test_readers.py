@@ -434,3 +434,10 @@ def test_header_only_file_reads_as_an_empty_frame(acute_bytes: bytes) -> None:
     header = acute_bytes.split(b"\r\n", 1)[0] + b"\r\n"
     df = readers.read_nof_trust_data(header, "2025/26 Q1")
     assert df.empty and list(df.columns) == readers.NOF_TRUST_DATA_COLUMNS
+
+
+def test_broken_utf16_is_a_reader_error():
+    """A UTF-16 BOM followed by an odd byte count is not text: one clear ReaderError."""
+    with pytest.raises(ReaderError, match="starts like UTF-16 text but is not"):
+        readers.decode_text(b"\xff\xfeA", "test file")
+    assert readers.decode_text("Quarter,x\n".encode("utf-16"), "test file") == "Quarter,x\n"
