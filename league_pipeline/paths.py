@@ -9,8 +9,10 @@ Layout of the working home (default ``./.league``, override with ``LEAGUE_HOME``
     staging/      parsed extracts handed between Dagster assets (mutable, per asset and quarter)
     lake/         the snapshot store (DuckLake catalog + Parquet data files)
     dagster/      DAGSTER_HOME for the CLI's runs (run history persists)
-    cache/        derived files that are expensive to make and safe to delete (the report's
-                  inlined Vega bundle)
+
+Outside the home, :func:`cache_dir` keeps derived files that are slow to make, the same for
+every home and safe to delete (the report's inlined Vega bundle): ``LEAGUE_CACHE_DIR``, else
+``$XDG_CACHE_HOME/league-pipeline``, else ``~/.cache/league-pipeline``.
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ def lake_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    return league_home() / "cache"
+    """Derived files shared by every working home (see the module docstring)."""
+    if os.environ.get("LEAGUE_CACHE_DIR"):
+        return Path(os.environ["LEAGUE_CACHE_DIR"]).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser().resolve() / "league-pipeline"
 
 
 def dagster_home() -> Path:

@@ -189,11 +189,11 @@ def test_wording_falls_back_to_the_catalogue_without_the_sources(real, tmp_path)
 
 
 def test_vega_bundle_is_made_once_and_kept_in_the_cache(tmp_path, monkeypatch):
-    """vl-convert bundles Vega on every call (~2.5 s): the report keeps it in $LEAGUE_HOME/cache,
-    so a later process reads the file instead of bundling again."""
+    """vl-convert bundles Vega on every call (~2.5 s): the report keeps it in the cache folder
+    (LEAGUE_CACHE_DIR here), so a later process reads the file instead of bundling again."""
     from league_pipeline.outputs.report import charts
 
-    monkeypatch.setenv("LEAGUE_HOME", str(tmp_path))
+    monkeypatch.setenv("LEAGUE_CACHE_DIR", str(tmp_path / "cache"))
     calls = []
     monkeypatch.setattr(
         charts.vlc, "javascript_bundle", lambda: calls.append(1) or "vega();</script>"

@@ -204,8 +204,9 @@ def vega_bundle() -> str:
     """Vega, Vega-Lite and Vega-Embed as one script (shipped inside vl-convert), safe to inline
     in a ``<script>`` element.
 
-    vl-convert bundles the libraries on each call (about 2.5 s), so the result is kept in
-    ``$LEAGUE_HOME/cache`` under vl-convert's version: a new process reads it back instead.
+    vl-convert bundles the libraries on each call (about 2.5 s), so the result is kept in the
+    cache folder (:func:`league_pipeline.paths.cache_dir`) under vl-convert's version: a new
+    process reads it back instead.
     """
     cached = paths.cache_dir() / f"vega-bundle-vl-convert-{vlc.__version__}.js"
     if cached.is_file():
