@@ -12,6 +12,12 @@ in a fresh process:
 * floor (the issue's definition): the same scoring SQL (``assets/sql/scoring``, all eight
   steps) run directly in DuckDB on the same inputs (the engine inputs the pipeline staged),
   without Dagster; median of 5;
+* SQL floor, all of it: the raw-statistics derivation SQL (``assets/sql/raw``) on the staged
+  raw extracts, the scoring SQL, and the snapshot write (DuckLake's SQL) to a fresh lake, in
+  DuckDB without Dagster; median of 3. (The outputs' three small queries are left out.);
+* Dagster alone: a job of as many no-op partitioned assets as the pipeline has steps, run the
+  same way (``execute_in_process``, a persistent SQLite instance): what orchestration costs
+  with no work at all; median of 3;
 * library path (for reference): the work from the six source files to the snapshot done by the
   library functions in sequence, without Dagster: read, validate, cross-check, build the inputs,
   score, bootstrap the likely ranges (same replicates), write the snapshot. It leaves out the raw
@@ -71,6 +77,75 @@ def task_floor(repeats: str) -> dict:
             rows = len(session.df("league_table"))
         times.append(time.perf_counter() - started)
     return {"wall_s": statistics.median(times), "times_s": times, "league_table_rows": rows}
+
+
+def task_sql_floor(repeats: str) -> dict:
+    """Every SQL statement the pipeline runs up to the snapshot, directly in DuckDB."""
+    from league_pipeline import staging
+    from league_pipeline.defs.raw import RAW_SOURCE_SPECS
+    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.raw.derive import Derivation
+    from league_pipeline.scoring.engine import OUTPUT_TABLES, ScoringSession
+    from league_pipeline.snapshots import SnapshotStore
+
+    quarter = parse_quarter(QUARTER)
+    key = quarter.key
+    files = {name: staging.existing_path(staging.engine_table(name), key) for name in ENGINE_INPUTS}
+    times = []
+    for _ in range(int(repeats)):
+        started = time.perf_counter()
+        with Derivation() as derivation:
+            for spec in RAW_SOURCE_SPECS:
+                derivation.load_parquet(spec.kind, [staging.existing_path(spec.kind, key)])
+            derived = derivation.run([quarter])
+        with ScoringSession() as session:
+            for name, path in files.items():
+                session.load_parquet(name, [path])
+            session.run(OUTPUT_TABLES)
+            tables = {name: session.df(name) for name in OUTPUT_TABLES}
+        store = SnapshotStore(Path(tempfile.mkdtemp(prefix="league-bench-floor-lake-")))
+        store.write(quarter, {**tables, "derived_values": derived}, {"benchmark": True})
+        times.append(time.perf_counter() - started)
+    return {"wall_s": statistics.median(times), "times_s": times}
+
+
+def task_dagster_noop(steps: str, repeats: str) -> dict:
+    """A job of ``steps`` no-op partitioned assets in a chain, on a persistent instance."""
+    import os
+
+    warnings.filterwarnings("ignore")
+    import dagster as dg
+
+    home = Path(tempfile.mkdtemp(prefix="league-bench-noop-"))
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    partitions = dg.StaticPartitionsDefinition([QUARTER])
+    assets, previous = [], None
+    for index in range(int(steps)):
+
+        @dg.asset(
+            name=f"step_{index}", deps=[previous] if previous else [], partitions_def=partitions
+        )
+        def _noop():
+            return dg.MaterializeResult(metadata={"dagster/row_count": 0})
+
+        assets.append(_noop)
+        previous = _noop
+    job = dg.Definitions(
+        assets=assets, jobs=[dg.define_asset_job("noop", partitions_def=partitions)]
+    ).resolve_job_def("noop")
+    times = []
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(int(repeats)):
+            started = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=QUARTER,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
+            times.append(time.perf_counter() - started)
+            assert result.success
+    return {"wall_s": statistics.median(times), "times_s": times, "steps": int(steps)}
 
 
 def task_library(replicates: str) -> dict:
@@ -140,6 +215,8 @@ def main() -> None:
         }
         pipeline = run_child(__file__, "pipeline", env=env)
         floor = run_child(__file__, "floor", "5", env=env)
+        sql_floor = run_child(__file__, "sql_floor", "3", env=env)
+        noop = run_child(__file__, "dagster_noop", str(len(pipeline["steps"])), "3", env=env)
         library = run_child(__file__, "library", str(args.replicates), env=env)
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -184,6 +261,18 @@ def main() -> None:
                 ],
                 ["floor: scoring SQL in DuckDB", floor["wall_s"], floor["peak_rss_mb"], "1.0x"],
                 [
+                    "SQL floor: raw + scoring SQL + snapshot write, in DuckDB",
+                    sql_floor["wall_s"],
+                    sql_floor["peak_rss_mb"],
+                    f"{sql_floor['wall_s'] / floor['wall_s']:.1f}x",
+                ],
+                [
+                    f"Dagster alone: {noop['steps']} no-op steps, same instance kind",
+                    noop["wall_s"],
+                    noop["peak_rss_mb"],
+                    f"{noop['wall_s'] / floor['wall_s']:.1f}x",
+                ],
+                [
                     "library path to the snapshot, no Dagster",
                     library["wall_s"],
                     library["peak_rss_mb"],
@@ -194,6 +283,10 @@ def main() -> None:
         )
     )
     print(f"(imports before the run: {pipeline['import_s']:.1f} s)")
+    print(
+        f"pipeline vs the whole SQL floor: {pipeline['wall_s'] / sql_floor['wall_s']:.1f}x; "
+        f"Dagster alone vs the whole SQL floor: {noop['wall_s'] / sql_floor['wall_s']:.1f}x"
+    )
     print("slowest steps:")
     slowest = sorted(steps.items(), key=lambda kv: -kv[1])[:8]
     print(table([[name, seconds] for name, seconds in slowest], ["step", "seconds"]))
@@ -202,6 +295,8 @@ def main() -> None:
         {
             "pipeline": pipeline,
             "floor": floor,
+            "sql_floor": sql_floor,
+            "dagster_noop": noop,
             "library": library,
             "ratio": ratio,
             "to_snapshot_s": to_snapshot,
@@ -218,5 +313,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if not child_main({"pipeline": task_pipeline, "floor": task_floor, "library": task_library}):
+    tasks = {
+        "pipeline": task_pipeline,
+        "floor": task_floor,
+        "sql_floor": task_sql_floor,
+        "dagster_noop": task_dagster_noop,
+        "library": task_library,
+    }
+    if not child_main(tasks):
         main()
