@@ -10,8 +10,9 @@ English commissioners (``NONC``), most band cells 0.
 
 Each approach then runs in a fresh process, timed from the call to the per-provider result:
 
-* pipeline: ``league_pipeline.raw.rtt.read_rtt_extract`` (DuckDB streams the file with a 1 GB
-  ``memory_limit`` and returns one row per provider), then OF0023/OF0003 per provider;
+* pipeline: ``league_pipeline.raw.rtt.read_rtt_extract`` (DuckDB, with a 1 GB ``memory_limit``,
+  copies the lines that may hold a wanted row to a small file in a cheap first pass, then parses
+  and aggregates those to one row per provider), then OF0023/OF0003 per provider;
 * pandas (the baseline): ``pandas.read_csv`` with the columns needed (``usecols``) and int32
   counts, the same filters, ``groupby(provider).sum()``, the same two metrics;
 * pandas, pyarrow engine: the same with ``engine="pyarrow"`` (for reference).

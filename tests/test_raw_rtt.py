@@ -16,6 +16,7 @@ import pytest
 import xlsxwriter
 
 from league_pipeline.quarters import Quarter
+from league_pipeline.raw import rtt
 from league_pipeline.raw.checks import validate_raw
 from league_pipeline.raw.derive import derive
 from league_pipeline.raw.rtt import (
@@ -139,6 +140,44 @@ def test_malformed_extracts_are_refused(tmp_path: Path, extract_path: Path) -> N
     empty.write_bytes(b"")
     with pytest.raises(ReaderError, match="empty"):
         read_rtt_extract(empty, Q1)
+    # a download cut off in its last row, a row the metrics do not use (Part_3)
+    frame = pd.DataFrame(
+        [*_extract().to_dict("records"), _row("R0A", "QOP", "Part_3", "C_999", {})]
+    )
+    truncated = tmp_path / "truncated.csv"
+    truncated.write_bytes(write_rtt_extract(frame)[:-20])
+    with pytest.raises(ReaderError, match=r"not a readable CSV file|not a whole number"):
+        read_rtt_extract(truncated, Q1)
+
+
+def test_quoted_fields_and_quoted_line_breaks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass keeps the lines holding Part_2 and C_999; quoted names (commas, doubled
+    quotes) are parsed from those alone. A quoted line break could split a wanted row over two
+    lines that each hold only one of the two, so it sends the reader to the whole file."""
+    whole_file_reads = []
+    whole_file_view = rtt._whole_file_view
+
+    def counted(*args):
+        whole_file_reads.append(args[1])
+        return whole_file_view(*args)
+
+    monkeypatch.setattr(rtt, "_whole_file_view", counted)
+    frame = _extract()
+    frame["Commissioner Parent Name"] = "BATH, SWINDON AND WILTSHIRE"
+    frame.loc[6, "Provider Org Name"] = 'THE "BEST" TRUST, LTD'
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(write_rtt_extract(frame))
+    df = read_rtt_extract(path, Q1)
+    _check_counts(df)
+    assert df.set_index("org_code").loc["RXX", "org_name"] == 'THE "BEST" TRUST, LTD'
+    assert whole_file_reads == []
+    # Part_2 on one line, C_999 on the next (not in the last row, whose line would be short)
+    frame.loc[[0, 2], "RTT Part Description"] = "Incomplete\r\nPathways"
+    path.write_bytes(write_rtt_extract(frame))
+    _check_counts(read_rtt_extract(path, Q1))
+    assert whole_file_reads == [path]
 
 
 def test_an_extract_for_another_month_fails_validation(tmp_path: Path) -> None:

@@ -15,6 +15,15 @@ runs to millions of rows, so it is never loaded into pandas: DuckDB streams it f
 (``assets/sql/raw/rtt_provider_totals.sql``) with a memory limit, and only the per-provider
 totals (a few hundred rows) come back. A ZIP is unpacked to a temporary file first (streamed).
 
+Only about 1% of the rows are wanted (``Part_2``, ``C_999``), and parsing all 108 count columns
+of every row was most of the time. So the CSV is read in two passes: a cheap one
+(``assets/sql/raw/rtt_candidate_lines.sql``) copies the lines holding both texts, a superset of
+the wanted rows, to a temporary file; the typed parse and the exact filter then run on that file
+alone. When a record may span lines (a quoted line end), the last line is incomplete or the
+candidates do not parse, the whole file is read the exact way instead, so such files give the
+same result or error as before. Damage confined to rows that cannot be wanted (a count that is
+not a number in a ``Part_1A`` row, say) is no longer noticed.
+
 An XLSX workbook whose sheet has the same columns is read too (through python-calamine, then
 the same SQL); ``Provider Code``/``Provider Name`` are accepted for the provider columns. That
 form follows the documented column names and is tested on generated workbooks only: no real
@@ -44,6 +53,7 @@ from league_pipeline.readers import ReaderError
 
 WHAT = "RTT full CSV extract"
 MEMORY_LIMIT = "1GB"
+SEPARATOR = "\x01"  # a character no text extract holds: the first pass reads whole lines
 PART_TYPE = "Part_2"  # incomplete pathways
 TOTAL_FUNCTION = "C_999"  # the all-treatment-functions row
 EXCLUDED_COMMISSIONER = "NONC"  # non-English commissioners (NOF OF0023 specification)
@@ -158,6 +168,80 @@ def _totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ) from None
 
 
+def _last_line_width(path: Path) -> int:
+    """How many fields the file's last non-blank line has (a truncated download has too few)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - (1 << 16)))
+        lines = [line for line in fh.read().splitlines() if line.strip()]
+    if not lines:
+        return 0
+    try:
+        return len(next(csv.reader([lines[-1].decode("utf-8")])))
+    except (UnicodeDecodeError, csv.Error):
+        return 0
+
+
+def _candidate_view(
+    con: duckdb.DuckDBPyConnection, csv_file: Path, names: list[str], folder: Path
+) -> bool:
+    """View ``rtt_rows`` over the lines of ``csv_file`` that may hold a wanted row (see
+    ``rtt_candidate_lines.sql``), copied to ``folder``; False when that shortcut does not apply
+    (the whole file must then be read)."""
+    if len(set(names)) != len(names) or _last_line_width(csv_file) != len(names):
+        return False
+    target = folder / "candidates.csv"
+    params = {
+        "source": str(csv_file),
+        "target": str(target),
+        "separator": SEPARATOR,
+        "part_type": PART_TYPE,
+        "total_function": TOTAL_FUNCTION,
+    }
+    columns = {c: "BIGINT" if c in COUNT_COLUMNS else "VARCHAR" for c in names}
+    try:
+        con.execute((sql_dir() / "raw" / "rtt_candidate_lines.sql").read_text(), params)
+        rel = con.read_csv(
+            str(target),
+            header=False,
+            columns=columns,
+            delimiter=",",
+            quotechar='"',
+            escapechar='"',
+            auto_detect=False,
+        )
+    except duckdb.Error:
+        return False
+    rel.create_view("rtt_rows", replace=True)
+    return True
+
+
+def _whole_file_view(con: duckdb.DuckDBPyConnection, csv_file: Path, names: list[str]) -> None:
+    """View ``rtt_rows`` over every row of ``csv_file`` (DuckDB sniffs the dialect)."""
+    types = {c: "VARCHAR" if c not in COUNT_COLUMNS else "BIGINT" for c in names}
+    try:
+        rel = con.read_csv(str(csv_file), header=True, dtype=types, delimiter=",")
+    except duckdb.Error as exc:
+        first = " ".join(str(exc).split())[:300]
+        raise ReaderError(f"{WHAT}: not a readable CSV file ({first})") from None
+    rel.create_view("rtt_rows", replace=True)
+
+
+def _csv_totals(con: duckdb.DuckDBPyConnection, csv_file: Path) -> pd.DataFrame:
+    """Per-provider totals of a CSV extract: from its candidate lines when they can be trusted
+    to hold every wanted row and parse cleanly, else from the whole file."""
+    names = _csv_header(csv_file)
+    _check_columns(names)
+    with tempfile.TemporaryDirectory(prefix="league-rtt-") as tmp:
+        if _candidate_view(con, csv_file, names, Path(tmp)):
+            try:
+                return _totals(con)
+            except (ReaderError, duckdb.Error):
+                pass  # the whole file decides: the same error as before, or a result
+    _whole_file_view(con, csv_file, names)
+    return _totals(con)
+
+
 def _csv_header(path: Path) -> list[str]:
     """The header line's column names (read directly: no need to sniff a huge file for them)."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -216,16 +300,7 @@ def read_rtt_extract(path: Path, quarter: Quarter) -> pd.DataFrame:
             totals = _totals(con)
         else:
             with _csv_path(path) as csv_file:
-                names = _csv_header(csv_file)
-                _check_columns(names)
-                types = {c: "VARCHAR" if c not in COUNT_COLUMNS else "BIGINT" for c in names}
-                try:
-                    rel = con.read_csv(str(csv_file), header=True, dtype=types, delimiter=",")
-                except duckdb.Error as exc:
-                    first = " ".join(str(exc).split())[:300]
-                    raise ReaderError(f"{WHAT}: not a readable CSV file ({first})") from None
-                rel.create_view("rtt_rows")
-                totals = _totals(con)
+                totals = _csv_totals(con, csv_file)
     finally:
         con.close()
     months = totals["period"].map(month_in_text)

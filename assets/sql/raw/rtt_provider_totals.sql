@@ -1,9 +1,10 @@
--- RTT full CSV extract (view rtt_rows: codes as text, counts as BIGINT) -> one row per provider:
+-- RTT full CSV extract (view rtt_rows: codes as text, counts as BIGINT; for a CSV usually only
+-- the candidate lines that rtt_candidate_lines.sql copied out) -> one row per provider:
 -- incomplete pathways (RTT Part Type Part_2) over all treatment functions (Treatment Function
 -- Code C_999, the total row), excluding patients whose commissioner is not English (NONC),
 -- as the NOF specification for OF0023 says. Bands are "Gt 00 To 01 Weeks SUM 1" ...
--- "Gt 103 To 104 Weeks SUM 1", "Gt 104 Weeks SUM 1"; a cell that is not a whole number fails
--- the read (a malformed extract is refused, never blanked). DuckDB streams the file: memory
+-- "Gt 103 To 104 Weeks SUM 1", "Gt 104 Weeks SUM 1"; a cell read that is not a whole number
+-- fails the read (a malformed extract is refused, never blanked). DuckDB streams the file: memory
 -- stays bounded whatever its size. Each band is summed per provider first (plain vectorised
 -- sums), and the bands are added up on the few aggregated rows.
 -- Parameters: $part_type ('Part_2'), $total_function ('C_999'), $excluded_commissioner ('NONC').
