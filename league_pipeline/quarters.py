@@ -7,6 +7,7 @@ Q1 = Apr-Jun, Q2 = Jul-Sep, Q3 = Oct-Dec, Q4 = Jan-Mar.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -100,8 +101,12 @@ _SLUG = re.compile(r"^\s*(\d{4})-(\d{2})-q([1-4])\s*$", re.IGNORECASE)
 _KEY = re.compile(r"^\s*(\d{4})-(\d{2})\s*$")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_quarter(text: str, *, check_methodology: bool = True) -> Quarter:
     """Parse ``2025/26 Q1``, ``Q1 2025/26`` (as NHS files write it), ``2025-26-q1`` or ``2025-04``.
+
+    Cached: readers call it for every row of a file, on a handful of distinct texts (a
+    :class:`Quarter` is immutable, so sharing one is safe; errors are raised afresh each time).
 
     Raises :class:`QuarterError` with the fix for malformed text and for quarters before
     2025/26 Q1, which the NOF 2025/26 methodology does not cover.

@@ -66,7 +66,7 @@ def _all_true(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(True, index=df.index, columns=df.columns)
 
 
-def _cells(out: pd.DataFrame) -> pd.DataFrame | pd.Series:
+def cells(out: pd.DataFrame) -> pd.DataFrame | pd.Series:
     """A table check's result for pandera: the per-cell frame when a cell fails, so the failure
     cases name its column and row; one True a row when every cell passes. (pandera collects
     failure cases from a frame result column by column even when nothing failed: ~25 ms a
@@ -119,8 +119,9 @@ def yes_no_flag(series: pd.Series) -> pd.Series:
 
 
 # Each check builds a boolean DataFrame shaped like its input, False only in the cells at fault,
-# so pandera's failure cases name the offending column(s) and row (see _cells). Columns a check needs but the
-# frame lacks are skipped here: the missing column is already reported as column_in_dataframe.
+# so pandera's failure cases name the offending column(s) and row (see cells). Columns a check
+# needs but the frame lacks are skipped here: the missing column is already reported as
+# column_in_dataframe.
 
 
 @_register(["metric_pattern", "min_value", "max_value", "id_column", "value_column"])
@@ -141,7 +142,7 @@ def metric_value_in_range(
     value = _numeric(df[value_column])
     ok = value.between(min_value, max_value) | value.isna()
     out[value_column] = ~applies | ok
-    return _cells(out)
+    return cells(out)
 
 
 @_register(["metric_pattern", "allowed_values", "id_column", "value_column"])
@@ -161,7 +162,7 @@ def metric_value_isin(
     value = _numeric(df[value_column])
     ok = value.isin([float(v) for v in allowed_values]) | value.isna()
     out[value_column] = ~applies | ok
-    return _cells(out)
+    return cells(out)
 
 
 @_register(["keys", "columns"])
@@ -178,7 +179,7 @@ def consistent_within(
             continue
         distinct = grouped[col].transform("nunique")
         out[col] = ~(distinct.fillna(1) > 1)
-    return _cells(out)
+    return cells(out)
 
 
 @_register(["lower", "upper", "tolerance"])
@@ -203,7 +204,7 @@ def columns_ordered(
         bad = lo.notna() & hi.notna() & (lo > hi + tolerance)
     out[lower] = ~bad
     out[upper] = ~bad
-    return _cells(out)
+    return cells(out)
 
 
 @_register(["min_rows"])
@@ -228,7 +229,7 @@ def financial_override_applied(
     in_deficit = df[deficit].astype("boolean").fillna(False).astype(bool)
     expected = raw.where(~in_deficit, raw.clip(lower=3))
     out[adjusted] = _numeric(df[adjusted]).eq(expected).fillna(False).astype(bool)
-    return _cells(out)
+    return cells(out)
 
 
 @_register(["adjusted", "in_rsp", "final"])
@@ -246,7 +247,7 @@ def rsp_override_applied(
     rsp = df[in_rsp].astype("boolean").fillna(False).astype(bool)
     expected = _numeric(df[adjusted]).where(~rsp, 5)
     out[final] = _numeric(df[final]).eq(expected).fillna(False).astype(bool)
-    return _cells(out)
+    return cells(out)
 
 
 @_register(["group_by", "segment", "score", "rank", "decimals"])
@@ -267,7 +268,7 @@ def competition_rank(
     key = _numeric(df[segment]) * 1000 + _round_half_away(_numeric(df[score]), decimals)
     expected = key.groupby([df[g] for g in group_by], dropna=False).rank(method="min")
     out[rank] = _numeric(df[rank]).eq(expected).fillna(False).astype(bool)
-    return _cells(out)
+    return cells(out)
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pandera.pandas as pa
 
 from league_pipeline.quarters import QuarterError, parse_quarter
 from league_pipeline.raw.periods import months_of
-from league_pipeline.validation import ValidationReport, validate
+from league_pipeline.validation import ValidationReport, cells, validate
 
 
 def _register(statistics: list[str]):
@@ -57,7 +57,7 @@ def months_within(
         for q, m in zip(df[quarter_column], months, strict=True)
     ]
     out[month_column] = ok
-    return out
+    return cells(out)
 
 
 @_register(["quarter_column", "month_column", "span"])
@@ -93,7 +93,7 @@ def same_month(
     if skip_column and skip_column in df:
         ok |= df[skip_column].astype("str").eq(str(skip_value))
     out[month_column] = ok
-    return out
+    return cells(out)
 
 
 @_register(["row_type_column", "total_value", "columns", "keys"])
@@ -123,7 +123,7 @@ def totals_add_up(
             actual = values.at[index, col]
             if pd.notna(actual) and abs(float(actual) - float(expected)) > 1e-6:
                 out.at[index, col] = False
-    return out
+    return cells(out)
 
 
 def validate_raw(df: pd.DataFrame, schema: str, expected_quarter: str) -> ValidationReport:
