@@ -17,12 +17,12 @@ import pytest
 from league_pipeline.quarters import Quarter
 from league_pipeline.raw.ae import read_ae_monthly, write_ae_monthly
 from league_pipeline.raw.ambsys import read_ambsys, write_ambsys_csv
-from league_pipeline.raw.checks import validate_raw
 from league_pipeline.raw.cwt import read_cwt_provider
 from league_pipeline.raw.derive import derive
 from league_pipeline.raw.reconcile import match_rates, reconcile, report_markdown
 from league_pipeline.readers import ReaderError, read_nof_trust_data, split_quarters
 from league_pipeline.scoring import inputs
+from league_pipeline.validation import validate
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
 AMBSYS = "ambsys_time_series_to_2025-08.xlsx"
@@ -91,7 +91,7 @@ def test_ambsys_workbook_keeps_the_provider_months_of_the_quarter(ambsys_q1) -> 
     assert sorted(ambsys_q1["month"].dt.month.unique()) == [4, 5, 6]
     r1f = ambsys_q1[ambsys_q1["org_code"] == "R1F"]
     assert r1f["A30"].sum() == 6_032_538 and r1f["A10"].sum() == 3_968  # methodology section 7
-    assert validate_raw(ambsys_q1, "raw_ambsys", Q1.label).passed
+    assert validate(ambsys_q1, "raw_ambsys", expected_quarter=Q1.label).passed
 
 
 def test_ambsys_csv_form_reads_the_same(ambsys_q1) -> None:
@@ -108,7 +108,7 @@ def test_ambsys_csv_form_reads_the_same(ambsys_q1) -> None:
 
 def test_ambsys_blocks_a_quarter_the_release_does_not_cover(ambsys_bytes) -> None:
     q2 = read_ambsys(ambsys_bytes, Q2)  # the workbook stops at August 2025
-    report = validate_raw(q2, "raw_ambsys", Q2.label)
+    report = validate(q2, "raw_ambsys", expected_quarter=Q2.label)
     assert not report.passed
     assert "every month of the financial year" in report.summary
 
@@ -136,11 +136,11 @@ def test_ambsys_derivations_match_the_official_values(derived, official) -> None
 def test_ae_total_row_is_checked_not_counted(real_data: Path) -> None:
     april = _ae(real_data, date(2025, 4, 1))
     assert (april["row_type"] == "total").sum() == 1
-    assert validate_raw(april, "raw_ae_monthly", Q1.label).passed
+    assert validate(april, "raw_ae_monthly", expected_quarter=Q1.label).passed
     # a provider count edited (or a truncated file) no longer adds up to the published total
     broken = april.copy()
     broken.loc[0, "att_type1"] += 100
-    report = validate_raw(broken, "raw_ae_monthly", Q1.label)
+    report = validate(broken, "raw_ae_monthly", expected_quarter=Q1.label)
     assert not report.passed and "add up to the TOTAL row" in report.summary
 
 
@@ -150,19 +150,19 @@ def test_ae_september_2024_stray_columns(real_data: Path) -> None:
     )
     assert sept.shape[1] == 26  # the six blank trailing columns (one headed "a") are dropped
     assert sept.loc[sept["row_type"] == "total", "org_code"].tolist() == ["TOTAL"]
-    assert validate_raw(sept, "raw_ae_monthly", "2024/25 Q2").passed
+    assert validate(sept, "raw_ae_monthly", expected_quarter="2024/25 Q2").passed
     # a stray column that holds data is kept, so validation names it
     text = (real_data / "ae_monthly_2025-04.csv").read_text(encoding="utf-8")
     lines = text.splitlines()
     extra = "\n".join([lines[0] + ",note", *(line + ",x" for line in lines[1:])])
     df = read_ae_monthly(extra.encode(), Q1, date(2025, 4, 1))
-    report = validate_raw(df, "raw_ae_monthly", Q1.label)
+    report = validate(df, "raw_ae_monthly", expected_quarter=Q1.label)
     assert not report.passed and "unexpected column 'note'" in report.summary
 
 
 def test_ae_file_in_the_wrong_month_slot_fails(real_data: Path) -> None:
     may_in_april_slot = _ae(real_data, date(2025, 5, 1), slot=date(2025, 4, 1))
-    report = validate_raw(may_in_april_slot, "raw_ae_monthly", Q1.label)
+    report = validate(may_in_april_slot, "raw_ae_monthly", expected_quarter=Q1.label)
     assert not report.passed and "month the file was fetched for" in report.summary
 
 
@@ -172,7 +172,8 @@ def test_ae_revised_file_changes_the_derived_value(real_data: Path, extracts) ->
     # NHS England's revised June file: Royal Berkshire (RHW) reports 500 fewer breaches
     providers.loc[providers["org_code"] == "RHW", "over4_type1"] -= 500
     revised = read_ae_monthly(write_ae_monthly(providers, date(2025, 6, 1)), Q1, date(2025, 6, 1))
-    assert validate_raw(revised, "raw_ae_monthly", Q1.label).passed  # the total is recomputed
+    # the total is recomputed
+    assert validate(revised, "raw_ae_monthly", expected_quarter=Q1.label).passed
     before = derive({k: v for k, v in extracts.items() if k.startswith("ae")}, [Q1])
     after = derive(
         {
@@ -203,7 +204,7 @@ def test_ae_four_hours_matches_where_the_trust_is_the_whole_story(reconciled) ->
 def test_cwt_reader_keeps_the_quarter_months(cwt_q1) -> None:
     assert sorted(cwt_q1["month"].dt.month.unique()) == [4, 5, 6]  # July dropped
     assert set(cwt_q1["standard"]) == {"28-day FDS", "31-day Combined", "62-day Combined"}
-    assert validate_raw(cwt_q1, "raw_cwt_provider", Q1.label).passed
+    assert validate(cwt_q1, "raw_cwt_provider", expected_quarter=Q1.label).passed
     # route labels are kept as published, mixed case included
     assert {"URGENT SUSPECTED CANCER", "Urgent Suspected Cancer"} <= set(cwt_q1["stage_route"])
 
@@ -221,7 +222,7 @@ def test_cwt_matches_all_118_trusts_within_0_005(reconciled, derived, official) 
 
 def test_cwt_blocks_a_quarter_the_extract_does_not_cover(real_data: Path) -> None:
     q2 = read_cwt_provider((real_data / CWT).read_bytes(), Q2)  # only July of Jul-Sep
-    report = validate_raw(q2, "raw_cwt_provider", Q2.label)
+    report = validate(q2, "raw_cwt_provider", expected_quarter=Q2.label)
     assert not report.passed and "every month of the quarter" in report.summary
 
 

@@ -5,9 +5,10 @@ Belongs here: wiring :mod:`league_pipeline.raw` into Dagster.
 
 * one source asset per raw release kind (``sources/ambsys``, ``sources/ae_monthly_m1..3``,
   ``sources/cwt_crs_provider``, ``sources/rtt_full_extract``, group ``raw_statistics``), built
-  like :mod:`league_pipeline.defs.sources`: fetched into the content store, parsed, validated
-  by a blocking ``pandera_schema`` check whose metadata shows the failing rows, staged with
-  its lineage. The RTT extract is handed to DuckDB by path (it can be millions of rows);
+  by :func:`league_pipeline.defs.sources.build_source_asset` like the NOF sources: fetched
+  into the content store, parsed, validated by a blocking ``pandera_schema`` check whose
+  metadata shows the failing rows, staged with its lineage. The RTT extract is handed to
+  DuckDB by path (it can be millions of rows);
 * ``raw/derived_values``: every measure derived from those releases (blocking output check);
 * ``raw/reconciliation``: derived against official values per trust and metric, with the match
   rate per metric as metadata and a **warn-only** ``derived_matches_official`` check;
@@ -20,16 +21,14 @@ Belongs here: wiring :mod:`league_pipeline.raw` into Dagster.
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
 from league_pipeline import staging
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
-from league_pipeline.defs.sources import SCHEMA_CHECK, SOURCE_KEYS, _check_metadata
+from league_pipeline.defs.sources import SOURCE_KEYS, SourceSpec, build_source_asset
 from league_pipeline.quarters import FIRST_QUARTER, Quarter, parse_quarter, quarterly_partitions
-from league_pipeline.raw import checks  # registers the raw schemas' checks
 from league_pipeline.raw.ae import read_ae_monthly
 from league_pipeline.raw.ambsys import read_ambsys
 from league_pipeline.raw.cwt import read_cwt_provider
@@ -43,9 +42,8 @@ from league_pipeline.raw.reconcile import match_rates, reconcile, report_markdow
 from league_pipeline.raw.rtt import read_rtt_extract
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.scoring import inputs
-from league_pipeline.sources.acquire import acquire
 from league_pipeline.sources.store import StoredFile
-from league_pipeline.validation import ValidationReport, validate
+from league_pipeline.validation import validate
 
 CODE_VERSION = "1"
 GROUP = "raw_statistics"
@@ -59,48 +57,44 @@ NOF_KINDS = (
 CARRIED_TABLES = ("trusts", "metric_values", "given_scores", "deficit_flags", "rsp")
 
 
-@dataclass(frozen=True)
-class RawSourceSpec:
-    kind: str  # source kind in assets/sources.yaml, and the staging table name
-    schema: str  # pandera schema in schemas/
-    read: Callable[[StoredFile, Quarter], pd.DataFrame]
-    description: str
-
-
 def _ae(slot: int) -> Callable[[StoredFile, Quarter], pd.DataFrame]:
     return lambda stored, q: read_ae_monthly(stored.read_bytes(), q, q.months[slot - 1])
 
 
-RAW_SOURCE_SPECS: tuple[RawSourceSpec, ...] = (
-    RawSourceSpec(
+RAW_SOURCE_SPECS: tuple[SourceSpec, ...] = (
+    SourceSpec(
         "ambsys",
         "raw_ambsys",
         lambda stored, q: read_ambsys(stored.read_bytes(), q),
         "AmbSYS time series (Ambulance Quality Indicators): response times and conveyance to "
         "ED per ambulance service and month (OF0017, OF0028).",
+        group=GROUP,
     ),
     *(
-        RawSourceSpec(
+        SourceSpec(
             f"ae_monthly_m{slot}",
             "raw_ae_monthly",
             _ae(slot),
             f"Monthly A&E attendances and emergency admissions, month {slot} of the quarter "
             "(OF0013).",
+            group=GROUP,
         )
         for slot in (1, 2, 3)
     ),
-    RawSourceSpec(
+    SourceSpec(
         "cwt_crs_provider",
         "raw_cwt_provider",
         lambda stored, q: read_cwt_provider(stored.read_bytes(), q),
         "Cancer Waiting Times CWT-CRS provider extract (OF0010, OF0011).",
+        group=GROUP,
     ),
-    RawSourceSpec(
+    SourceSpec(
         "rtt_full_extract",
         "raw_rtt",
         lambda stored, q: read_rtt_extract(stored.path, q),
         "RTT full CSV extract of the quarter's last month, aggregated per provider by DuckDB "
         "(OF0023, OF0003).",
+        group=GROUP,
     ),
 )
 RAW_SOURCE_KEYS = {spec.kind: dg.AssetKey(["sources", spec.kind]) for spec in RAW_SOURCE_SPECS}
@@ -116,93 +110,7 @@ _common = dict(
 )
 
 
-# --------------------------------------------------------------------------------------------
-# Raw source assets
-# --------------------------------------------------------------------------------------------
-def _fetch(spec: RawSourceSpec, quarter: Quarter, league: LeagueConfig) -> StoredFile:
-    return acquire(
-        spec.kind,
-        quarter,
-        mode=league.source_mode,
-        store=league.source_store(),
-        landing_dir=league.landing_path(),
-        http=league.http_fetcher() if league.source_mode == "http" else None,
-        url_overrides=league.url_overrides(),
-    )
-
-
-def build_raw_source_asset(spec: RawSourceSpec) -> dg.AssetsDefinition:
-    key = RAW_SOURCE_KEYS[spec.kind]
-
-    @dg.asset(
-        key=key,
-        description=spec.description,
-        kinds={"pandas", "pandera"},
-        check_specs=[
-            dg.AssetCheckSpec(
-                SCHEMA_CHECK,
-                asset=key,
-                blocking=True,
-                description=f"Validates the extract against schemas/{spec.schema}.yaml (pandera).",
-            )
-        ],
-        **_common,
-    )
-    def _source(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg.MaterializeResult:
-        reports: dict[str, ValidationReport] = {}
-        frames, lineage = [], {}
-        for partition_key in context.partition_keys:
-            quarter = parse_quarter(partition_key)
-            context.log.info(f"fetching {spec.kind} for {quarter.label} ({league.source_mode})")
-            stored = _fetch(spec, quarter, league)
-            df = spec.read(stored, quarter)
-            report = checks.validate_raw(df, spec.schema, quarter.label)
-            reports[partition_key] = report
-            record = stored.to_record() | {
-                "kind": spec.kind,
-                "schema": spec.schema,
-                "schema_version": report.schema_version,
-                "rows": len(df),
-                "valid": report.passed,
-            }
-            lineage[partition_key] = record
-            if report.passed:
-                staging.write_table(spec.kind, partition_key, df)
-                staging.write_lineage(spec.kind, partition_key, record)
-            else:
-                staging.write_table(spec.kind, f"{partition_key}.rejected", df)
-                staging.path_for(spec.kind, partition_key).unlink(missing_ok=True)
-                context.log.error(f"{spec.kind} {quarter.label}: {report.summary}")
-            frames.append(df)
-        combined = pd.concat(frames, ignore_index=True)
-        first = next(iter(lineage.values()))
-        url = str(first["url"])
-        metadata = table_metadata(
-            f"league.staging.{spec.kind}", combined, partitions=len(context.partition_keys)
-        ) | {
-            "source_url": dg.MetadataValue.url(url)
-            if url.startswith("http")
-            else dg.MetadataValue.path(url),
-            "sha256": ", ".join(r["sha256"] for r in lineage.values()),
-            "fetched_at": ", ".join(str(r["fetched_at"]) for r in lineage.values()),
-            "schema_version": first["schema_version"],
-        }
-        return dg.MaterializeResult(
-            metadata=metadata,
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=SCHEMA_CHECK,
-                    passed=all(r.passed for r in reports.values()),
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata=_check_metadata(reports),
-                )
-            ],
-        )
-
-    return _source
-
-
-raw_source_assets = [build_raw_source_asset(spec) for spec in RAW_SOURCE_SPECS]
+raw_source_assets = [build_source_asset(spec) for spec in RAW_SOURCE_SPECS]
 
 
 # --------------------------------------------------------------------------------------------

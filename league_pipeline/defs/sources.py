@@ -1,9 +1,11 @@
 """Source-extract assets: fetch each published file, parse it, validate it with pandera.
 
-Belongs here: one asset per published file kind (built by :func:`build_source_asset`), each
-with a blocking pandera asset check. The check's metadata holds the failing rows and columns, so
-a bad file is visible in the Dagster UI and nothing downstream (and so no snapshot) is built
-from it. A rejected extract is kept as ``<quarter>.rejected.parquet`` for inspection.
+Belongs here: the one way a source asset is built (:func:`build_source_asset`, used for the
+NOF files here and for the raw statistics in :mod:`league_pipeline.defs.raw`), and the NOF
+sources' specs. Each asset has a blocking pandera asset check. The check's metadata holds the
+failing rows and columns, so a bad file is visible in the Dagster UI and nothing downstream
+(and so no snapshot) is built from it. A rejected extract is kept as
+``<quarter>.rejected.parquet`` for inspection.
 """
 
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from league_pipeline.defs.metadata import markdown_preview, table_metadata
 from league_pipeline.quarters import Quarter, parse_quarter, quarterly_partitions
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.sources.acquire import acquire
+from league_pipeline.sources.store import StoredFile
 from league_pipeline.validation import ValidationReport, validate
 
 SCHEMA_CHECK = "pandera_schema"
@@ -27,12 +30,13 @@ CODE_VERSION = "1"
 class SourceSpec:
     kind: str  # source kind id in assets/sources.yaml and the staging table name
     schema: str  # pandera schema in schemas/
-    read: Callable[[bytes, Quarter], pd.DataFrame]
+    read: Callable[[StoredFile, Quarter], pd.DataFrame]  # the stored file -> its extract
     description: str
+    group: str = "sources"  # the Dagster asset group
 
 
-def _nof(content: bytes, quarter: Quarter) -> pd.DataFrame:
-    return readers.read_nof_trust_data(content, quarter.published_label)
+def _nof(stored: StoredFile, quarter: Quarter) -> pd.DataFrame:
+    return readers.read_nof_trust_data(stored.read_bytes(), quarter.published_label)
 
 
 SOURCE_SPECS: tuple[SourceSpec, ...] = (
@@ -57,19 +61,19 @@ SOURCE_SPECS: tuple[SourceSpec, ...] = (
     SourceSpec(
         "ods_trusts",
         "ods_trusts",
-        lambda content, _q: readers.read_ods_trusts(content),
+        lambda stored, _q: readers.read_ods_trusts(stored.read_bytes()),
         "ODS list of NHS trusts (etr): codes, names, open and close dates.",
     ),
     SourceSpec(
         "rsp_list",
         "rsp_list",
-        lambda content, _q: readers.read_rsp_list(content),
+        lambda stored, _q: readers.read_rsp_list(stored.read_bytes()),
         "Trusts in the Recovery Support Programme (segment 5) for the quarter.",
     ),
     SourceSpec(
         "deficit_flags",
         "deficit_flags",
-        lambda content, _q: readers.read_deficit_flags(content),
+        lambda stored, _q: readers.read_deficit_flags(stored.read_bytes()),
         "Trusts in deficit or receiving deficit support (the financial override input).",
     ),
 )
@@ -94,12 +98,26 @@ def _check_metadata(reports: dict[str, ValidationReport]) -> dict:
     return meta
 
 
+def fetch(kind: str, quarter: Quarter, league: LeagueConfig) -> StoredFile:
+    """The file of ``kind`` for ``quarter``, from the configured source, in the source store."""
+    return acquire(
+        kind,
+        quarter,
+        mode=league.source_mode,
+        store=league.source_store(),
+        landing_dir=league.landing_path(),
+        http=league.http_fetcher() if league.source_mode == "http" else None,
+        url_overrides=league.url_overrides(),
+    )
+
+
 def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    """``sources/<kind>``: per quarter, fetch, parse, validate, stage (or reject), with lineage."""
     key = dg.AssetKey(["sources", spec.kind])
 
     @dg.asset(
         key=key,
-        group_name="sources",
+        group_name=spec.group,
         description=spec.description,
         partitions_def=quarterly_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -118,20 +136,11 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         reports: dict[str, ValidationReport] = {}
         frames: list[pd.DataFrame] = []
         lineage: dict[str, dict] = {}
-        store = league.source_store()
         for partition_key in context.partition_keys:
             quarter = parse_quarter(partition_key)
             context.log.info(f"fetching {spec.kind} for {quarter.label} ({league.source_mode})")
-            stored = acquire(
-                spec.kind,
-                quarter,
-                mode=league.source_mode,
-                store=store,
-                landing_dir=league.landing_path(),
-                http=league.http_fetcher() if league.source_mode == "http" else None,
-                url_overrides=league.url_overrides(),
-            )
-            df = spec.read(stored.read_bytes(), quarter)
+            stored = fetch(spec.kind, quarter, league)
+            df = spec.read(stored, quarter)
             report = validate(df, spec.schema, expected_quarter=quarter.label)
             reports[partition_key] = report
             record = stored.to_record() | {

@@ -4,8 +4,8 @@ Belongs here: checks pandera has no built-in for that only the raw releases need
 quarter's derivation reads are all there (and no others), a monthly file is for the month it was
 fetched for, and a file's provider rows add up to its published total row. They are registered
 with :func:`pandera.extensions.register_check_method`, as :mod:`league_pipeline.validation`
-registers its own, so they serialise in YAML like built-in checks. Import this module (or
-:func:`validate_raw`) before loading a ``raw_*`` schema.
+registers its own, so they serialise in YAML like built-in checks.
+:func:`league_pipeline.validation.load_schema` imports this module before loading any schema.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandera.pandas as pa
 
 from league_pipeline.quarters import QuarterError, parse_quarter
 from league_pipeline.raw.periods import months_of
-from league_pipeline.validation import ValidationReport, cells, validate
+from league_pipeline.validation import cells
 
 
 def _register(statistics: list[str]):
@@ -124,8 +124,3 @@ def totals_add_up(
             if pd.notna(actual) and abs(float(actual) - float(expected)) > 1e-6:
                 out.at[index, col] = False
     return cells(out)
-
-
-def validate_raw(df: pd.DataFrame, schema: str, expected_quarter: str) -> ValidationReport:
-    """Validate a raw extract (the checks above are registered by importing this module)."""
-    return validate(df, schema, expected_quarter=expected_quarter)
