@@ -594,48 +594,62 @@ def write_ods_trusts(df: pd.DataFrame) -> bytes:
 # --------------------------------------------------------------------------------------------
 # The project's own inputs: RSP list and deficit flags
 # --------------------------------------------------------------------------------------------
-def read_rsp_list(content: bytes) -> pd.DataFrame:
-    """Read the RSP list (``Quarter,Trust_code,Trust_name,In_RSP``; In_RSP Yes/No -> bool)."""
-    what = "RSP list"
+def _read_flag_csv(
+    content: bytes, what: str, columns: Sequence[str], flags: Sequence[str], numbers=()
+) -> pd.DataFrame:
+    """A project flag list: ``Quarter`` normalised, Yes/No ``flags`` -> bool, ``numbers`` ->
+    float; known columns first."""
     df = _read_csv(decode_text(content, what), what)
-    _check_header(df, RSP_LIST_COLUMNS, what)
+    _check_header(df, columns, what)
     if "Quarter" in df.columns:
         df = _fill_quarter(df, None, what)
-    if "In_RSP" in df.columns:
-        df["In_RSP"] = _to_yes_no(df["In_RSP"])
-    return _order(df, RSP_LIST_COLUMNS)
+    for col in numbers:
+        if col in df.columns:
+            df[col] = _to_float(df[col])
+    for col in flags:
+        if col in df.columns:
+            df[col] = _to_yes_no(df[col])
+    return _order(df, columns)
+
+
+def _write_flag_csv(
+    df: pd.DataFrame, what: str, columns: Sequence[str], flags: Sequence[str], numbers=()
+) -> bytes:
+    """A project flag list as written: UTF-8, no BOM, LF, ``Q1 2025/26``, Yes/No."""
+    _require(df, columns, what)
+    out = df[list(columns)].copy()
+    out["Quarter"] = out["Quarter"].map(nhs_quarter_text)
+    for col in numbers:
+        out[col] = _floats_for_output(out[col])
+    for col in flags:
+        out[col] = _yes_no_for_output(out[col])
+    return _csv_bytes(out, bom=False, line_terminator="\n")
+
+
+_RSP_FLAGS = ("In_RSP",)
+_DEFICIT_FLAGS = ("In_deficit_or_receiving_support",)
+_DEFICIT_NUMBERS = ("Planned_surplus_deficit_pct",)
+
+
+def read_rsp_list(content: bytes) -> pd.DataFrame:
+    """Read the RSP list (``Quarter,Trust_code,Trust_name,In_RSP``; In_RSP Yes/No -> bool)."""
+    return _read_flag_csv(content, "RSP list", RSP_LIST_COLUMNS, _RSP_FLAGS)
 
 
 def write_rsp_list(df: pd.DataFrame) -> bytes:
     """Write the RSP list format (UTF-8, no BOM, LF, ``Q1 2025/26``, Yes/No)."""
-    _require(df, RSP_LIST_COLUMNS, "RSP list")
-    out = df[RSP_LIST_COLUMNS].copy()
-    out["Quarter"] = out["Quarter"].map(nhs_quarter_text)
-    out["In_RSP"] = _yes_no_for_output(out["In_RSP"])
-    return _csv_bytes(out, bom=False, line_terminator="\n")
+    return _write_flag_csv(df, "RSP list", RSP_LIST_COLUMNS, _RSP_FLAGS)
 
 
 def read_deficit_flags(content: bytes) -> pd.DataFrame:
     """Read the deficit flags (see the module docstring); Yes/No -> bool, percentage -> float."""
-    what = "deficit flags"
-    df = _read_csv(decode_text(content, what), what)
-    _check_header(df, DEFICIT_FLAGS_COLUMNS, what)
-    if "Quarter" in df.columns:
-        df = _fill_quarter(df, None, what)
-    if "Planned_surplus_deficit_pct" in df.columns:
-        df["Planned_surplus_deficit_pct"] = _to_float(df["Planned_surplus_deficit_pct"])
-    if "In_deficit_or_receiving_support" in df.columns:
-        df["In_deficit_or_receiving_support"] = _to_yes_no(df["In_deficit_or_receiving_support"])
-    return _order(df, DEFICIT_FLAGS_COLUMNS)
+    return _read_flag_csv(
+        content, "deficit flags", DEFICIT_FLAGS_COLUMNS, _DEFICIT_FLAGS, _DEFICIT_NUMBERS
+    )
 
 
 def write_deficit_flags(df: pd.DataFrame) -> bytes:
     """Write the deficit flags format (UTF-8, no BOM, LF, ``Q1 2025/26``, Yes/No)."""
-    _require(df, DEFICIT_FLAGS_COLUMNS, "deficit flags")
-    out = df[DEFICIT_FLAGS_COLUMNS].copy()
-    out["Quarter"] = out["Quarter"].map(nhs_quarter_text)
-    out["Planned_surplus_deficit_pct"] = _floats_for_output(out["Planned_surplus_deficit_pct"])
-    out["In_deficit_or_receiving_support"] = _yes_no_for_output(
-        out["In_deficit_or_receiving_support"]
+    return _write_flag_csv(
+        df, "deficit flags", DEFICIT_FLAGS_COLUMNS, _DEFICIT_FLAGS, _DEFICIT_NUMBERS
     )
-    return _csv_bytes(out, bom=False, line_terminator="\n")
