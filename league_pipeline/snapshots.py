@@ -46,8 +46,8 @@ polling in a loop run with no errors, versions 1..n unique per quarter and exact
 writer SIGKILLed after its Parquet files are written but before COMMIT (and, tried by hand, in
 the middle of a 4-million-row insert) leaves the store as it was, the next write takes the next
 version, and :meth:`SnapshotStore.remove_orphan_files` deletes the files it left. The Postgres
-catalog is tested when ``LEAGUE_TEST_POSTGRES_DSN`` is set (it needs the
-``duckdb-extension-postgres-scanner`` package, which the project does not pin yet).
+catalog (versions, reads, the catalog's tables, the advisory writer lock) is tested against a
+throwaway PostgreSQL server in ``tests/test_postgres_instance.py``.
 """
 
 from __future__ import annotations

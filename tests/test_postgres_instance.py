@@ -28,12 +28,13 @@ import pandas as pd
 import psycopg2
 import pytest
 
+from league_pipeline import lake
 from league_pipeline.defs.snapshots import SNAPSHOT_TABLES
 from league_pipeline.quarters import parse_quarter
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.runner import run_quarters
 from league_pipeline.sample_data import write_sample_landing
-from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.snapshots import SnapshotError, SnapshotStore
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -257,6 +258,17 @@ def test_snapshot_store_on_a_postgres_catalog(postgres, tmp_path):
     assert store.lineage(Q1, 1)["inputs"]["a"]["sha256"] == "0" * 64
     # the catalog (manifest, versions, schema) is in Postgres
     assert postgres.query("lake_b", "SELECT count(*) FROM ducklake_snapshot")[0][0] >= 2
+
+    # writers on other machines are kept apart by a Postgres advisory lock: while another
+    # session holds it, a write waits and then fails clearly; once it is released, it succeeds
+    holder = psycopg2.connect(store.spec.dsn)  # another machine's writer, say
+    holder.autocommit = True
+    holder.cursor().execute("SELECT pg_advisory_lock(%s)", [lake.PG_WRITER_LOCK_KEY])
+    store.lock_timeout = 1
+    with pytest.raises(SnapshotError, match="write lock"):
+        store.write(Q1, {"league_table": table}, {})
+    holder.close()
+    assert store.write(Q1, {"league_table": table}, {}).version == 3
 
 
 def _dagster(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

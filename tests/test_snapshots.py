@@ -11,7 +11,6 @@ import os
 import signal
 import threading
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -305,53 +304,6 @@ def test_threads_of_one_process_read_while_another_writes(store: SnapshotStore) 
             thread.join(timeout=30)
     assert not errors, errors
     assert [i.version for i in store.list(Q1)] == [1, 2, 3, 4]
-
-
-def _postgres_dsn() -> str | None:
-    """A libpq DSN of a server where the test may create a database, or None to skip."""
-    dsn = os.environ.get("LEAGUE_TEST_POSTGRES_DSN")
-    if not dsn:
-        return None
-    try:
-        lake.extension_file("postgres_scanner")
-    except lake.LakeError:
-        return None
-    return dsn
-
-
-@pytest.mark.skipif(
-    _postgres_dsn() is None,
-    reason="set LEAGUE_TEST_POSTGRES_DSN (and install duckdb-extension-postgres-scanner)",
-)
-def test_postgres_catalog(tmp_path: Path) -> None:
-    import psycopg2
-
-    server = _postgres_dsn()
-    assert server is not None
-    name = f"league_snapshots_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(server)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        store = SnapshotStore(tmp_path / "lake", catalog=f"postgres:{server} dbname={name}")
-        assert store.list() == []
-        store.write(Q1, {"league_table": league([1.0, 2.0])}, {"v": 1})
-        info = store.write(Q1, {"league_table": league([3.0])}, {"v": 2})
-        assert info.snapshot_id == "2025-26-q1/v2"
-        assert len(store.read("league_table", Q1, 1)) == 2
-        assert store.read("league_table", Q1)["score"].tolist() == [3.0]
-
-        holder = psycopg2.connect(store.spec.dsn)  # another machine's writer, say
-        holder.autocommit = True
-        holder.cursor().execute("SELECT pg_advisory_lock(%s)", [lake.PG_WRITER_LOCK_KEY])
-        store.lock_timeout = 1
-        with pytest.raises(SnapshotError, match="write lock"):
-            store.write(Q1, {"league_table": league([4.0])}, {})
-        holder.close()
-        assert store.write(Q1, {"league_table": league([4.0])}, {}).version == 3
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 # -- several processes ---------------------------------------------------------------------------
