@@ -32,7 +32,7 @@ from league_pipeline.outputs.exports import (
 )
 from league_pipeline.outputs.movement import movement, movement_summary
 from league_pipeline.outputs.report import REPORT_FILE, build_report
-from league_pipeline.outputs.results import QuarterResults, load_previous, load_quarter
+from league_pipeline.outputs.results import load_previous, load_quarter
 from league_pipeline.outputs.revisions import Revision, latest_revision
 from league_pipeline.peer_groups import BY_ID
 from league_pipeline.quarters import Quarter
@@ -84,14 +84,14 @@ def _check_round_trip(official: OfficialExport) -> list[str]:
 
 
 def write_insights(
-    results: QuarterResults,
+    explainer: Explainer,
     folder: Path,
     *,
     moves: pd.DataFrame | None,
     revised: Revision | None,
 ) -> list[Path]:
     """The explanations, item effects, movement and revisions as CSV files."""
-    explainer = Explainer(results)
+    results = explainer.results
     files = [
         _csv(folder / "explanations.csv", explainer.summary()),
         _csv(
@@ -133,7 +133,8 @@ def publish(
         revised = latest_revision(q, results.version, store=store)
         moves = movement(results, previous) if previous is not None else None
         say(f"{q.label} v{results.version}: explanations, movement and revisions")
-        insight_files = write_insights(results, folder / "insights", moves=moves, revised=revised)
+        explainer = Explainer(results)
+        insight_files = write_insights(explainer, folder / "insights", moves=moves, revised=revised)
         say(f"{q.label} v{results.version}: HTML report")
         html = build_report(
             results,
@@ -141,6 +142,8 @@ def publish(
             revised=revised,
             versions=[i.version for i in store.list(q)],
             progress=say,
+            explainer=explainer,
+            moves_frame=moves,
         )
         report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
         return QuarterOutputs(

@@ -160,14 +160,19 @@ def build_report(
     revised: Revision | None = None,
     versions: list[int] | None = None,
     progress: Callable[[str], None] | None = None,
+    explainer: Explainer | None = None,
+    moves_frame: pd.DataFrame | None = None,
 ) -> str:
     """The report's HTML text for one snapshot (with the previous quarter, if given, for
-    movement, and the revision that produced this version, if any)."""
+    movement, and the revision that produced this version, if any). ``explainer`` and
+    ``moves_frame`` (the movement against ``previous``) are made here unless the caller
+    already has them."""
     say = progress or (lambda _m: None)
     quarter = results.quarter
     table = results.league_table
-    explainer = Explainer(results)
-    moves_frame = movement(results, previous) if previous is not None else None
+    explainer = explainer or Explainer(results)
+    if moves_frame is None and previous is not None:
+        moves_frame = movement(results, previous)
     moves: dict[str, dict[str, Any] | None] = {}
     if moves_frame is not None:
         for _, row in moves_frame.iterrows():
