@@ -18,13 +18,16 @@ quarter's latest snapshot, which in the main job is the one just written upstrea
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from league_pipeline.outputs.publish import QuarterOutputs, publish
 from league_pipeline.quarters import parse_quarter, quarterly_partitions
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.snapshots import SnapshotStore
+
+if TYPE_CHECKING:  # the outputs (Altair, Jinja) are imported when the step runs, not on load
+    from league_pipeline.outputs.publish import QuarterOutputs
 
 GROUP = "outputs"
 SNAPSHOT_KEY = dg.AssetKey(["snapshots", "quarterly_snapshot"])
@@ -46,11 +49,11 @@ def _spec(key: dg.AssetKey, description: str, kinds: set[str]) -> dg.AssetSpec:
     )
 
 
-def _per_quarter(written: list[QuarterOutputs], value) -> dict:
+def _per_quarter(written: "list[QuarterOutputs]", value) -> dict:
     return {f"{o.quarter.label} v{o.version}": value(o) for o in written}
 
 
-def _paths(written: list[QuarterOutputs], pick) -> dict[str, dg.MetadataValue]:
+def _paths(written: "list[QuarterOutputs]", pick) -> dict[str, dg.MetadataValue]:
     """One ``path`` entry for a single quarter, a JSON map for a range."""
     if len(written) == 1:
         return {"path": dg.MetadataValue.path(str(pick(written[0])))}
@@ -94,6 +97,8 @@ def _paths(written: list[QuarterOutputs], pick) -> dict[str, dg.MetadataValue]:
 def quarterly_outputs(
     context: dg.AssetExecutionContext, league: LeagueConfig
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    from league_pipeline.outputs.publish import publish
+
     store = SnapshotStore(catalog=league.lake_catalog)
     written: list[QuarterOutputs] = []
     for key in context.partition_keys:
