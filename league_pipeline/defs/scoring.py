@@ -65,6 +65,19 @@ def _load(session: ScoringSession, tables: list[str], partition_keys: list[str])
         session.load_parquet(table, [staging.existing_path(staged, k) for k in partition_keys])
 
 
+def _score(
+    keys: list[str], inputs: list[str], steps: list[str], outputs: list[str]
+) -> dict[str, pd.DataFrame]:
+    """Run the SQL ``steps`` on the staged ``inputs`` of ``keys``; stage and return ``outputs``."""
+    with ScoringSession() as session:
+        _load(session, inputs, keys)
+        session.run(steps)
+        frames = {name: session.df(name) for name in outputs}
+    for name, df in frames.items():
+        _write_quarters(name, df, keys)
+    return frames
+
+
 def _result(
     context: dg.AssetExecutionContext, name: str, df: pd.DataFrame, schema: str | None
 ) -> dg.MaterializeResult:
@@ -157,13 +170,9 @@ def metric_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     **_common,
 )
 def metric_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    keys = context.partition_keys
-    with ScoringSession() as session:
-        _load(session, ["trusts", "metric_values", "given_scores"], keys)
-        session.run(["metric_scores"])
-        df = session.df("metric_scores")
-    _write_quarters("metric_scores", df, keys)
-    return _result(context, "metric_scores", df, "metric_scores")
+    inputs = ["trusts", "metric_values", "given_scores"]
+    df = _score(context.partition_keys, inputs, ["metric_scores"], ["metric_scores"])
+    return _result(context, "metric_scores", df["metric_scores"], "metric_scores")
 
 
 @dg.asset(
@@ -174,14 +183,9 @@ def metric_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     **_common,
 )
 def domain_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    keys = context.partition_keys
-    with ScoringSession() as session:
-        _load(session, ["metric_scores"], keys)
-        session.run(["score_items", "domain_scores"])
-        items, df = session.df("score_items"), session.df("domain_scores")
-    _write_quarters("score_items", items, keys)
-    _write_quarters("domain_scores", df, keys)
-    return _result(context, "domain_scores", df, "domain_scores")
+    steps = ["score_items", "domain_scores"]
+    frames = _score(context.partition_keys, ["metric_scores"], steps, steps)
+    return _result(context, "domain_scores", frames["domain_scores"], "domain_scores")
 
 
 @dg.asset(
@@ -194,16 +198,14 @@ def domain_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     **_common,
 )
 def segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    keys = context.partition_keys
-    with ScoringSession() as session:
-        _load(session, ["score_items", "deficit_flags", "rsp"], keys)
-        session.run(
-            ["trust_averages", "segment_cut_points", "unadjusted_segments", "trust_segments"]
-        )
-        cuts, df = session.df("segment_cut_points"), session.df("trust_segments")
-    _write_quarters("segment_cut_points", cuts, keys)
-    _write_quarters("trust_segments", df, keys)
-    result = _result(context, "trust_segments", df, None)
+    frames = _score(
+        context.partition_keys,
+        ["score_items", "deficit_flags", "rsp"],
+        ["trust_averages", "segment_cut_points", "unadjusted_segments", "trust_segments"],
+        ["segment_cut_points", "trust_segments"],
+    )
+    cuts = frames["segment_cut_points"]
+    result = _result(context, "trust_segments", frames["trust_segments"], None)
     cut_md = dg.MetadataValue.md(cuts.round(4).to_markdown(index=False))
     return dg.MaterializeResult(metadata={**result.metadata, "cut_points": cut_md})
 
