@@ -17,7 +17,6 @@ import xlsxwriter
 
 from league_pipeline.quarters import Quarter
 from league_pipeline.raw import rtt
-from league_pipeline.raw.checks import validate_raw
 from league_pipeline.raw.derive import derive
 from league_pipeline.raw.rtt import (
     BAND_COLUMNS,
@@ -27,6 +26,7 @@ from league_pipeline.raw.rtt import (
     write_rtt_extract,
 )
 from league_pipeline.readers import ReaderError
+from league_pipeline.validation import validate
 
 Q1 = Quarter(2025, 1)
 
@@ -99,7 +99,7 @@ def test_counts_incomplete_pathways_of_english_commissioners(extract_path: Path)
     df = read_rtt_extract(extract_path, Q1)
     assert list(df["org_code"]) == ["R0A", "RXX"]
     _check_counts(df)
-    assert validate_raw(df, "raw_rtt", Q1.label).passed
+    assert validate(df, "raw_rtt", expected_quarter=Q1.label).passed
     derived = derive({"rtt_full_extract": [df]}, [Q1]).set_index(["trust_code", "metric_id"])
     assert derived.loc[("R0A", "OF0023"), "value"] == round(100 * 600 / 1100, 2)  # 54.55
     assert derived.loc[("R0A", "OF0003"), "value"] == round(100 * 100 / 1100, 2)  # 9.09
@@ -185,7 +185,7 @@ def test_an_extract_for_another_month_fails_validation(tmp_path: Path) -> None:
     frame["Period"] = "RTT-May-2025"
     path = tmp_path / "may.csv"
     path.write_bytes(write_rtt_extract(frame))
-    report = validate_raw(read_rtt_extract(path, Q1), "raw_rtt", Q1.label)
+    report = validate(read_rtt_extract(path, Q1), "raw_rtt", expected_quarter=Q1.label)
     assert not report.passed and "quarter's last month" in report.summary
 
 
