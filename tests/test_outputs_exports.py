@@ -209,3 +209,20 @@ def test_vega_bundle_is_made_once_and_kept_in_the_cache(tmp_path, monkeypatch):
     assert first == again == "vega();<\\/script>"  # safe to inline in a <script> element
     assert len(calls) == 1 and len(cached) == 1
     assert cached[0].read_text(encoding="utf-8") == first
+
+
+def test_vega_bundle_without_a_writable_cache_still_makes_the_report(tmp_path, monkeypatch):
+    """A home that cannot be written (a service account, a read-only volume) costs time, not
+    the report: the bundle is made, and the failure to keep it is only logged."""
+    from league_pipeline.outputs.report import charts
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("LEAGUE_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(charts.vlc, "javascript_bundle", lambda: "vega();")
+    charts.vega_bundle.cache_clear()
+    try:
+        assert charts.vega_bundle() == "vega();"
+    finally:
+        charts.vega_bundle.cache_clear()
+    assert blocker.read_text() == "a file where the cache folder would go"

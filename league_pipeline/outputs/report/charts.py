@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 from typing import Any
 
 import altair as alt
@@ -22,6 +23,8 @@ import vl_convert as vlc
 from league_pipeline import paths
 from league_pipeline.atomic import write_bytes
 from league_pipeline.peer_groups import PEER_GROUPS
+
+log = logging.getLogger(__name__)
 
 SEGMENT_COLOURS = {
     "1": "#007f3b",  # NHS green
@@ -209,8 +212,15 @@ def vega_bundle() -> str:
     process reads it back instead.
     """
     cached = paths.cache_dir() / f"vega-bundle-vl-convert-{vlc.__version__}.js"
-    if cached.is_file():
+    try:
         return cached.read_text(encoding="utf-8")
+    except OSError:
+        pass  # not made yet, or the cache folder cannot be read
     bundle = vlc.javascript_bundle().replace("</script", "<\\/script")
-    write_bytes(cached, bundle.encode("utf-8"))
+    try:
+        write_bytes(cached, bundle.encode("utf-8"))
+    except OSError as exc:  # a read-only or missing home: the report is made all the same
+        log.warning(
+            "cannot keep the Vega bundle in %s (%s); it is made again next time", cached, exc
+        )
     return bundle
