@@ -73,6 +73,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from league_pipeline import lake, paths
+from league_pipeline.atomic import atomic_write
 from league_pipeline.quarters import Quarter, parse_quarter
 
 log = logging.getLogger(__name__)
@@ -770,14 +771,7 @@ class SnapshotStore:
                 {**(arrow.schema.metadata or {}), b"league_pipeline": meta.encode()}
             )
             path = out / f"{table}-{q.slug}-v{info.version}.parquet"
-            tmp = path.with_name(f".{path.name}.tmp")
-            try:
-                pq.write_table(arrow, tmp)
-                tmp.replace(path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-            written.append(path)
+            written.append(atomic_write(path, functools.partial(pq.write_table, arrow)))
         return written
 
 
