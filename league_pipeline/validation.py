@@ -62,11 +62,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 # --------------------------------------------------------------------------------------------
 # Custom checks (usable from YAML by name once this module is imported)
 # --------------------------------------------------------------------------------------------
-def _all_true(df: pd.DataFrame) -> pd.DataFrame:
+def all_true(df: pd.DataFrame) -> pd.DataFrame:
+    """The starting result of a table check: every cell passes."""
     return pd.DataFrame(True, index=df.index, columns=df.columns)
 
 
-def cells(out: pd.DataFrame) -> pd.DataFrame | pd.Series:
+def _cells(out: pd.DataFrame) -> pd.DataFrame | pd.Series:
     """A table check's result for pandera: the per-cell frame when a cell fails, so the failure
     cases name its column and row; one True a row when every cell passes. (pandera collects
     failure cases from a frame result column by column even when nothing failed: ~25 ms a
@@ -87,15 +88,27 @@ def _round_half_away(values: pd.Series, decimals: int) -> pd.Series:
     return np.sign(values) * np.floor(values.abs() * scale + 0.5) / scale
 
 
-def _register(statistics: list[str]) -> Callable[[_F], _F]:
-    """Register a DataFrame-level check once (re-imports must not fail)."""
+def register_table_check(statistics: list[str]) -> Callable[[_F], _F]:
+    """Register a DataFrame-level check once (re-imports must not fail). A check that returns a
+    per-cell frame is handed to pandera through :func:`_cells`."""
 
     def decorator(fn: _F) -> _F:
+        @functools.wraps(fn)
+        def check(df: pd.DataFrame, **statistics_values: Any) -> Any:
+            result = fn(df, **statistics_values)
+            return _cells(result) if isinstance(result, pd.DataFrame) else result
+
         if not hasattr(pa.Check, fn.__name__):
-            pa_ext.register_check_method(statistics=statistics, supported_types=pd.DataFrame)(fn)
+            pa_ext.register_check_method(statistics=statistics, supported_types=pd.DataFrame)(check)
         return fn
 
     return decorator
+
+
+def _equals(series: pd.Series, expected: pd.Series) -> pd.Series:
+    """Cell by cell, ``series`` (read as numbers) equals ``expected``; missing on either side
+    fails."""
+    return _numeric(series).eq(expected).fillna(False).astype(bool)
 
 
 def _register_column_check(fn: _F) -> _F:
@@ -119,12 +132,12 @@ def yes_no_flag(series: pd.Series) -> pd.Series:
 
 
 # Each check builds a boolean DataFrame shaped like its input, False only in the cells at fault,
-# so pandera's failure cases name the offending column(s) and row (see cells). Columns a check
+# so pandera's failure cases name the offending column(s) and row (see _cells). Columns a check
 # needs but the frame lacks are skipped here: the missing column is already reported as
 # column_in_dataframe.
 
 
-@_register(["metric_pattern", "min_value", "max_value", "id_column", "value_column"])
+@register_table_check(["metric_pattern", "min_value", "max_value", "id_column", "value_column"])
 def metric_value_in_range(
     df: pd.DataFrame,
     *,
@@ -135,17 +148,17 @@ def metric_value_in_range(
     value_column: str = "Value",
 ) -> pd.DataFrame:
     """``value_column`` is in [min_value, max_value] where the id matches ``metric_pattern``."""
-    out = _all_true(df)
+    out = all_true(df)
     if id_column not in df or value_column not in df:
         return out
     applies = df[id_column].astype("str").str.match(metric_pattern).fillna(False).astype(bool)
     value = _numeric(df[value_column])
     ok = value.between(min_value, max_value) | value.isna()
     out[value_column] = ~applies | ok
-    return cells(out)
+    return out
 
 
-@_register(["metric_pattern", "allowed_values", "id_column", "value_column"])
+@register_table_check(["metric_pattern", "allowed_values", "id_column", "value_column"])
 def metric_value_isin(
     df: pd.DataFrame,
     *,
@@ -155,22 +168,22 @@ def metric_value_isin(
     value_column: str = "Value",
 ) -> pd.DataFrame:
     """``value_column`` is one of ``allowed_values`` on rows whose id matches ``metric_pattern``."""
-    out = _all_true(df)
+    out = all_true(df)
     if id_column not in df or value_column not in df:
         return out
     applies = df[id_column].astype("str").str.match(metric_pattern).fillna(False).astype(bool)
     value = _numeric(df[value_column])
     ok = value.isin([float(v) for v in allowed_values]) | value.isna()
     out[value_column] = ~applies | ok
-    return cells(out)
+    return out
 
 
-@_register(["keys", "columns"])
+@register_table_check(["keys", "columns"])
 def consistent_within(
     df: pd.DataFrame, *, keys: Sequence[str], columns: Sequence[str]
 ) -> pd.DataFrame:
     """Each of ``columns`` has a single value within every group of ``keys``."""
-    out = _all_true(df)
+    out = all_true(df)
     if any(k not in df for k in keys):
         return out
     grouped = df.groupby(list(keys), dropna=True, sort=False)
@@ -179,10 +192,10 @@ def consistent_within(
             continue
         distinct = grouped[col].transform("nunique")
         out[col] = ~(distinct.fillna(1) > 1)
-    return cells(out)
+    return out
 
 
-@_register(["lower", "upper", "tolerance"])
+@register_table_check(["lower", "upper", "tolerance"])
 def columns_ordered(
     df: pd.DataFrame, *, lower: str, upper: str, tolerance: float = 0.0
 ) -> pd.DataFrame:
@@ -190,7 +203,7 @@ def columns_ordered(
 
     ``tolerance`` absorbs rounding, e.g. a 2 dp bound against an unrounded average.
     """
-    out = _all_true(df)
+    out = all_true(df)
     if lower not in df or upper not in df:
         return out
     lo, hi = df[lower], df[upper]
@@ -204,16 +217,16 @@ def columns_ordered(
         bad = lo.notna() & hi.notna() & (lo > hi + tolerance)
     out[lower] = ~bad
     out[upper] = ~bad
-    return cells(out)
+    return out
 
 
-@_register(["min_rows"])
+@register_table_check(["min_rows"])
 def has_rows(df: pd.DataFrame, *, min_rows: int = 1) -> bool:
     """The frame has at least ``min_rows`` rows (a header-only extract is not data)."""
     return len(df) >= min_rows
 
 
-@_register(["unadjusted", "deficit", "adjusted"])
+@register_table_check(["unadjusted", "deficit", "adjusted"])
 def financial_override_applied(
     df: pd.DataFrame,
     *,
@@ -222,17 +235,17 @@ def financial_override_applied(
     adjusted: str = "adjusted_segment",
 ) -> pd.DataFrame:
     """``adjusted = max(unadjusted, 3)`` for trusts in deficit, else ``unadjusted`` (NOF §4.5)."""
-    out = _all_true(df)
+    out = all_true(df)
     if any(c not in df for c in (unadjusted, deficit, adjusted)):
         return out
     raw = _numeric(df[unadjusted])
     in_deficit = df[deficit].astype("boolean").fillna(False).astype(bool)
     expected = raw.where(~in_deficit, raw.clip(lower=3))
-    out[adjusted] = _numeric(df[adjusted]).eq(expected).fillna(False).astype(bool)
-    return cells(out)
+    out[adjusted] = _equals(df[adjusted], expected)
+    return out
 
 
-@_register(["adjusted", "in_rsp", "final"])
+@register_table_check(["adjusted", "in_rsp", "final"])
 def rsp_override_applied(
     df: pd.DataFrame,
     *,
@@ -241,16 +254,16 @@ def rsp_override_applied(
     final: str = "final_segment",
 ) -> pd.DataFrame:
     """``final = 5`` for trusts in the Recovery Support Programme, else ``adjusted`` (NOF §4.6)."""
-    out = _all_true(df)
+    out = all_true(df)
     if any(c not in df for c in (adjusted, in_rsp, final)):
         return out
     rsp = df[in_rsp].astype("boolean").fillna(False).astype(bool)
     expected = _numeric(df[adjusted]).where(~rsp, 5)
-    out[final] = _numeric(df[final]).eq(expected).fillna(False).astype(bool)
-    return cells(out)
+    out[final] = _equals(df[final], expected)
+    return out
 
 
-@_register(["group_by", "segment", "score", "rank", "decimals"])
+@register_table_check(["group_by", "segment", "score", "rank", "decimals"])
 def competition_rank(
     df: pd.DataFrame,
     *,
@@ -262,13 +275,13 @@ def competition_rank(
 ) -> pd.DataFrame:
     """``rank`` is the competition ("min") rank of (segment, score rounded half away from zero
     to ``decimals``) within each group (NOF §4.7)."""
-    out = _all_true(df)
+    out = all_true(df)
     if any(c not in df for c in (*group_by, segment, score, rank)):
         return out
     key = _numeric(df[segment]) * 1000 + _round_half_away(_numeric(df[score]), decimals)
     expected = key.groupby([df[g] for g in group_by], dropna=False).rank(method="min")
-    out[rank] = _numeric(df[rank]).eq(expected).fillna(False).astype(bool)
-    return cells(out)
+    out[rank] = _equals(df[rank], expected)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

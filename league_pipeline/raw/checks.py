@@ -4,7 +4,8 @@ Belongs here: checks pandera has no built-in for that only the raw releases need
 quarter's derivation reads are all there (and no others), a monthly file is for the month it was
 fetched for, and a file's provider rows add up to its published total row. They are registered
 with :func:`pandera.extensions.register_check_method`, as :mod:`league_pipeline.validation`
-registers its own, so they serialise in YAML like built-in checks.
+registers its own (with its :func:`~league_pipeline.validation.register_table_check`), so they
+serialise in YAML like built-in checks.
 :func:`league_pipeline.validation.load_schema` imports this module before loading any schema.
 """
 
@@ -13,21 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-import pandera.extensions as pa_ext
-import pandera.pandas as pa
 
 from league_pipeline.quarters import QuarterError, parse_quarter
 from league_pipeline.raw.periods import months_of
-from league_pipeline.validation import cells
-
-
-def _register(statistics: list[str]):
-    def decorator(fn):
-        if not hasattr(pa.Check, fn.__name__):
-            pa_ext.register_check_method(statistics=statistics, supported_types=pd.DataFrame)(fn)
-        return fn
-
-    return decorator
+from league_pipeline.validation import all_true, register_table_check
 
 
 def _required(df: pd.DataFrame, quarter_column: str, span: str) -> dict[str, set[pd.Timestamp]]:
@@ -41,13 +31,13 @@ def _required(df: pd.DataFrame, quarter_column: str, span: str) -> dict[str, set
     return out
 
 
-@_register(["quarter_column", "month_column", "span"])
+@register_table_check(["quarter_column", "month_column", "span"])
 def months_within(
     df: pd.DataFrame, *, quarter_column: str, month_column: str, span: str
 ) -> pd.DataFrame:
     """Every row's month is one the quarter's derivation reads (``span``: quarter,
     year_to_date or last_month); rows of other months are flagged. Blank months pass here."""
-    out = pd.DataFrame(True, index=df.index, columns=df.columns)
+    out = all_true(df)
     if quarter_column not in df or month_column not in df:
         return out
     required = _required(df, quarter_column, span)
@@ -57,10 +47,10 @@ def months_within(
         for q, m in zip(df[quarter_column], months, strict=True)
     ]
     out[month_column] = ok
-    return cells(out)
+    return out
 
 
-@_register(["quarter_column", "month_column", "span"])
+@register_table_check(["quarter_column", "month_column", "span"])
 def months_complete(df: pd.DataFrame, *, quarter_column: str, month_column: str, span: str) -> bool:
     """Every month the quarter's derivation reads has rows (a release that stops short fails)."""
     if quarter_column not in df or month_column not in df:
@@ -73,7 +63,7 @@ def months_complete(df: pd.DataFrame, *, quarter_column: str, month_column: str,
     return True
 
 
-@_register(["month_column", "expected_column", "skip_column", "skip_value"])
+@register_table_check(["month_column", "expected_column", "skip_column", "skip_value"])
 def same_month(
     df: pd.DataFrame,
     *,
@@ -84,7 +74,7 @@ def same_month(
 ) -> pd.DataFrame:
     """``month_column`` equals ``expected_column`` (the month the file was fetched for), except
     on rows where ``skip_column == skip_value`` (a total row has no period of its own)."""
-    out = pd.DataFrame(True, index=df.index, columns=df.columns)
+    out = all_true(df)
     if month_column not in df or expected_column not in df:
         return out
     month = pd.to_datetime(df[month_column], errors="coerce")
@@ -93,10 +83,10 @@ def same_month(
     if skip_column and skip_column in df:
         ok |= df[skip_column].astype("str").eq(str(skip_value))
     out[month_column] = ok
-    return cells(out)
+    return out
 
 
-@_register(["row_type_column", "total_value", "columns", "keys"])
+@register_table_check(["row_type_column", "total_value", "columns", "keys"])
 def totals_add_up(
     df: pd.DataFrame,
     *,
@@ -107,7 +97,7 @@ def totals_add_up(
 ) -> pd.DataFrame:
     """Within each group of ``keys``, the rows that are not totals add up to the total row, in
     every column of ``columns``; a total cell that disagrees is flagged. No total row, no check."""
-    out = pd.DataFrame(True, index=df.index, columns=df.columns)
+    out = all_true(df)
     if row_type_column not in df or any(k not in df for k in keys):
         return out
     present = [c for c in columns if c in df]
@@ -123,4 +113,4 @@ def totals_add_up(
             actual = values.at[index, col]
             if pd.notna(actual) and abs(float(actual) - float(expected)) > 1e-6:
                 out.at[index, col] = False
-    return cells(out)
+    return out
