@@ -182,6 +182,11 @@ def _last_line_width(path: Path) -> int:
         return 0
 
 
+def _column_types(names: list[str]) -> dict[str, str]:
+    """DuckDB types of a CSV extract's columns: counts as BIGINT, the rest as text."""
+    return {c: "BIGINT" if c in COUNT_COLUMNS else "VARCHAR" for c in names}
+
+
 def _candidate_view(
     con: duckdb.DuckDBPyConnection, csv_file: Path, names: list[str], folder: Path
 ) -> bool:
@@ -198,13 +203,12 @@ def _candidate_view(
         "part_type": PART_TYPE,
         "total_function": TOTAL_FUNCTION,
     }
-    columns = {c: "BIGINT" if c in COUNT_COLUMNS else "VARCHAR" for c in names}
     try:
         con.execute((sql_dir() / "raw" / "rtt_candidate_lines.sql").read_text(), params)
         rel = con.read_csv(
             str(target),
             header=False,
-            columns=columns,
+            columns=_column_types(names),
             delimiter=",",
             quotechar='"',
             escapechar='"',
@@ -218,9 +222,8 @@ def _candidate_view(
 
 def _whole_file_view(con: duckdb.DuckDBPyConnection, csv_file: Path, names: list[str]) -> None:
     """View ``rtt_rows`` over every row of ``csv_file`` (DuckDB sniffs the dialect)."""
-    types = {c: "VARCHAR" if c not in COUNT_COLUMNS else "BIGINT" for c in names}
     try:
-        rel = con.read_csv(str(csv_file), header=True, dtype=types, delimiter=",")
+        rel = con.read_csv(str(csv_file), header=True, dtype=_column_types(names), delimiter=",")
     except duckdb.Error as exc:
         first = " ".join(str(exc).split())[:300]
         raise ReaderError(f"{WHAT}: not a readable CSV file ({first})") from None
