@@ -32,8 +32,7 @@ def bootstrap_means(
     drawn from the trust's stream, gathered and averaged. Per trust keeps the arrays small
     (10,000 x 40 at most), with no padding or mask, so the work is the draws themselves.
     """
-    counts = np.array([len(s) for s in item_scores])
-    if (counts == 0).any():
+    if any(len(s) == 0 for s in item_scores):
         raise ValueError("every trust needs at least one scored item")
     means = np.empty((replicates, len(item_scores)))
     for i, scores in enumerate(item_scores):
