@@ -336,22 +336,23 @@ def normalise_quarter_label(text: object) -> object:
     Anything that is not a quarter is returned unchanged (NaN stays NaN), so validation can show
     it as a failing value.
     """
-    if not isinstance(text, str):
-        return text
-    try:
-        return parse_quarter(text, check_methodology=False).label
-    except QuarterError:
-        return text
+    return _quarter_as(text, "label")
 
 
 def nhs_quarter_text(label: object) -> object:
     """``2025/26 Q1`` -> ``Q1 2025/26``, the form NHS England's files use (others unchanged)."""
-    if not isinstance(label, str):
-        return label
+    return _quarter_as(label, "published_label")
+
+
+def _quarter_as(text: object, form: str) -> object:
+    """The quarter ``text`` names, as its ``form`` (a :class:`Quarter` property); anything that
+    is not a quarter's text is returned unchanged."""
+    if not isinstance(text, str):
+        return text
     try:
-        return parse_quarter(label, check_methodology=False).published_label
+        return getattr(parse_quarter(text, check_methodology=False), form)
     except QuarterError:
-        return label
+        return text
 
 
 def _expected_label(quarter_label: str) -> str:
