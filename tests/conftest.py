@@ -58,6 +58,18 @@ def fidelity_report() -> list[str]:
     return FIDELITY_LINES
 
 
+@pytest.fixture(scope="session")
+def generated_landing(tmp_path_factory) -> Path:
+    """The embedded default's landing folder for 2025/26 Q1-Q2, made once; copy it before
+    changing anything in it."""
+    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.sample_data import write_sample_landing
+
+    landing = tmp_path_factory.mktemp("landing")
+    write_sample_landing(landing, [parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")])
+    return landing
+
+
 @pytest.fixture
 def league_home(tmp_path, monkeypatch) -> Path:
     """An isolated LEAGUE_HOME (landing, source store, staging, lake, dagster home)."""

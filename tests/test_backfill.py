@@ -30,13 +30,6 @@ ACUTE_Q1 = "2025-26-q1/nhs-oversight-framework-acute-trust-data.csv"
 LOCK_ERRORS = ("database is locked", "could not set lock", "conflicting lock", "lock timeout")
 
 
-@pytest.fixture(scope="module")
-def generated_landing(tmp_path_factory) -> Path:
-    landing = tmp_path_factory.mktemp("landing")
-    write_sample_landing(landing, [Q1, Q2])
-    return landing
-
-
 @pytest.fixture
 def home(league_home, generated_landing, monkeypatch) -> Path:
     """LEAGUE_HOME with Q1-Q2 landing data, its own DAGSTER_HOME and a small bootstrap."""

@@ -27,19 +27,11 @@ from league_pipeline.defs.automation import (
 from league_pipeline.quarters import parse_quarter
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.runner import root_cause
-from league_pipeline.sample_data import write_sample_landing
 from league_pipeline.snapshots import SnapshotStore
 from league_pipeline.sources import catalogue
 
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")
 ACUTE_FILE = "2025-26-q1/nhs-oversight-framework-acute-trust-data.csv"
-
-
-@pytest.fixture(scope="module")
-def generated_landing(tmp_path_factory) -> Path:
-    landing = tmp_path_factory.mktemp("landing")
-    write_sample_landing(landing, [Q1, Q2])
-    return landing
 
 
 @pytest.fixture

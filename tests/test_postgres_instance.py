@@ -33,7 +33,6 @@ from league_pipeline.defs.snapshots import SNAPSHOT_TABLES
 from league_pipeline.quarters import parse_quarter
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.runner import run_quarters
-from league_pipeline.sample_data import write_sample_landing
 from league_pipeline.snapshots import SnapshotError, SnapshotStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,13 +155,6 @@ def postgres() -> Iterator[Postgres]:
             timeout=60,
         )
         shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def generated_landing(tmp_path_factory) -> Path:
-    landing = tmp_path_factory.mktemp("landing")
-    write_sample_landing(landing, [Q1, Q2])
-    return landing
 
 
 def _dagster_home(path: Path) -> Path:
