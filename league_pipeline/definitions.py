@@ -18,7 +18,7 @@ from league_pipeline.defs.raw import raw_assets, raw_jobs
 from league_pipeline.defs.scoring import scoring_assets
 from league_pipeline.defs.snapshots import quarterly_snapshot
 from league_pipeline.defs.sources import source_assets
-from league_pipeline.resources import LeagueConfig, config_from_env
+from league_pipeline.resources import LeagueConfig, config_from_env, workers_from_env
 
 # the blocking cross-source checks ride along, so every materialize(ALL_ASSETS) runs them
 ALL_ASSETS = [
@@ -31,6 +31,11 @@ ALL_ASSETS = [
 ]
 
 
+def run_resources(league: LeagueConfig | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The resources a run of these assets needs, the configuration overridable (tests, CLI)."""
+    return {"league": league or config_from_env(), "workers": workers_from_env()}
+
+
 def build_defs(league: LeagueConfig | None = None) -> dg.Definitions:
     """The definitions, with the configuration resource overridable (tests, CLI)."""
     return dg.Definitions(
@@ -38,7 +43,7 @@ def build_defs(league: LeagueConfig | None = None) -> dg.Definitions:
         jobs=[quarterly_league_job, *raw_jobs],
         schedules=[quarterly_league_schedule],
         sensors=[new_publication_sensor],
-        resources={"league": league or config_from_env()},
+        resources=run_resources(league),
     )
 
 

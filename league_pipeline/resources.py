@@ -1,7 +1,8 @@
-"""Dagster resources: the one configuration object every asset reads.
+"""Dagster resources: the configuration object every asset reads, and the worker pool.
 
 Belongs here: settings (source mode, folders, HTTP behaviour, bootstrap size, snapshot catalog)
-and factories for the objects built from them. Values come from environment variables so that
+and factories for the objects built from them; the pool of worker processes a range run uses
+(:mod:`league_pipeline.workers`). Values come from environment variables so that
 `dagster dev`, the CLI and tests configure runs the same way.
 """
 
@@ -11,11 +12,17 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from pydantic import PrivateAttr
 
 from league_pipeline import paths
 from league_pipeline.scoring.likely_ranges import DEFAULT_REPLICATES, DEFAULT_SEED
 from league_pipeline.sources.fetch import HttpFetcher
 from league_pipeline.sources.store import SourceStore
+from league_pipeline.workers import QuarterPool, default_workers
 
 
 class LeagueConfig(dg.ConfigurableResource):
@@ -61,3 +68,40 @@ def config_from_env() -> LeagueConfig:
         bootstrap_seed=int(env.get("LEAGUE_BOOTSTRAP_SEED", str(DEFAULT_SEED))),
         lake_catalog=env.get("LEAGUE_LAKE_CATALOG"),
     )
+
+
+class WorkerPool(dg.ConfigurableResource):
+    """Worker processes for the work each quarter of a range run does on its own: its
+    bootstrap of the likely ranges and its outputs.
+
+    workers: how many (``LEAGUE_WORKERS``; default one per core, at most two; 1 turns the pool
+    off). A run over several quarters starts them as it begins, so they are ready when the
+    league tables and outputs steps need them; a run of one quarter never starts them.
+    """
+
+    workers: int = 2
+    _pool: QuarterPool | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._pool = QuarterPool(self.workers)
+        tags = context.run.tags if context.run is not None else {}
+        start = tags.get(ASSET_PARTITION_RANGE_START_TAG)
+        if start is not None and start != tags.get(ASSET_PARTITION_RANGE_END_TAG):
+            self._pool.start()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def map(self, fn, items):
+        """``[fn(item) for item in items]``, shared among the workers (see QuarterPool.map)."""
+        if self._pool is None:  # used outside a run (direct invocation in a test)
+            with QuarterPool(self.workers) as pool:
+                return pool.map(fn, items)
+        return self._pool.map(fn, items)
+
+
+def workers_from_env() -> WorkerPool:
+    """The worker pool sized by ``LEAGUE_WORKERS`` (see :func:`workers.default_workers`)."""
+    return WorkerPool(workers=default_workers())

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from league_pipeline import lake
-from league_pipeline.definitions import ALL_ASSETS
+from league_pipeline.definitions import ALL_ASSETS, run_resources
 from league_pipeline.defs.sources import SOURCE_KEYS
 from league_pipeline.quarters import Quarter
 from league_pipeline.resources import LeagueConfig
@@ -79,7 +79,7 @@ def populated_home(tmp_path_factory) -> Path:
             result = dg.materialize(
                 ALL_ASSETS,
                 selection=PIPELINE,
-                resources={"league": LeagueConfig(bootstrap_replicates=REPLICATES)},
+                resources=run_resources(LeagueConfig(bootstrap_replicates=REPLICATES)),
                 instance=instance,
                 raise_on_error=False,
                 tags={

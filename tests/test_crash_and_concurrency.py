@@ -42,7 +42,7 @@ from reliability_support import (
     use_home,
 )
 
-from league_pipeline.definitions import ALL_ASSETS
+from league_pipeline.definitions import ALL_ASSETS, run_resources
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.snapshots import SnapshotStore
 
@@ -73,7 +73,7 @@ if mode == "pause-in-snapshot":
     sys.exit(main(["run", "--quarter", sys.argv[3]]))
 elif mode == "run":
     import dagster as dg
-    from league_pipeline.definitions import ALL_ASSETS
+    from league_pipeline.definitions import ALL_ASSETS, run_resources
     from league_pipeline.defs.sources import SOURCE_KEYS
     from league_pipeline.resources import config_from_env
     from league_pipeline.runner import _problems, instance
@@ -81,7 +81,7 @@ elif mode == "run":
     core = (dg.AssetSelection.assets(*SOURCE_KEYS.values()) | dg.AssetSelection.groups("scoring")
             | dg.AssetSelection.assets(snapshot))
     result = dg.materialize(ALL_ASSETS, selection=core, partition_key=sys.argv[2],
-                            resources={"league": config_from_env()}, instance=instance(),
+                            resources=run_resources(config_from_env()), instance=instance(),
                             raise_on_error=False, tags={"test/child": sys.argv[3]})
     print(json.dumps({"run_id": result.run_id, "success": result.success,
                       "problems": _problems(result)}))
@@ -160,7 +160,7 @@ def test_league_run_killed_while_writing_the_snapshot(home: Path, tmp_path: Path
             ALL_ASSETS,
             selection=CORE,
             partition_key=Q1.key,
-            resources={"league": LeagueConfig(bootstrap_replicates=REPLICATES)},
+            resources=run_resources(LeagueConfig(bootstrap_replicates=REPLICATES)),
             instance=instance,
             raise_on_error=False,
         )

@@ -23,12 +23,12 @@ RERUN = """
 import sys, warnings
 warnings.filterwarnings("ignore")
 import dagster as dg
-from league_pipeline.definitions import ALL_ASSETS
+from league_pipeline.definitions import ALL_ASSETS, run_resources
 from league_pipeline.resources import LeagueConfig
 snapshot = dg.AssetKey(["snapshots", "quarterly_snapshot"])
 result = dg.materialize(ALL_ASSETS, selection=dg.AssetSelection.assets(snapshot).upstream(),
                         partition_key=sys.argv[1], instance=dg.DagsterInstance.ephemeral(),
-                        resources={"league": LeagueConfig(bootstrap_replicates=int(sys.argv[2]))},
+                        resources=run_resources(LeagueConfig(bootstrap_replicates=int(sys.argv[2]))),
                         raise_on_error=False)
 sys.exit(0 if result.success else 1)
 """

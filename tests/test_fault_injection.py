@@ -34,7 +34,7 @@ import pytest
 from reliability_support import CORE, Q1, Q2, populated_home, snapshot_digests, use_home
 
 from league_pipeline import paths
-from league_pipeline.definitions import ALL_ASSETS
+from league_pipeline.definitions import ALL_ASSETS, run_resources
 from league_pipeline.quarters import Quarter
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.runner import _problems, root_cause
@@ -471,7 +471,7 @@ def materialize(
         ALL_ASSETS,
         selection=selection,
         partition_key=quarter.key,
-        resources={"league": LeagueConfig(landing_dir=str(landing), bootstrap_replicates=200)},
+        resources=run_resources(LeagueConfig(landing_dir=str(landing), bootstrap_replicates=200)),
         instance=INSTANCE,
         raise_on_error=False,
     )

@@ -35,7 +35,7 @@ import dagster as dg
 import pytest
 from reliability_support import CORE, PIPELINE, shared_landing
 
-from league_pipeline.definitions import ALL_ASSETS
+from league_pipeline.definitions import ALL_ASSETS, run_resources
 from league_pipeline.quarters import Quarter
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.runner import root_cause
@@ -202,7 +202,7 @@ def materialize(
         ALL_ASSETS,
         selection=selection,
         partition_key=Q1.key,
-        resources={"league": league},
+        resources=run_resources(league),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

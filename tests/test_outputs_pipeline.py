@@ -14,7 +14,7 @@ from dagster._core.storage.tags import (
 )
 
 from league_pipeline import readers
-from league_pipeline.definitions import ALL_ASSETS, defs
+from league_pipeline.definitions import ALL_ASSETS, defs, run_resources
 from league_pipeline.defs.automation import quarterly_league_job
 from league_pipeline.defs.outputs import (
     EXPORTS_KEY,
@@ -56,7 +56,7 @@ def _materialize(league, instance, *, partition_key=None, tags=None):
     return dg.materialize(
         ALL_ASSETS,
         partition_key=partition_key,
-        resources={"league": league},
+        resources=run_resources(league),
         instance=instance,
         raise_on_error=False,
         tags=tags or {},

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from league_pipeline import paths, readers, staging
-from league_pipeline.definitions import ALL_ASSETS, build_defs, defs
+from league_pipeline.definitions import ALL_ASSETS, build_defs, defs, run_resources
 from league_pipeline.defs.automation import (
     due_quarter,
     new_publication_sensor,
@@ -50,7 +50,7 @@ def materialize(league: LeagueConfig, key: str = Q1.key) -> dg.ExecuteInProcessR
     return dg.materialize(
         ALL_ASSETS,
         partition_key=key,
-        resources={"league": league},
+        resources=run_resources(league),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

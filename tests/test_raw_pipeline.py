@@ -18,7 +18,7 @@ from dagster._core.storage.tags import (
 
 from league_pipeline import staging
 from league_pipeline.cli import main
-from league_pipeline.definitions import ALL_ASSETS, defs
+from league_pipeline.definitions import ALL_ASSETS, defs, run_resources
 from league_pipeline.quarters import Quarter
 from league_pipeline.raw.config import MetricSourcesError, metric_sources
 from league_pipeline.raw.cwt import read_cwt_provider, write_cwt_provider
@@ -46,7 +46,7 @@ def _materialize(landing: Path, keys: tuple[str, str]) -> dg.ExecuteInProcessRes
     return dg.materialize(
         ALL_ASSETS,
         selection=SELECTION,
-        resources={"league": LeagueConfig(landing_dir=str(landing), bootstrap_replicates=200)},
+        resources=run_resources(LeagueConfig(landing_dir=str(landing), bootstrap_replicates=200)),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         tags=tags,

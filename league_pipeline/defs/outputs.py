@@ -18,13 +18,13 @@ quarter's latest snapshot, which in the main job is the one just written upstrea
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from league_pipeline.quarters import parse_quarter, quarterly_partitions
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.quarters import quarterly_partitions
+from league_pipeline.resources import LeagueConfig, WorkerPool
 
 if TYPE_CHECKING:  # the outputs (Altair, Jinja) are imported when the step runs, not on load
     from league_pipeline.outputs.publish import QuarterOutputs
@@ -95,19 +95,16 @@ def _paths(written: "list[QuarterOutputs]", pick) -> dict[str, dg.MetadataValue]
     can_subset=False,
 )
 def quarterly_outputs(
-    context: dg.AssetExecutionContext, league: LeagueConfig
+    context: dg.AssetExecutionContext, league: LeagueConfig, workers: WorkerPool
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    from league_pipeline.outputs.publish import publish
+    from league_pipeline.outputs.publish import publish_latest
 
-    store = SnapshotStore(catalog=league.lake_catalog)
+    # each quarter's outputs are independent: a range run shares them among its workers
     written: list[QuarterOutputs] = []
-    for key in context.partition_keys:
-        outputs = publish(
-            parse_quarter(key),
-            store=store,
-            source_store=league.source_store(),
-            progress=context.log.info,
-        )
+    work = partial(publish_latest, lake_catalog=league.lake_catalog)
+    for outputs, said in workers.map(work, context.partition_keys):
+        for line in said:
+            context.log.info(line)
         context.log.info(f"{len(outputs.files)} output files written to {outputs.folder}")
         written.append(outputs)
 

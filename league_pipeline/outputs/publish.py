@@ -35,7 +35,7 @@ from league_pipeline.outputs.report import REPORT_FILE, build_report
 from league_pipeline.outputs.results import load_previous, load_quarter
 from league_pipeline.outputs.revisions import Revision, latest_revision
 from league_pipeline.peer_groups import BY_ID
-from league_pipeline.quarters import Quarter
+from league_pipeline.quarters import Quarter, parse_quarter
 from league_pipeline.snapshots import SnapshotStore
 from league_pipeline.sources.store import SourceStore
 from league_pipeline.validation import validate
@@ -161,3 +161,16 @@ def publish(
             movement_summary=movement_summary(moves) if moves is not None else None,
             revision_summary=revised.summary() if revised is not None else None,
         )
+
+
+def publish_latest(
+    key: str, *, lake_catalog: str | None = None
+) -> tuple[QuarterOutputs, list[str]]:
+    """The outputs step's work for one quarter: its latest snapshot's outputs, and the progress
+    lines ``publish`` said. A module-level function of picklable values, so that a range run
+    can hand each quarter to a worker process (:mod:`league_pipeline.workers`)."""
+    said: list[str] = []
+    outputs = publish(
+        parse_quarter(key), store=SnapshotStore(catalog=lake_catalog), progress=said.append
+    )
+    return outputs, said
