@@ -7,6 +7,8 @@ query per step), and writes each quarter back to staging.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+from functools import partial
+
 import dagster as dg
 import pandas as pd
 
@@ -15,10 +17,10 @@ from league_pipeline.defs.metadata import table_metadata
 from league_pipeline.defs.raw import RECONCILIATION_KEY
 from league_pipeline.defs.sources import SOURCE_KEYS
 from league_pipeline.quarters import parse_quarter, quarterly_partitions
-from league_pipeline.resources import LeagueConfig
+from league_pipeline.resources import LeagueConfig, WorkerPool
 from league_pipeline.scoring import inputs
 from league_pipeline.scoring.engine import ScoringSession
-from league_pipeline.scoring.likely_ranges import likely_ranges
+from league_pipeline.scoring.staged import staged_likely_ranges
 from league_pipeline.validation import validate
 
 CODE_VERSION = "1"
@@ -220,19 +222,19 @@ def segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     check_specs=[_output_check("league_tables", "league_table")],
     **_common,
 )
-def league_tables(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg.MaterializeResult:
+def league_tables(
+    context: dg.AssetExecutionContext, league: LeagueConfig, workers: WorkerPool
+) -> dg.MaterializeResult:
     keys = context.partition_keys
     with ScoringSession() as session:
         _load(session, ["trusts", "trust_segments"], keys)
         session.run(["league_table"])
         table = session.df("league_table")
-    ranges = likely_ranges(
-        pd.concat([staging.read_table("score_items", k) for k in keys]),
-        pd.concat([staging.read_table("trust_segments", k) for k in keys]),
-        pd.concat([staging.read_table("segment_cut_points", k) for k in keys]),
-        replicates=league.bootstrap_replicates,
-        seed=league.bootstrap_seed,
+    # each quarter's bootstrap is independent: a range run shares them among its workers
+    work = partial(
+        staged_likely_ranges, replicates=league.bootstrap_replicates, seed=league.bootstrap_seed
     )
+    ranges = pd.concat(workers.map(work, keys), ignore_index=True)
     table = table.merge(ranges, on=["quarter", "peer_group", "trust_code"], how="left")
     _write_quarters("league_table", table, keys)
     result = _result(context, "league_tables", table, "league_table")
