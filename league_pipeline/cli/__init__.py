@@ -37,7 +37,8 @@ examples:
                                               revisions)
 
 environment: LEAGUE_HOME (working folder, default ./.league), LEAGUE_SOURCE_MODE (landing|http),
-LEAGUE_LANDING_DIR, LEAGUE_HTTP_BASE_URL, DAGSTER_HOME (default $LEAGUE_HOME/dagster).
+LEAGUE_LANDING_DIR, LEAGUE_HTTP_BASE_URL, LEAGUE_WORKERS (worker processes of a range run,
+default one per core up to 2), DAGSTER_HOME (default $LEAGUE_HOME/dagster).
 """
 
 
