@@ -11,16 +11,13 @@ of the job:
 * one quarter: 2025/26 Q1 alone; "N x one quarter" is that time times N, the cost of running
   the quarters separately without any sharing;
 * single run: ``league backfill`` (default): one run for the range (every asset has a
-  single-run backfill policy, so each step handles all the quarters at once);
+  single-run backfill policy, so each step handles all the quarters at once), which shares
+  its quarters' bootstrap and outputs among ``LEAGUE_WORKERS`` worker processes (default 2 on
+  two cores, started as the run begins);
+* single run, one process: the same with ``LEAGUE_WORKERS=1``, every step in the run's own
+  process: what the workers save;
 * one run per quarter: ``league backfill --per-quarter``, one after another;
 * parallel (optional): one run per quarter, ``--parallel`` at a time in separate processes.
-
-Then, on the single run's snapshots, what a pool of worker processes would save in the step
-with the most per-quarter work (``quarterly_outputs``, about 4 s a quarter): the quarters'
-outputs written one after another in one process (as the step does) against a pool of
-``--outputs-pool`` workers (``forkserver``, the package preloaded; ``fork`` deadlocks once
-DuckDB and Arrow have started their threads). "Cold" counts starting the pool, "warm" only the
-work, the best case for a pool started earlier in the run. ``--outputs-pool 0`` skips this.
 
 Target (issue #6): four quarters within 2x one quarter in single-run mode.
 """
@@ -50,7 +47,7 @@ def task_backfill(first: str, last: str, mode: str, parallel: str) -> dict:
     lines: list[str] = []
     outcomes = run_quarters(
         quarters,
-        single_run=mode == "single",
+        single_run=mode.startswith("single"),
         parallel=int(parallel) if mode == "parallel" else 1,
         progress=lines.append,
     )
@@ -66,53 +63,10 @@ def task_backfill(first: str, last: str, mode: str, parallel: str) -> dict:
     }
 
 
-def _publish(label: str) -> int:
-    """One quarter's outputs into a fresh folder (in a pool worker or in the parent)."""
-    from league_pipeline.outputs.publish import publish
-
-    return publish(label, root=Path(tempfile.mkdtemp(prefix="league-bench-outputs-"))).version
-
-
-def task_outputs(first: str, last: str, workers: str) -> dict:
-    """Every quarter's outputs: one after another (``workers`` 0) or in a worker pool."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    import league_pipeline.outputs.publish  # noqa: F401  (imported before the clock)
-    from league_pipeline.quarters import parse_quarter, quarter_range
-
-    labels = [q.label for q in quarter_range(parse_quarter(first), parse_quarter(last))]
-    if int(workers) == 0:
-        started = time.perf_counter()
-        versions = [_publish(label) for label in labels]
-        return {"wall_s": time.perf_counter() - started, "quarters": len(versions)}
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["league_pipeline.outputs.publish"])
-    started = time.perf_counter()
-    with ProcessPoolExecutor(int(workers), mp_context=context) as pool:
-        list(pool.map(abs, range(int(workers))))  # start every worker
-        ready = time.perf_counter()
-        versions = list(pool.map(_publish, labels))
-        finished = time.perf_counter()
-    return {
-        "wall_s": finished - started,
-        "start_s": ready - started,
-        "warm_s": finished - ready,
-        "quarters": len(versions),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=10_000)
     parser.add_argument("--parallel", type=int, default=0, help="also time N runs at a time")
-    parser.add_argument(
-        "--outputs-pool",
-        type=int,
-        default=2,
-        metavar="N",
-        help="also time the outputs of every quarter in a pool of N workers (0: skip)",
-    )
     args = parser.parse_args()
     from league_pipeline.quarters import all_quarters
     from league_pipeline.sample_data import write_sample_landing
@@ -124,7 +78,12 @@ def main() -> None:
     try:
         print(f"writing the embedded default for {first} to {last} ...", flush=True)
         write_sample_landing(template / "landing", quarters)
-        modes = [("one", first, first), ("single", first, last), ("per_quarter", first, last)]
+        modes = [
+            ("one", first, first),
+            ("single", first, last),
+            ("single_one_process", first, last),
+            ("per_quarter", first, last),
+        ]
         if args.parallel > 1:
             modes.append(("parallel", first, last))
         results = {}
@@ -137,17 +96,12 @@ def main() -> None:
                 "LEAGUE_BOOTSTRAP_REPLICATES": str(args.replicates),
                 "LEAGUE_SOURCE_MODE": "landing",
             }
+            if mode == "single_one_process":
+                env["LEAGUE_WORKERS"] = "1"
             results[mode] = run_child(
                 __file__, "backfill", start, end, mode, str(args.parallel), env=env
             )
             print(f"  {mode}: {results[mode]['wall_s']:.1f} s", flush=True)
-        if args.outputs_pool > 0:
-            home = template / "home-single"  # the single run's snapshots
-            env = {"LEAGUE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
-            for mode, workers in (("sequential", 0), ("pool", args.outputs_pool)):
-                results[f"outputs_{mode}"] = run_child(
-                    __file__, "outputs", first, last, str(workers), env=env
-                )
     finally:
         shutil.rmtree(template, ignore_errors=True)
 
@@ -158,6 +112,7 @@ def main() -> None:
     ]
     labels = {
         "single": "single run (league backfill)",
+        "single_one_process": "single run, one process (LEAGUE_WORKERS=1)",
         "per_quarter": "one run per quarter (--per-quarter)",
         "parallel": f"per quarter, {args.parallel} at a time (--parallel)",
     }
@@ -186,8 +141,6 @@ def main() -> None:
         )
     )
     ratio = results["single"]["wall_s"] / one
-    if "outputs_pool" in results:
-        _print_outputs_pool(results, one, n, args.outputs_pool)
     summary(
         "backfill",
         {mode: r for mode, r in results.items()} | {"single_vs_one": ratio},
@@ -201,25 +154,6 @@ def main() -> None:
     )
 
 
-def _print_outputs_pool(results: dict, one: float, n: int, workers: int) -> None:
-    sequential, pool = results["outputs_sequential"], results["outputs_pool"]
-    single = results["single"]["wall_s"]
-    needed = single - 2 * one
-    print(f"the {n} quarters' outputs, one after another vs a pool of {workers} workers:")
-    rows = [["one after another (as the step does)", sequential["wall_s"], "", ""]]
-    for label, seconds in (
-        ("pool, cold (its start counted)", pool["wall_s"]),
-        ("pool, warm (work only)", pool["warm_s"]),
-    ):
-        saved = sequential["wall_s"] - seconds
-        rows.append([label, seconds, saved, f"{(single - saved) / one:.2f}x"])
-    print(table(rows, ["outputs", "seconds", "saved", "single run would be"]))
-    print(
-        f"(the pool's start: {pool['start_s']:.1f} s; for 2x the single run must lose "
-        f"{needed:.1f} s)"
-    )
-
-
 if __name__ == "__main__":
-    if not child_main({"backfill": task_backfill, "outputs": task_outputs}):
+    if not child_main({"backfill": task_backfill}):
         main()
