@@ -44,7 +44,11 @@ def snapshot_lineage(
         "partition_key": partition_key,
         "inputs": inputs,
         "schema_versions": {
-            **{rec["schema"]: rec["schema_version"] for rec in inputs.values()},
+            **{
+                rec["schema"]: rec["schema_version"]
+                for rec in inputs.values()
+                if not rec.get("absent")
+            },
             **{name: schema_version(name) for name in output_schemas},
         },
         "methodology_version": METHODOLOGY_VERSION,

@@ -16,9 +16,10 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from league_pipeline import paths
+from league_pipeline.peer_groups import PEER_GROUPS, peer_group
 from league_pipeline.scoring.likely_ranges import DEFAULT_REPLICATES, DEFAULT_SEED
 from league_pipeline.sources.fetch import HttpFetcher
 from league_pipeline.sources.store import SourceStore
@@ -41,6 +42,21 @@ class LeagueConfig(dg.ConfigurableResource):
     bootstrap_replicates: int = DEFAULT_REPLICATES
     bootstrap_seed: int = DEFAULT_SEED
     lake_catalog: str | None = None
+    peer_groups: list[str] = Field(
+        default_factory=lambda: [g.id for g in PEER_GROUPS],
+        description=(
+            "The peer groups this run scores (acute, mental_health_community, ambulance). "
+            "Values whose ranking pool or cut-points span a group left out are taken from NHS "
+            "England's publication (basis 'published')."
+        ),
+    )
+
+    def run_peer_groups(self) -> list[str]:
+        """The run's peer groups as ids, in the standard order (aliases accepted)."""
+        chosen = {peer_group(g).id for g in self.peer_groups}
+        if not chosen:
+            raise ValueError("peer_groups is empty: name at least one peer group")
+        return [g.id for g in PEER_GROUPS if g.id in chosen]
 
     def landing_path(self) -> Path:
         return Path(self.landing_dir).resolve() if self.landing_dir else paths.landing_dir()

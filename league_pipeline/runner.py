@@ -177,12 +177,16 @@ def _job(league: LeagueConfig, handler: StepProgress | None = None) -> dg.JobDef
     return defs.resolve_job_def(JOB_NAME)
 
 
-def _run_config(log_level: str) -> dict:
+def _run_config(log_level: str, league: LeagueConfig) -> dict:
+    """Loggers, and the run's settings as the ``league`` resource's config, so that the run's
+    page in the UI shows them (peer groups, source mode, ...) and a re-execution repeats them."""
+    settings = {k: v for k, v in _league_fields(league).items() if v is not None}
     return {
         "loggers": {
             "console": {"config": {"log_level": log_level}},
             PROGRESS_LOGGER: {},
-        }
+        },
+        "resources": {"league": {"config": settings}},
     }
 
 
@@ -244,7 +248,7 @@ def run_batch(
         run_tags[ASSET_PARTITION_RANGE_START_TAG] = batch[0].key
         run_tags[ASSET_PARTITION_RANGE_END_TAG] = batch[-1].key
     result = job.execute_in_process(
-        run_config=_run_config(log_level),
+        run_config=_run_config(log_level, league),
         instance=dagster_instance,
         partition_key=partition_key,
         raise_on_error=False,
@@ -306,6 +310,13 @@ def run_quarters(
 def _league_fields(league: LeagueConfig) -> dict[str, Any]:
     """The resource's settings as plain values (a ConfigurableResource does not pickle)."""
     return {name: getattr(league, name) for name in LeagueConfig.model_fields}
+
+
+def with_peer_groups(league: LeagueConfig, peer_groups: list[str] | None) -> LeagueConfig:
+    """``league`` limited to ``peer_groups`` (all of them when None)."""
+    if not peer_groups:
+        return league
+    return LeagueConfig(**(_league_fields(league) | {"peer_groups": peer_groups}))
 
 
 def _run_parallel(

@@ -81,6 +81,9 @@ log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 MANIFEST_TABLE = "snapshots"
 SYSTEM_COLUMNS = ("quarter", "snapshot_version")
+# NHS England's published rows a snapshot was built from (NOF trust-data layout, plus
+# ``source_kind``): the baseline that later publications' revisions are compared with
+PUBLISHED_ROWS = "published_rows"
 RESERVED_COLUMNS = frozenset({*SYSTEM_COLUMNS, "rowid"})
 COMMIT_AUTHOR = "league-pipeline"
 WRITE_LOCK_NAME = ".write.lock"

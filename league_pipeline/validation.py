@@ -43,7 +43,7 @@ from pandera.engines import pandas_engine
 from pandera.errors import SchemaError, SchemaErrors
 
 from league_pipeline import paths
-from league_pipeline.quarters import parse_quarter
+from league_pipeline.quarters import Quarter, parse_quarter
 
 MAX_ROWS_SHOWN = 50
 FAILED_CHECKS_COLUMN = "_failed_checks"
@@ -443,9 +443,31 @@ def _schema_for(
     quarter = parse_quarter(str(expected_quarter), check_methodology=False)
     label = quarter.label
     for col in _QUARTER_COLUMNS:
-        if col in schema.columns:
+        if col not in schema.columns:
+            continue
+        if not (schema.metadata or {}).get("cumulative"):
             check = pa.Check.equal_to(label, error=f"equal_to('{label}') [expected quarter]")
             return schema.update_column(col, checks=[*schema.columns[col].checks, check])
+        return _cumulative(schema, col, quarter)
+    return schema
+
+
+def _cumulative(schema: pa.DataFrameSchema, col: str, quarter: Quarter) -> pa.DataFrameSchema:
+    """A cumulative publication (NHS England's NOF trust data) holds every quarter of the
+    financial year to date: each row's quarter is one of that year's, and the quarter being
+    run has rows."""
+    year = [Quarter(quarter.fy_start, q).label for q in (1, 2, 3, 4)]
+    fy = year[0].split()[0]
+    in_year = pa.Check.isin(year, error=f"isin({fy} Q1-Q4) [a publication of {fy}]")
+    schema = schema.update_column(col, checks=[*schema.columns[col].checks, in_year])
+    label = quarter.label
+    has_quarter = pa.Check(
+        lambda df: bool((df[col] == label).any()) if col in df else True,
+        name="has_expected_quarter",
+        error=f"no rows for {label}, the quarter being run (is it the right file?)",
+    )
+    schema = copy.deepcopy(schema)
+    schema.checks = [*schema.checks, has_quarter]
     return schema
 
 

@@ -23,7 +23,12 @@ import pytest
 from league_pipeline.quarters import Quarter
 from league_pipeline.sources import catalogue
 from league_pipeline.sources.acquire import acquire, probe
-from league_pipeline.sources.fetch import HttpFetcher, LandingFetcher, SourceFetchError
+from league_pipeline.sources.fetch import (
+    HttpFetcher,
+    LandingFetcher,
+    SourceFetchError,
+    SourceMissing,
+)
 from league_pipeline.sources.store import SourceStore
 
 CSV = b"Trust_code,Metric_ID,Value\nRXX,OF0001,0.5\nRYY,OF0001,0.7\n"
@@ -347,9 +352,10 @@ def test_landing_missing_file_message(tmp_path: Path) -> None:
         fetcher.fetch("2025-26-q1/etr.csv")
     message = _one_line(info.value)
     assert message == (
-        f"landing file not found: {tmp_path / '2025-26-q1' / 'etr.csv'} — run `league "
-        "sample-data` or put the published file there"
+        f"landing file not found: {tmp_path / '2025-26-q1' / 'etr.csv'} — put NHS England's "
+        "published file there (or run `league sample-data` for the embedded synthetic default)"
     )
+    assert isinstance(info.value, SourceMissing)
     assert fetcher.probe("2025-26-q1/etr.csv") is None
     with pytest.raises(SourceFetchError, match="inside the landing folder"):
         fetcher.fetch("../outside.csv")

@@ -113,7 +113,7 @@ def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):
     content = (landing / ACUTE_FILE).read_bytes()
     assert acute["sha256"] == hashlib.sha256(content).hexdigest()
     assert acute["url"].startswith("file://") and acute["url"].endswith(ACUTE_FILE)
-    assert lineage["schema_versions"]["nof_trust_data"] == "1"
+    assert lineage["schema_versions"]["nof_trust_data"] == "2"
     assert lineage["methodology_version"].startswith("NOF-2025/26")
     assert lineage["code_version"]
     assert lineage["dagster_run_id"] == result.run_id

@@ -94,8 +94,10 @@ def test_every_schema_loads_with_a_version() -> None:
     for name in SCHEMAS:
         schema = validation.load_schema(name)
         assert isinstance(schema, pa.DataFrameSchema)
-        # ods_trusts v2: dates must be exactly YYYYMMDD (yyyymmdd_datetime)
-        assert validation.schema_version(name) == ("2" if name == "ods_trusts" else "1"), name
+        # ods_trusts v2: dates must be exactly YYYYMMDD (yyyymmdd_datetime); nof_trust_data v2:
+        # cumulative publications (every quarter of the year to date)
+        version = "2" if name in ("ods_trusts", "nof_trust_data") else "1"
+        assert validation.schema_version(name) == version, name
         # published/project file formats are fixed; scoring outputs may carry extra columns
         assert schema.strict is (name not in OUTPUT_SCHEMAS), name
         # plain pandera loads the same file (custom checks are registered by the import above)
@@ -131,7 +133,7 @@ def test_schemas_agree_with_the_shared_constants() -> None:
 def test_real_acute_q1_validates(acute: pd.DataFrame) -> None:
     report = validate(acute, "nof_trust_data")
     assert report.passed, report.summary
-    assert report.row_count == 7265 and report.schema_version == "1"
+    assert report.row_count == 7265 and report.schema_version == "2"
     assert report.failing_rows.empty and report.failure_cases.empty
     meta = report.dagster_metadata()
     assert set(meta) >= METADATA_KEYS and meta["num_failures"] == 0
@@ -193,7 +195,7 @@ def test_duplicate_row(acute: pd.DataFrame) -> None:
     report = validate(bad, "nof_trust_data")
     _assert_failing(report, [10, 7265], "multiple_fields_uniqueness")
     assert report.failing_checks == ["Quarter/Trust_code/Metric_ID multiple_fields_uniqueness"]
-    assert report.summary.startswith("nof_trust_data (schema v1) FAILED. 2 of 7,266 rows fail 1")
+    assert report.summary.startswith("nof_trust_data (schema v2) FAILED. 2 of 7,266 rows fail 1")
 
 
 def test_bad_trust_code(acute: pd.DataFrame) -> None:
@@ -266,20 +268,28 @@ def test_renamed_column_read_from_bytes(acute_bytes: bytes) -> None:
     assert "unexpected column 'Trust code'" in report.summary
 
 
-def test_wrong_quarter_in_quarter_column(mh: pd.DataFrame) -> None:
+def test_file_without_the_run_quarter_fails_as_a_whole(mh: pd.DataFrame) -> None:
     q2 = readers.split_quarters(mh)["2025/26 Q2"]
     content = readers.write_nof_trust_data(q2, with_quarter=True)
     df = readers.read_nof_trust_data(content, "2025/26 Q1")  # the run expects Q1
     assert set(df["Quarter"]) == {"2025/26 Q2"}
     report = validate(df, "nof_trust_data")
     assert not report.passed
-    assert report.num_failing_rows == len(df) == 2260
-    assert len(report.failing_rows) == validation.MAX_ROWS_SHOWN
-    assert "Quarter equal_to('2025/26 Q1') [expected quarter] (2,260 rows)" in report.summary
+    assert report.num_failing_rows == 0  # no row is wrong: the file lacks the quarter
+    assert "no rows for 2025/26 Q1, the quarter being run" in report.summary
     # explicit argument overrides attrs; without an expectation the file is fine
     assert validate(df, "nof_trust_data", expected_quarter="2025-07").passed
     df.attrs.clear()
     assert validate(df, "nof_trust_data").passed
+
+
+def test_rows_of_another_financial_year_fail(mh: pd.DataFrame) -> None:
+    other = mh.copy()
+    other.loc[other["Quarter"] == "2025/26 Q1", "Quarter"] = "2024/25 Q4"
+    report = validate(other, "nof_trust_data", expected_quarter="2025/26 Q2")
+    assert report.num_failing_rows == 2242  # the relabelled rows
+    assert set(report.failing_rows["Quarter"]) == {"2024/25 Q4"}
+    assert "isin(2025/26 Q1-Q4) [a publication of 2025/26]" in report.summary
 
 
 def test_malformed_expected_quarter_is_a_caller_error(acute: pd.DataFrame) -> None:
@@ -287,10 +297,12 @@ def test_malformed_expected_quarter_is_a_caller_error(acute: pd.DataFrame) -> No
         validate(acute, "nof_trust_data", expected_quarter="first quarter")
 
 
-def test_mixed_quarters_against_one_expected_quarter(mh: pd.DataFrame) -> None:
-    report = validate(mh, "nof_trust_data", expected_quarter="2025/26 Q2")
-    assert report.num_failing_rows == 2242  # the Q1 rows
-    assert set(report.failing_rows["Quarter"]) == {"2025/26 Q1"}
+def test_cumulative_publication_passes_for_each_of_its_quarters(mh: pd.DataFrame) -> None:
+    """NHS England's real cumulative file (Q1 and Q2 rows) is valid for a run of either."""
+    for quarter in ("2025/26 Q1", "2025/26 Q2"):
+        assert validate(mh, "nof_trust_data", expected_quarter=quarter).passed, quarter
+    report = validate(mh, "nof_trust_data", expected_quarter="2025/26 Q3")
+    assert not report.passed and "no rows for 2025/26 Q3" in report.summary
 
 
 def test_non_numeric_value_from_bytes_is_a_failing_row(acute_bytes: bytes) -> None:
@@ -319,7 +331,7 @@ def test_several_problems_in_one_report(acute: pd.DataFrame) -> None:
     assert meta["failing_rows"].startswith("|") and FAILED_CHECKS_COLUMN in meta["failing_rows"]
     assert meta["failure_cases"].startswith("|")
     assert isinstance(meta["failing_columns"], list) and isinstance(meta["failing_checks"], list)
-    assert meta["schema_version"] == "1"
+    assert meta["schema_version"] == "2"
 
 
 def test_trust_attributes_must_be_consistent(acute: pd.DataFrame) -> None:

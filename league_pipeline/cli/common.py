@@ -24,14 +24,12 @@ def check_landing(quarters) -> None:
     """In landing mode, fail early (with the fix) when a quarter has no files."""
     import os
 
-    from league_pipeline.sources.catalogue import landing_path
-
     if os.environ.get("LEAGUE_SOURCE_MODE", "landing") != "landing":
         return
     landing = paths.landing_dir()
     for quarter in quarters:
-        rel = landing_path("nof_trust_data_acute", quarter)
-        if not (landing / rel).exists():
+        folder = landing / quarter.slug
+        if not folder.is_dir() or not any(folder.iterdir()):
             raise CliError(
                 f"no source files for {quarter.label} in {landing} — run `league sample-data` "
                 "for the embedded default, or put NHS England's published files there"

@@ -41,14 +41,29 @@ def report(outcomes) -> int:
     return 1 if failed else 0
 
 
+def peer_groups_arg(text: str) -> list[str]:
+    """``acute,mental_health_community`` -> the peer-group ids (aliases such as ``mh`` too)."""
+    from league_pipeline.peer_groups import peer_group
+
+    names = [part for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one peer group")
+    try:
+        return list(dict.fromkeys(peer_group(name).id for name in names))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _run(quarters, args: argparse.Namespace, *, single_run: bool, parallel: int = 1) -> int:
-    from league_pipeline.runner import run_quarters
+    from league_pipeline.resources import config_from_env
+    from league_pipeline.runner import run_quarters, with_peer_groups
 
     check_landing(quarters)
     outcomes = run_quarters(
         quarters,
         single_run=single_run,
         parallel=parallel,
+        league=with_peer_groups(config_from_env(), args.peer_groups),
         progress=progress,
         log_level=log_level(args),
     )
@@ -85,6 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("run", help="fetch, validate, score and snapshot quarter(s)")
     p.add_argument("--quarter", action="append", required=True, help='e.g. "2025/26 Q1"')
+    _peer_groups_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("backfill", help="run a range of quarters")
@@ -97,4 +113,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="one run per quarter, N at a time, each in its own process (implies --per-quarter)",
     )
+    _peer_groups_option(p)
     p.set_defaults(func=cmd_backfill)
+
+
+def _peer_groups_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--peer-groups",
+        type=peer_groups_arg,
+        metavar="LIST",
+        help=(
+            "score only these peer groups, comma-separated (acute, mental_health_community, "
+            "ambulance; default all). Values whose ranking pool or segment cut-points span a "
+            "group left out are taken from NHS England's publication (basis 'published')"
+        ),
+    )

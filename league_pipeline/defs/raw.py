@@ -27,7 +27,7 @@ import pandas as pd
 
 from league_pipeline import staging
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
-from league_pipeline.defs.sources import SOURCE_KEYS, SourceSpec, build_source_asset
+from league_pipeline.defs.sources import SOURCE_KEYS, SourceSpec, build_source_asset, is_absent
 from league_pipeline.quarters import FIRST_QUARTER, Quarter, parse_quarter, quarterly_partitions
 from league_pipeline.raw.ae import read_ae_monthly
 from league_pipeline.raw.ambsys import read_ambsys
@@ -69,6 +69,7 @@ RAW_SOURCE_SPECS: tuple[SourceSpec, ...] = (
         "AmbSYS time series (Ambulance Quality Indicators): response times and conveyance to "
         "ED per ambulance service and month (OF0017, OF0028).",
         group=GROUP,
+        optional=True,
     ),
     *(
         SourceSpec(
@@ -78,6 +79,7 @@ RAW_SOURCE_SPECS: tuple[SourceSpec, ...] = (
             f"Monthly A&E attendances and emergency admissions, month {slot} of the quarter "
             "(OF0013).",
             group=GROUP,
+            optional=True,
         )
         for slot in (1, 2, 3)
     ),
@@ -87,6 +89,7 @@ RAW_SOURCE_SPECS: tuple[SourceSpec, ...] = (
         lambda stored, q: read_cwt_provider(stored.read_bytes(), q),
         "Cancer Waiting Times CWT-CRS provider extract (OF0010, OF0011).",
         group=GROUP,
+        optional=True,
     ),
     SourceSpec(
         "rtt_full_extract",
@@ -95,6 +98,7 @@ RAW_SOURCE_SPECS: tuple[SourceSpec, ...] = (
         "RTT full CSV extract of the quarter's last month, aggregated per provider by DuckDB "
         "(OF0023, OF0003).",
         group=GROUP,
+        optional=True,
     ),
 )
 RAW_SOURCE_KEYS = {spec.kind: dg.AssetKey(["sources", spec.kind]) for spec in RAW_SOURCE_SPECS}
@@ -165,7 +169,12 @@ def derived_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     keys = context.partition_keys
     with Derivation() as session:
         for spec in RAW_SOURCE_SPECS:
-            session.load_parquet(spec.kind, [staging.existing_path(spec.kind, k) for k in keys])
+            # a raw file is optional for a published quarter: an absent one derives nothing
+            present = [k for k in keys if not is_absent(spec.kind, k)]
+            if present:
+                session.load_parquet(
+                    spec.kind, [staging.existing_path(spec.kind, k) for k in present]
+                )
         df = session.run([parse_quarter(k) for k in keys])
     by_key = {parse_quarter(k).label: k for k in keys}
     df["source_files"] = [
@@ -189,7 +198,9 @@ def derived_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 # --------------------------------------------------------------------------------------------
 def official_inputs(keys: list[str]) -> dict[str, pd.DataFrame]:
     """trusts / metric_values / given_scores of the staged NOF files of ``keys``."""
-    extracts = [staging.read_table(kind, k) for kind in NOF_KINDS for k in keys]
+    extracts = [
+        staging.read_table(kind, k) for kind in NOF_KINDS for k in keys if not is_absent(kind, k)
+    ]
     return inputs.nof_inputs(extracts)
 
 
@@ -336,6 +347,16 @@ def provisional_league_table(
             context.log.warning(str(exc))
             staging.path_for("provisional_league_table", key).unlink(missing_ok=True)
             continue
+        missing = [spec.kind for spec in RAW_SOURCE_SPECS if is_absent(spec.kind, key)]
+        if missing:
+            raise dg.Failure(
+                description=(
+                    f"{quarter.label} is provisional (not published by NHS England), so its raw "
+                    f"statistics are required: {', '.join(missing)} absent — put them in the "
+                    "landing folder (see assets/sources.yaml for their names)"
+                ),
+                metadata={"absent": ", ".join(missing)},
+            )
         derived = staging.read_table("derived_values", key)
         result = provisional_table(
             quarter,

@@ -15,10 +15,10 @@ import pandas as pd
 from league_pipeline import staging
 from league_pipeline.defs.metadata import table_metadata
 from league_pipeline.defs.raw import RECONCILIATION_KEY
-from league_pipeline.defs.sources import SOURCE_KEYS
+from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
 from league_pipeline.quarters import parse_quarter, quarterly_partitions
 from league_pipeline.resources import LeagueConfig, WorkerPool
-from league_pipeline.scoring import inputs
+from league_pipeline.scoring import inputs, official
 from league_pipeline.scoring.engine import ScoringSession
 from league_pipeline.scoring.staged import staged_likely_ranges
 from league_pipeline.validation import validate
@@ -115,6 +115,68 @@ def _ods_check(trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
     )
 
 
+FLAGS_CHECK = "flags_agree_with_publication"
+
+
+def _supplied(kind: str, keys: list[str], read) -> pd.DataFrame | None:
+    """A landing flag file's flags for ``keys`` (None where none was supplied)."""
+    frames = [read(staging.read_table(kind, k)) for k in keys if not is_absent(kind, k)]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _flags(nof: pd.DataFrame, trusts: pd.DataFrame, keys: list[str]) -> dict:
+    """The override flag and RSP membership of every trust: the publication's (OF5004, OF5007
+    or OF5005), else the landing files'. Raises a Failure when a trust has no deficit flag."""
+    published = inputs.published_flags(nof)
+    deficit = inputs.resolve_flag(
+        "deficit_flag",
+        trusts,
+        published,
+        _supplied("deficit_flags", keys, inputs.deficit_flags_input),
+    )
+    rsp = inputs.resolve_flag(
+        "in_rsp",
+        trusts,
+        published,
+        _supplied("rsp_list", keys, inputs.rsp_input),
+        default=False,
+    )
+    if len(deficit.missing):
+        shown = ", ".join(f"{q} {t}" for q, t in deficit.missing.head(10).itertuples(index=False))
+        raise dg.Failure(
+            description=(
+                f"{len(deficit.missing)} trust(s) have no financial override flag: the "
+                f"publication carries no OF5004 for them ({shown}) and no deficit-flags file "
+                "was supplied — put financial-deficit-flags.csv in the quarter's landing folder"
+            ),
+            metadata={"trusts": dg.MetadataValue.md(deficit.missing.to_markdown(index=False))},
+        )
+    return {"deficit": deficit, "rsp": rsp}
+
+
+def _flags_check(flags: dict) -> dg.AssetCheckResult:
+    disagreements = pd.concat([f.disagreements for f in flags.values()], ignore_index=True)
+    notes = [n for f in flags.values() for n in f.notes]
+    counts = {
+        f"{name} from": ", ".join(
+            f"{basis} {n}" for basis, n in f.values.iloc[:, -1].value_counts().items()
+        )
+        for name, f in flags.items()
+    }
+    metadata: dict = {"disagreements": len(disagreements), **counts}
+    if notes:
+        metadata["notes"] = "; ".join(notes)
+    if len(disagreements):
+        metadata["rows"] = dg.MetadataValue.md(disagreements.head(100).to_markdown(index=False))
+        metadata["fix"] = (
+            "a landing flag file contradicts NHS England's publication: correct or remove "
+            "financial-deficit-flags.csv / recovery-support-programme.csv"
+        )
+    return dg.AssetCheckResult(
+        check_name=FLAGS_CHECK, passed=disagreements.empty, metadata=metadata
+    )
+
+
 @dg.asset(
     key=_key("metric_values"),
     deps=[
@@ -124,7 +186,9 @@ def _ods_check(trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
     description=(
         "Every trust's metric values (OF0xxx) with their source (official NOF file or raw "
         "derivation, by the precedence in assets/metric_sources.yaml), score-only metrics, "
-        "deficit and RSP flags."
+        "deficit and RSP flags (from the publication's OF5004/OF5007, else the landing files), "
+        "and NHS England's published layers for the audit and for values the run cannot "
+        "compute (peer groups left out)."
     ),
     check_specs=[
         _output_check("metric_values", "metric_values"),
@@ -133,21 +197,33 @@ def _ods_check(trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
             asset=_key("metric_values"),
             description="Every trust in the NOF files is in the ODS trust list (warns only).",
         ),
+        dg.AssetCheckSpec(
+            FLAGS_CHECK,
+            asset=_key("metric_values"),
+            blocking=True,
+            description=(
+                "A supplied deficit-flags or RSP file agrees with the publication's OF5004 / "
+                "OF5007 (blocking)."
+            ),
+        ),
     ],
     **_common,
 )
-def metric_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def metric_values(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg.MaterializeResult:
     keys = context.partition_keys
-    extracts = [staging.read_table(kind, k) for kind in NOF_KINDS for k in keys]
-    tables = inputs.nof_inputs(extracts)
+    extracts = [
+        staging.read_table(kind, k) for kind in NOF_KINDS for k in keys if not is_absent(kind, k)
+    ]
+    nof = inputs.nof_frame(extracts)
+    tables = inputs.nof_inputs([nof])
     derived = pd.concat([staging.read_table("derived_values", k) for k in keys])
     tables["metric_values"] = inputs.with_sources(
         tables["metric_values"], derived, tables["trusts"]
     )
-    tables["deficit_flags"] = pd.concat(
-        [inputs.deficit_flags_input(staging.read_table("deficit_flags", k)) for k in keys]
-    )
-    tables["rsp"] = pd.concat([inputs.rsp_input(staging.read_table("rsp_list", k)) for k in keys])
+    flags = _flags(nof, tables["trusts"], keys)
+    tables["deficit_flags"] = flags["deficit"].values
+    tables["rsp"] = flags["rsp"].values
+    tables |= official.published_layers(nof, league.run_peer_groups())
     for table, df in tables.items():
         _write_quarters(table, df, keys)
     values = tables["metric_values"].merge(
@@ -159,8 +235,13 @@ def metric_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         metadata={
             **result.metadata,
             "sources": dg.MetadataValue.md(sources.to_markdown(index=False)),
+            "peer_groups": ", ".join(league.run_peer_groups()),
         },
-        check_results=[*result.check_results, _ods_check(tables["trusts"], keys)],
+        check_results=[
+            *result.check_results,
+            _ods_check(tables["trusts"], keys),
+            _flags_check(flags),
+        ],
     )
 
 

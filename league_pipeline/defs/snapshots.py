@@ -7,13 +7,14 @@ re-run creates a new version; an earlier one is never changed.
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
 import dagster as dg
+import pandas as pd
 
 from league_pipeline import staging
-from league_pipeline.defs.sources import SOURCE_SPECS
+from league_pipeline.defs.sources import SOURCE_SPECS, is_absent
 from league_pipeline.lineage import snapshot_lineage
 from league_pipeline.quarters import parse_quarter, quarterly_partitions
 from league_pipeline.resources import LeagueConfig
-from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.snapshots import PUBLISHED_ROWS, SnapshotStore
 
 # staging table -> snapshot table
 SNAPSHOT_TABLES = {
@@ -28,6 +29,21 @@ SNAPSHOT_TABLES = {
     "derived_values": "derived_values",
     "reconciliation": "reconciliation",
 }
+
+
+def published_rows(key: str) -> pd.DataFrame:
+    """The quarter's rows of every NOF file the run read, as published, with their file kind."""
+    frames = [
+        staging.read_table(spec.kind, key)
+        .drop(columns=["Quarter"])
+        .rename(columns=str.lower)
+        .assign(source_kind=spec.kind)
+        for spec in SOURCE_SPECS
+        if spec.cumulative and not is_absent(spec.kind, key)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
 OUTPUT_SCHEMAS = ["metric_values", "metric_scores", "domain_scores", "league_table"]
 
 
@@ -53,6 +69,7 @@ def quarterly_snapshot(
     for key in context.partition_keys:
         quarter = parse_quarter(key)
         tables = {out: staging.read_table(src, key) for src, out in SNAPSHOT_TABLES.items()}
+        tables[PUBLISHED_ROWS] = published_rows(key)
         lineage = snapshot_lineage(
             key, [s.kind for s in SOURCE_SPECS], OUTPUT_SCHEMAS, context.run.run_id
         )

@@ -8,7 +8,7 @@ failing rows and columns, so a bad file is visible in the Dagster UI and nothing
 ``<quarter>.rejected.parquet`` for inspection.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import dagster as dg
@@ -18,11 +18,15 @@ from league_pipeline import readers, staging
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
 from league_pipeline.quarters import Quarter, parse_quarter, quarterly_partitions
 from league_pipeline.resources import LeagueConfig
-from league_pipeline.sources.acquire import acquire
+from league_pipeline.snapshots import PUBLISHED_ROWS, SnapshotNotFoundError, SnapshotStore
+from league_pipeline.sources.acquire import acquire, publications
+from league_pipeline.sources.fetch import SourceMissing
+from league_pipeline.sources.revisions import publication_changes
 from league_pipeline.sources.store import StoredFile
 from league_pipeline.validation import ValidationReport, validate
 
 SCHEMA_CHECK = "pandera_schema"
+REVISIONS_CHECK = "publication_revisions"
 CODE_VERSION = "1"
 
 
@@ -33,9 +37,16 @@ class SourceSpec:
     read: Callable[[StoredFile, Quarter], pd.DataFrame]  # the stored file -> its extract
     description: str
     group: str = "sources"  # the Dagster asset group
+    # a cumulative publication (NOF trust data): the newest of the year holding the quarter is
+    # read, the quarter's rows are staged, and earlier quarters' rows are checked for revisions
+    cumulative: bool = False
+    # the file may be absent (recorded as such): the scoring decides whether it was needed
+    optional: bool = False
+    peer_group: str | None = None  # a NOF file: the peer group whose trusts it holds
 
 
 def _nof(stored: StoredFile, quarter: Quarter) -> pd.DataFrame:
+    # ``quarter`` is the publication's: it names the rows of a file with no Quarter column
     return readers.read_nof_trust_data(stored.read_bytes(), quarter.published_label)
 
 
@@ -45,18 +56,24 @@ SOURCE_SPECS: tuple[SourceSpec, ...] = (
         "nof_trust_data",
         _nof,
         "NHS England's NOF trust data file for acute trusts (metric values, scores, segments).",
+        cumulative=True,
+        peer_group="acute",
     ),
     SourceSpec(
         "nof_trust_data_mental_health_community",
         "nof_trust_data",
         _nof,
         "NHS England's NOF trust data file for mental health and community trusts.",
+        cumulative=True,
+        peer_group="mental_health_community",
     ),
     SourceSpec(
         "nof_trust_data_ambulance",
         "nof_trust_data",
         _nof,
         "NHS England's NOF trust data file for ambulance trusts.",
+        cumulative=True,
+        peer_group="ambulance",
     ),
     SourceSpec(
         "ods_trusts",
@@ -68,13 +85,17 @@ SOURCE_SPECS: tuple[SourceSpec, ...] = (
         "rsp_list",
         "rsp_list",
         lambda stored, _q: readers.read_rsp_list(stored.read_bytes()),
-        "Trusts in the Recovery Support Programme (segment 5) for the quarter.",
+        "Trusts in the Recovery Support Programme (segment 5) for the quarter. Optional for "
+        "a published quarter whose file carries OF5007 (or OF5005); then it must agree.",
+        optional=True,
     ),
     SourceSpec(
         "deficit_flags",
         "deficit_flags",
         lambda stored, _q: readers.read_deficit_flags(stored.read_bytes()),
-        "Trusts in deficit or receiving deficit support (the financial override input).",
+        "Trusts in deficit or receiving deficit support (the financial override input). "
+        "Optional for a published quarter whose file carries OF5004; then it must agree.",
+        optional=True,
     ),
 )
 
@@ -98,22 +119,129 @@ def _check_metadata(reports: dict[str, ValidationReport]) -> dict:
     return meta
 
 
-def fetch(kind: str, quarter: Quarter, league: LeagueConfig) -> StoredFile:
-    """The file of ``kind`` for ``quarter``, from the configured source, in the source store."""
-    return acquire(
-        kind,
-        quarter,
+def _candidates(
+    spec: SourceSpec, quarter: Quarter, league: LeagueConfig
+) -> Iterator[tuple[StoredFile, Quarter]]:
+    """For a cumulative kind, every publication of the year that may hold ``quarter``'s rows,
+    newest first (see :func:`publications`); otherwise the quarter's own file."""
+    options = dict(
         mode=league.source_mode,
         store=league.source_store(),
         landing_dir=league.landing_path(),
         http=league.http_fetcher() if league.source_mode == "http" else None,
         url_overrides=league.url_overrides(),
     )
+    if spec.cumulative:
+        later = [Quarter(quarter.fy_start, q) for q in range(quarter.q + 1, 5)]
+        return publications(spec.kind, quarter, later, **options)
+    return iter([(acquire(spec.kind, quarter, **options), quarter)])
+
+
+def _read_newest(
+    spec: SourceSpec, quarter: Quarter, league: LeagueConfig, log
+) -> tuple[StoredFile, Quarter, pd.DataFrame]:
+    """Fetch and parse the file the quarter's rows come from: for a cumulative kind the newest
+    publication that holds rows of ``quarter`` (its own file when no later one does)."""
+    for stored, published_in in _candidates(spec, quarter, league):
+        df = spec.read(stored, published_in)
+        if published_in == quarter or (df["Quarter"] == quarter.label).any():
+            return stored, published_in, df
+        log.info(
+            f"{spec.kind}: the {published_in.label} publication ({stored.url}) holds no rows "
+            f"for {quarter.label}; trying the earlier one"
+        )
+    raise AssertionError("unreachable: the quarter's own file is always a candidate")
+
+
+def _absent(kind: str, partition_key: str, reason: str) -> dict:
+    """Record that ``kind`` has no file for the quarter (nothing stale is left staged)."""
+    staging.path_for(kind, partition_key).unlink(missing_ok=True)
+    record = {"kind": kind, "absent": True, "reason": reason}
+    staging.write_lineage(kind, partition_key, record)
+    return record
+
+
+def is_absent(kind: str, partition_key: str) -> bool:
+    """The run recorded ``kind`` as absent for the quarter (optional file, or a peer group the
+    run leaves out)."""
+    return bool(staging.read_lineage(kind, partition_key).get("absent"))
+
+
+def _revisions(
+    kind: str, publication: pd.DataFrame, quarter: Quarter, league: LeagueConfig
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rows of earlier quarters in ``publication`` that differ from what their latest snapshot
+    was built from (NHS England's revisions), and notes on quarters that could not be compared."""
+    changes, notes = [], []
+    store = SnapshotStore(catalog=league.lake_catalog)
+    for label in sorted(set(publication["Quarter"])):
+        earlier = parse_quarter(label, check_methodology=False)
+        if earlier >= quarter:
+            continue
+        try:
+            info = store.latest(earlier)
+        except SnapshotNotFoundError:
+            info = None
+        if info is None:
+            notes.append(f"{label}: no snapshot yet")
+            continue
+        if PUBLISHED_ROWS not in info.tables:
+            notes.append(f"{label}: v{info.version} predates stored publication rows")
+            continue
+        used = store.read(PUBLISHED_ROWS, earlier, info.version)
+        used = used[used["source_kind"] == kind]
+        rows = publication[publication["Quarter"] == label].rename(columns=str.lower)
+        found = publication_changes(used, rows)
+        notes.append(f"{label}: {len(found)} change(s) against v{info.version}")
+        changes.append(found)
+    frame = pd.concat(changes, ignore_index=True) if changes else pd.DataFrame()
+    return frame, notes
+
+
+def _revision_result(changes: list[pd.DataFrame], notes: list[str]) -> dg.AssetCheckResult:
+    nonempty = [c for c in changes if len(c)]
+    found = pd.concat(nonempty, ignore_index=True) if nonempty else None
+    count = 0 if found is None else len(found)
+    metadata: dict = {
+        "changed_cells": count,
+        "compared": "; ".join(notes) or "no earlier quarter in the publication",
+    }
+    if count:
+        metadata["changes"] = dg.MetadataValue.md(found.head(200).to_markdown(index=False))
+        metadata["fix"] = (
+            "NHS England revised an earlier quarter: run `league backfill` over it to build a "
+            "new version from the newer publication, then `league revisions` to see the changes"
+        )
+    return dg.AssetCheckResult(
+        check_name=REVISIONS_CHECK,
+        passed=count == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+    )
 
 
 def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     """``sources/<kind>``: per quarter, fetch, parse, validate, stage (or reject), with lineage."""
     key = dg.AssetKey(["sources", spec.kind])
+    check_specs = [
+        dg.AssetCheckSpec(
+            SCHEMA_CHECK,
+            asset=key,
+            blocking=True,
+            description=f"Validates the extract against schemas/{spec.schema}.yaml (pandera).",
+        )
+    ]
+    if spec.cumulative:
+        check_specs.append(
+            dg.AssetCheckSpec(
+                REVISIONS_CHECK,
+                asset=key,
+                description=(
+                    "Earlier quarters' rows in this cumulative publication that differ from "
+                    "what those quarters' latest snapshots were built from (warns only)."
+                ),
+            )
+        )
 
     @dg.asset(
         key=key,
@@ -123,24 +251,30 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"pandas", "pandera"},
         code_version=CODE_VERSION,
-        check_specs=[
-            dg.AssetCheckSpec(
-                SCHEMA_CHECK,
-                asset=key,
-                blocking=True,
-                description=f"Validates the extract against schemas/{spec.schema}.yaml (pandera).",
-            )
-        ],
+        check_specs=check_specs,
     )
     def _source(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg.MaterializeResult:
         reports: dict[str, ValidationReport] = {}
         frames: list[pd.DataFrame] = []
         lineage: dict[str, dict] = {}
+        changes: list[pd.DataFrame] = []
+        notes: list[str] = []
+        groups = league.run_peer_groups()
         for partition_key in context.partition_keys:
             quarter = parse_quarter(partition_key)
+            if spec.peer_group is not None and spec.peer_group not in groups:
+                reason = f"the run leaves out peer group {spec.peer_group}"
+                lineage[partition_key] = _absent(spec.kind, partition_key, reason)
+                continue
             context.log.info(f"fetching {spec.kind} for {quarter.label} ({league.source_mode})")
-            stored = fetch(spec.kind, quarter, league)
-            df = spec.read(stored, quarter)
+            try:
+                stored, published_in, df = _read_newest(spec, quarter, league, context.log)
+            except SourceMissing as exc:
+                if not spec.optional:
+                    raise
+                context.log.info(f"{spec.kind} {quarter.label}: absent ({exc})")
+                lineage[partition_key] = _absent(spec.kind, partition_key, str(exc))
+                continue
             report = validate(df, spec.schema, expected_quarter=quarter.label)
             reports[partition_key] = report
             record = stored.to_record() | {
@@ -149,10 +283,19 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 "schema_version": report.schema_version,
                 "rows": len(df),
                 "valid": report.passed,
+                "publication_quarter": published_in.label,
             }
             lineage[partition_key] = record
             if report.passed:
-                staging.write_table(spec.kind, partition_key, df)
+                rows = df
+                if spec.cumulative:
+                    rows = df[df["Quarter"] == quarter.label].reset_index(drop=True)
+                    record["quarters_in_file"] = sorted(set(df["Quarter"]))
+                    record["rows_for_quarter"] = len(rows)
+                    found, said = _revisions(spec.kind, df, quarter, league)
+                    changes.append(found)
+                    notes.extend(f"{quarter.label} file: {n}" for n in said)
+                staging.write_table(spec.kind, partition_key, rows)
                 staging.write_lineage(spec.kind, partition_key, record)
             else:
                 # keep the bad extract for inspection, and make sure downstream cannot read a
@@ -162,32 +305,53 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 context.log.error(f"{spec.kind} {quarter.label}: {report.summary}")
             frames.append(df)
         combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        first = next(iter(lineage.values()))
-        metadata = table_metadata(
-            f"league.staging.{spec.kind}", combined, partitions=len(context.partition_keys)
-        ) | {
-            "source_url": dg.MetadataValue.url(first["url"])
-            if str(first["url"]).startswith("http")
-            else dg.MetadataValue.path(str(first["url"])),
-            "sha256": ", ".join(r["sha256"] for r in lineage.values()),
-            "fetched_at": ", ".join(str(r["fetched_at"]) for r in lineage.values()),
-            "schema_version": first["schema_version"],
-            "preview": markdown_preview(combined),
-        }
-        passed = all(r.passed for r in reports.values())
-        return dg.MaterializeResult(
-            metadata=metadata,
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=SCHEMA_CHECK,
-                    passed=passed,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata=_check_metadata(reports),
-                )
-            ],
+        metadata = (
+            table_metadata(
+                f"league.staging.{spec.kind}", combined, partitions=len(context.partition_keys)
+            )
+            | _lineage_metadata(lineage)
+            | {"preview": markdown_preview(combined)}
         )
+        passed = all(r.passed for r in reports.values())
+        check_meta = _check_metadata(reports) if reports else {}
+        absent = {k: r["reason"] for k, r in lineage.items() if r.get("absent")}
+        if absent:
+            check_meta["absent"] = "; ".join(
+                f"{parse_quarter(k).label}: {why}" for k, why in absent.items()
+            )
+        results = [
+            dg.AssetCheckResult(
+                check_name=SCHEMA_CHECK,
+                passed=passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata=check_meta,
+            )
+        ]
+        if spec.cumulative:
+            results.append(_revision_result(changes, notes))
+        return dg.MaterializeResult(metadata=metadata, check_results=results)
 
     return _source
+
+
+def _lineage_metadata(lineage: dict[str, dict]) -> dict:
+    present = [r for r in lineage.values() if not r.get("absent")]
+    if not present:
+        return {"absent": "; ".join(r["reason"] for r in lineage.values())}
+    first = present[0]
+    out = {
+        "source_url": dg.MetadataValue.url(first["url"])
+        if str(first["url"]).startswith("http")
+        else dg.MetadataValue.path(str(first["url"])),
+        "sha256": ", ".join(r["sha256"] for r in present),
+        "fetched_at": ", ".join(str(r["fetched_at"]) for r in present),
+        "schema_version": first["schema_version"],
+    }
+    if "publication_quarter" in first:
+        out["publication"] = ", ".join(
+            f"{r['publication_quarter']} ({r['sha256'][:12]})" for r in present
+        )
+    return out
 
 
 source_assets = [build_source_asset(spec) for spec in SOURCE_SPECS]

@@ -121,3 +121,55 @@ def published_domains(df: pd.DataFrame) -> pd.DataFrame:
     base = _base(df)
     rows = base[base["metric_id"].str.match(r"^OF4[01]0\d$")]
     return rows[["quarter", "trust_code", "metric_id", "value"]]
+
+
+# --------------------------------------------------------------------------------------------
+# NHS England's published layers as scoring-engine inputs
+# --------------------------------------------------------------------------------------------
+PUBLISHED_TABLES = ("run_scope", "published_scores", "published_domains", "published_summary")
+SUMMARY_COLUMNS = [
+    "average_score",
+    "unadjusted_segment",
+    "adjusted_segment",
+    "final_segment",
+    "deficit_flag",
+    "in_rsp",
+    "rank",
+]
+
+
+def published_domain_layer(df: pd.DataFrame) -> pd.DataFrame:
+    """Published domain scores (OF40xx) and domain segments (OF41xx), one row a trust and
+    domain: quarter, trust_code, domain_id, score, segment (NaN where not published)."""
+    rows = published_domains(df)
+    domains = catalogue.domains()[["domain_id", "domain_segment_id"]]
+    scores = rows.merge(domains, left_on="metric_id", right_on="domain_id")
+    segments = rows.merge(domains, left_on="metric_id", right_on="domain_segment_id")
+    key = ["quarter", "trust_code", "domain_id"]
+    out = (
+        scores[[*key, "value"]]
+        .rename(columns={"value": "score"})
+        .merge(segments[[*key, "value"]].rename(columns={"value": "segment"}), on=key, how="outer")
+    )
+    return out.reset_index(drop=True)
+
+
+def published_layers(df: pd.DataFrame, peer_groups: list[str]) -> dict[str, pd.DataFrame]:
+    """The engine's ``run_scope`` (the quarter's peer groups in the run) and NHS England's
+    published layers of ``df``: metric scores, domain scores and segments, and the summary
+    (average, segments, flags, league rank). The SQL takes a published value only where the
+    run cannot compute it, and the audit compares every computed value with them."""
+    quarters = sorted(set(df["Quarter"]))
+    scope = pd.DataFrame(
+        [(q, g) for q in quarters for g in peer_groups], columns=["quarter", "peer_group"]
+    )
+    summary = summary_from_nof(df)
+    for column in SUMMARY_COLUMNS:
+        if column not in summary:
+            summary[column] = float("nan")
+    return {
+        "run_scope": scope,
+        "published_scores": published_scores(df).dropna(subset=["score"]).reset_index(drop=True),
+        "published_domains": published_domain_layer(df),
+        "published_summary": summary[["quarter", "trust_code", *SUMMARY_COLUMNS]],
+    }

@@ -8,7 +8,7 @@ uses. No parsing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,25 @@ def _check_mode(mode: str) -> None:
 
 def _landing(landing_dir: Path | None) -> LandingFetcher:
     return LandingFetcher(landing_dir if landing_dir is not None else paths.landing_dir())
+
+
+def _landing_fetch(kind_id: str, quarter: Quarter, landing_dir: Path | None) -> Fetched:
+    """Read the kind's file from the landing folder under whichever published name it has."""
+    fetcher = _landing(landing_dir)
+    return fetcher.fetch(_landing_choice(kind_id, quarter, fetcher))
+
+
+def _landing_choice(kind_id: str, quarter: Quarter, fetcher: LandingFetcher) -> str:
+    """The one landing name present (the usual name when none is); two present is an error."""
+    names = catalogue.landing_paths(kind_id, quarter)
+    present = [name for name in names if fetcher.path_for(name).exists()]
+    if len(present) > 1:
+        shown = " and ".join(str(fetcher.path_for(name)) for name in present)
+        raise SourceFetchError(
+            f"{kind_id} {quarter.label}: two files for one publication ({shown}) — keep only "
+            "the one NHS England published last"
+        )
+    return present[0] if present else names[0]
 
 
 def _http_url(
@@ -76,12 +95,12 @@ def acquire(
     _check_mode(mode)
     fetched: Fetched
     if mode == "landing":
-        fetched = _landing(landing_dir).fetch(catalogue.landing_path(kind_id, quarter))
+        fetched = _landing_fetch(kind_id, quarter, landing_dir)
     else:
         url = _http_url(kind_id, quarter, url_overrides, landing_dir)
         if url is None:
             log.info("%s has no http source; reading it from the landing folder", kind_id)
-            fetched = _landing(landing_dir).fetch(catalogue.landing_path(kind_id, quarter))
+            fetched = _landing_fetch(kind_id, quarter, landing_dir)
         elif http is not None:
             fetched = http.fetch(url)
         else:
@@ -112,12 +131,45 @@ def probe(
 ) -> SourceProbe | None:
     """A cheap look at the source (size, etag; sha256 in landing mode); None if it is missing."""
     _check_mode(mode)
-    if mode == "landing":
-        return _landing(landing_dir).probe(catalogue.landing_path(kind_id, quarter))
-    url = _http_url(kind_id, quarter, url_overrides, landing_dir)
+    url = None if mode == "landing" else _http_url(kind_id, quarter, url_overrides, landing_dir)
     if url is None:
-        return _landing(landing_dir).probe(catalogue.landing_path(kind_id, quarter))
+        fetcher = _landing(landing_dir)
+        return fetcher.probe(_landing_choice(kind_id, quarter, fetcher))
     if http is not None:
         return http.probe(url)
     with HttpFetcher() as fetcher:
         return fetcher.probe(url)
+
+
+def publications(
+    kind_id: str,
+    quarter: Quarter,
+    later: list[Quarter],
+    *,
+    mode: str,
+    store: SourceStore,
+    landing_dir: Path | None = None,
+    http: HttpFetcher | None = None,
+    url_overrides: Mapping[str, Any] | None = None,
+) -> Iterator[tuple[StoredFile, Quarter]]:
+    """The publications of a cumulative ``kind_id`` that may hold ``quarter``'s rows, newest
+    first, each fetched only when the caller asks for it.
+
+    NHS England's trust-data files hold every quarter of the year to date, so a later quarter's
+    publication (``later``, oldest first) supersedes ``quarter``'s own: those present (landing)
+    or published (http: a cheap probe first; 404 means not yet) come first, then ``quarter``'s
+    own file. Yields the stored file and the quarter whose publication it is.
+    """
+    options = dict(
+        mode=mode, store=store, landing_dir=landing_dir, http=http, url_overrides=url_overrides
+    )
+    probe_options = {k: v for k, v in options.items() if k != "store"}
+    for candidate in reversed(later):
+        try:
+            found = probe(kind_id, candidate, **probe_options)
+        except SourceFetchError as exc:
+            log.warning("%s %s: later publication not checked (%s)", kind_id, candidate, exc)
+            continue
+        if found is not None:
+            yield acquire(kind_id, candidate, **options), candidate
+    yield acquire(kind_id, quarter, **options), quarter

@@ -41,7 +41,14 @@ TEMPLATE_VARIABLES = (
 )
 OVERRIDE_KEYS = ("base_url", "urls")
 _SLUG = re.compile(r"^\d{4}-\d{2}-q[1-4]$")
-_KIND_KEYS = {"description", "landing_path", "url", "http", "http_archive_member"}
+_KIND_KEYS = {
+    "description",
+    "landing_path",
+    "landing_aliases",
+    "url",
+    "http",
+    "http_archive_member",
+}
 
 
 class CatalogueError(ValueError):
@@ -56,6 +63,7 @@ class SourceKind:
     description: str
     landing_path: str  # template
     url_default: str | None  # template; None when not published over http
+    landing_aliases: tuple[str, ...] = ()  # other names the file is published under (templates)
     url_by_quarter: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     http_archive_member: str | None = None  # the member to read when the http file is a ZIP
 
@@ -131,9 +139,16 @@ def _parse_kind(kind_id: str, raw: Any, where: str) -> SourceKind:
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             raise CatalogueError(f"{here} needs a '{key}' text")
     landing = raw["landing_path"].strip()
-    rendered = PurePosixPath(_render(landing, _EXAMPLE, here))
-    if rendered.is_absolute() or ".." in rendered.parts:
-        raise CatalogueError(f"{here}: landing_path must be relative inside the landing folder")
+    aliases = raw.get("landing_aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise CatalogueError(f"{here}: landing_aliases must be a list of path templates")
+    aliases = [a.strip() for a in aliases]
+    for template in (landing, *aliases):
+        rendered = PurePosixPath(_render(template, _EXAMPLE, here))
+        if rendered.is_absolute() or ".." in rendered.parts:
+            raise CatalogueError(
+                f"{here}: landing paths must be relative inside the landing folder"
+            )
 
     http, url = raw.get("http"), raw.get("url")
     default: str | None = None
@@ -166,6 +181,7 @@ def _parse_kind(kind_id: str, raw: Any, where: str) -> SourceKind:
         id=kind_id,
         description=" ".join(raw["description"].split()),
         landing_path=landing,
+        landing_aliases=tuple(aliases),
         url_default=default,
         url_by_quarter=MappingProxyType(by_quarter),
         http_archive_member=str(member) if member else None,
@@ -205,6 +221,14 @@ def landing_path(kind_id: str, quarter: Quarter) -> str:
     """The file's path inside the landing folder, e.g. ``2025-26-q1/etr.csv``."""
     kind = source_kind(kind_id)
     return _render(kind.landing_path, quarter, f"kind '{kind_id}'")
+
+
+def landing_paths(kind_id: str, quarter: Quarter) -> list[str]:
+    """Every name the file may have in the landing folder: the usual one first, then the
+    other names NHS England has published it under (``landing_aliases``)."""
+    kind = source_kind(kind_id)
+    where = f"kind '{kind_id}'"
+    return [_render(t, quarter, where) for t in (kind.landing_path, *kind.landing_aliases)]
 
 
 def _with_base(url: str, base_url: str) -> str:

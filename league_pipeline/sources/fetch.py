@@ -37,6 +37,11 @@ class SourceFetchError(RuntimeError):
     """A source could not be fetched. The message is one line: what failed, and the fix."""
 
 
+class SourceMissing(SourceFetchError):
+    """The source is not there (no landing file; HTTP 404 or 410): not yet published, or an
+    optional file that was not supplied."""
+
+
 class _Retryable(Exception):
     """Internal: an attempt failed in a way that another attempt may fix."""
 
@@ -87,9 +92,9 @@ class LandingFetcher:
         return self.landing_dir / rel
 
     def _missing(self, path: Path) -> SourceFetchError:
-        return SourceFetchError(
-            f"landing file not found: {path} — run `league sample-data` or put the published "
-            "file there"
+        return SourceMissing(
+            f"landing file not found: {path} — put NHS England's published file there "
+            "(or run `league sample-data` for the embedded synthetic default)"
         )
 
     @staticmethod
@@ -235,6 +240,11 @@ class HttpFetcher:
         status = response.status_code
         if status >= 500 or status in RETRYABLE_STATUS:
             raise _Retryable(f"HTTP {status} {response.reason_phrase}".strip())
+        if status in NOT_FOUND_STATUS:
+            raise SourceMissing(
+                f"HTTP {status} {response.reason_phrase} for {url}: not published there "
+                f"(not retried) — {HTTP_FIX}"
+            )
         if status >= 400:
             raise SourceFetchError(
                 f"HTTP {status} {response.reason_phrase} for {url} (not retried) — {HTTP_FIX}"
