@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ COMMAND_MODULES = (
     "league_pipeline.cli.snapshots",
     "league_pipeline.cli.outputs",
     "league_pipeline.cli.raw",
+    "league_pipeline.cli.audit",
 )
 
 EXAMPLES = """\
@@ -33,6 +35,7 @@ examples:
   league status                               which quarters have snapshots, and their versions
   league table --quarter "2025/26 Q1" --peer-group ambulance
   league explain RX7 --quarter "2025/26 Q2"   why a trust got its score, segment and rank
+  league audit --quarter "2025/26 Q1"         recomputed figures vs NHS England's published ones
   league report --quarter "2025/26 Q2"        the static HTML report (also: export, movement,
                                               revisions)
 
@@ -69,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
+    except BrokenPipeError:  # the reader went away (`league audit --format csv | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (CliError, QuarterError, SourceFetchError, StagingMissingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

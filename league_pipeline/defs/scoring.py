@@ -12,7 +12,7 @@ from functools import partial
 import dagster as dg
 import pandas as pd
 
-from league_pipeline import staging
+from league_pipeline import audit, staging
 from league_pipeline.defs.metadata import table_metadata
 from league_pipeline.defs.raw import RECONCILIATION_KEY
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
@@ -96,6 +96,50 @@ def _result(
             )
         )
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+AUDIT_CHECK = "agrees_with_publication"
+
+
+def _audit_spec(name: str, layers: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        AUDIT_CHECK,
+        asset=_key(name),
+        description=(
+            f"Compares the computed {layers} with NHS England's published figures (warns only): "
+            "counts compared and agreeing, and one row per disagreement with its reason."
+        ),
+    )
+
+
+def _staged(table: str, keys: list[str]) -> pd.DataFrame:
+    return pd.concat([staging.read_table(table, k) for k in keys], ignore_index=True)
+
+
+def _audit(rows: pd.DataFrame, stage_as: str, keys: list[str]) -> dg.AssetCheckResult:
+    """Stage a layer's audit rows and report them as a warn-only check."""
+    _write_quarters(stage_as, rows, keys)
+    summary = audit.layer_summary(rows)
+    disagreements = rows[~rows["agrees"]]
+    computed = rows[rows["basis"] == "computed"]
+    metadata: dict = {
+        "compared": len(rows),
+        "computed_agreeing": f"{int(computed['agrees'].sum())} of {len(computed)}",
+        "taken_from_publication": int((rows["basis"] != "computed").sum()),
+        "disagreements": len(disagreements),
+        "summary": "; ".join(audit.rate_line(rows, layer) for layer in rows["layer"].unique()),
+        "by_layer": dg.MetadataValue.md(summary.to_markdown(index=False)) if len(summary) else "",
+    }
+    if len(disagreements):
+        shown = disagreements.head(200).round(4)
+        metadata["rows"] = dg.MetadataValue.md(shown.to_markdown(index=False))
+    unexplained = int((rows["reason"] == audit.UNEXPLAINED).sum())
+    return dg.AssetCheckResult(
+        check_name=AUDIT_CHECK,
+        passed=disagreements.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata | {"unexplained": unexplained},
+    )
 
 
 def _ods_check(trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
@@ -249,26 +293,50 @@ def metric_values(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg
     key=_key("metric_scores"),
     deps=[_key("metric_values")],
     description="Metric scores (OF1xxx, 1 best to 4 worst) by each metric's rule and peer pool.",
-    check_specs=[_output_check("metric_scores", "metric_scores")],
+    check_specs=[
+        _output_check("metric_scores", "metric_scores"),
+        _audit_spec("metric_scores", "metric scores (OF1xxx)"),
+    ],
     **_common,
 )
 def metric_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    inputs = ["trusts", "metric_values", "given_scores"]
-    df = _score(context.partition_keys, inputs, ["metric_scores"], ["metric_scores"])
-    return _result(context, "metric_scores", df["metric_scores"], "metric_scores")
+    keys = context.partition_keys
+    tables = ["trusts", "metric_values", "given_scores", "run_scope", "published_scores"]
+    df = _score(keys, tables, ["metric_scores"], ["metric_scores"])["metric_scores"]
+    result = _result(context, "metric_scores", df, "metric_scores")
+    rows = audit.metric_score_rows(df, _staged("published_scores", keys), _staged("trusts", keys))
+    return dg.MaterializeResult(
+        metadata=result.metadata,
+        check_results=[*result.check_results, _audit(rows, "audit_metric_scores", keys)],
+    )
 
 
 @dg.asset(
     key=_key("domain_scores"),
     deps=[_key("metric_scores")],
     description="Averaging items (infections collapsed) and domain scores OF4000-OF4005.",
-    check_specs=[_output_check("domain_scores", "domain_scores")],
+    check_specs=[
+        _output_check("domain_scores", "domain_scores"),
+        _audit_spec("domain_scores", "domain scores (OF40xx) and domain segments (OF41xx)"),
+    ],
     **_common,
 )
 def domain_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    keys = context.partition_keys
     steps = ["score_items", "domain_scores"]
-    frames = _score(context.partition_keys, ["metric_scores"], steps, steps)
-    return _result(context, "domain_scores", frames["domain_scores"], "domain_scores")
+    tables = ["metric_scores", "run_scope", "published_domains"]
+    df = _score(keys, tables, steps, steps)["domain_scores"]
+    result = _result(context, "domain_scores", df, "domain_scores")
+    rows = audit.domain_rows(
+        df,
+        _staged("published_domains", keys),
+        _staged("trusts", keys),
+        _staged("audit_metric_scores", keys),
+    )
+    return dg.MaterializeResult(
+        metadata=result.metadata,
+        check_results=[*result.check_results, _audit(rows, "audit_domain_scores", keys)],
+    )
 
 
 @dg.asset(
@@ -276,21 +344,36 @@ def domain_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     deps=[_key("domain_scores")],
     description=(
         "Average metric score, segments 1-4 from pooled quartiles, financial override and "
-        "segment 5 (Recovery Support Programme)."
+        "segment 5 (Recovery Support Programme). When the run leaves out a peer group, the "
+        "pooled cut-points cannot be computed and the published unadjusted segments are used."
     ),
+    check_specs=[
+        _audit_spec("segments", "average (OF5002), segments (OF5003, OF5000, OF5005) and flags")
+    ],
     **_common,
 )
 def segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    keys = context.partition_keys
     frames = _score(
-        context.partition_keys,
-        ["score_items", "deficit_flags", "rsp"],
+        keys,
+        ["score_items", "deficit_flags", "rsp", "run_scope", "published_summary", "trusts"],
         ["trust_averages", "segment_cut_points", "unadjusted_segments", "trust_segments"],
-        ["segment_cut_points", "trust_segments"],
+        ["trust_averages", "segment_cut_points", "trust_segments"],
     )
     cuts = frames["segment_cut_points"]
     result = _result(context, "trust_segments", frames["trust_segments"], None)
     cut_md = dg.MetadataValue.md(cuts.round(4).to_markdown(index=False))
-    return dg.MaterializeResult(metadata={**result.metadata, "cut_points": cut_md})
+    rows = audit.summary_rows(
+        frames["trust_segments"],
+        _staged("published_summary", keys),
+        _staged("trusts", keys),
+        _staged("audit_metric_scores", keys),
+        averages=frames["trust_averages"],
+    )
+    return dg.MaterializeResult(
+        metadata={**result.metadata, "cut_points": cut_md},
+        check_results=[_audit(rows, "audit_segments", keys)],
+    )
 
 
 @dg.asset(
@@ -300,7 +383,10 @@ def segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "League tables per peer group: rank by adjusted segment then average score (2 dp), with "
         "bootstrap likely ranges of the average score and the rank."
     ),
-    check_specs=[_output_check("league_tables", "league_table")],
+    check_specs=[
+        _output_check("league_tables", "league_table"),
+        _audit_spec("league_tables", "league ranks"),
+    ],
     **_common,
 )
 def league_tables(
@@ -317,8 +403,26 @@ def league_tables(
     )
     ranges = pd.concat(workers.map(work, keys), ignore_index=True)
     table = table.merge(ranges, on=["quarter", "peer_group", "trust_code"], how="left")
+    published = _staged("published_summary", keys)
+    table = table.merge(
+        published[["quarter", "trust_code", "adjusted_segment", "rank"]].rename(
+            columns={"adjusted_segment": "published_segment", "rank": "published_rank"}
+        ),
+        on=["quarter", "trust_code"],
+        how="left",
+    )
     _write_quarters("league_table", table, keys)
     result = _result(context, "league_tables", table, "league_table")
+    upstream = pd.concat(
+        [_staged("audit_metric_scores", keys), _staged("audit_segments", keys)],
+        ignore_index=True,
+    )
+    rows = audit.summary_rows(
+        table[["quarter", "trust_code", "peer_group", "rank"]],
+        published[["quarter", "trust_code", "rank"]],
+        _staged("trusts", keys),
+        upstream,
+    )
     previews = {}
     for (quarter, group), g in table.groupby(["quarter", "peer_group"]):
         cols = ["rank", "trust_code", "trust_name", "average_score", "adjusted_segment"]
@@ -327,7 +431,8 @@ def league_tables(
             top_bottom.round(2).to_markdown(index=False)
         )
     return dg.MaterializeResult(
-        metadata={**result.metadata, **previews}, check_results=result.check_results
+        metadata={**result.metadata, **previews},
+        check_results=[*result.check_results, _audit(rows, "audit_league_table", keys)],
     )
 
 

@@ -31,6 +31,15 @@ SNAPSHOT_TABLES = {
 }
 
 
+# each scoring layer's comparison with NHS England's published figures (league_pipeline.audit)
+AUDIT_TABLES = (
+    "audit_metric_scores",
+    "audit_domain_scores",
+    "audit_segments",
+    "audit_league_table",
+)
+
+
 def published_rows(key: str) -> pd.DataFrame:
     """The quarter's rows of every NOF file the run read, as published, with their file kind."""
     frames = [
@@ -70,6 +79,9 @@ def quarterly_snapshot(
         quarter = parse_quarter(key)
         tables = {out: staging.read_table(src, key) for src, out in SNAPSHOT_TABLES.items()}
         tables[PUBLISHED_ROWS] = published_rows(key)
+        tables["audit"] = pd.concat(
+            [staging.read_table(name, key) for name in AUDIT_TABLES], ignore_index=True
+        )
         lineage = snapshot_lineage(
             key, [s.kind for s in SOURCE_SPECS], OUTPUT_SCHEMAS, context.run.run_id
         )

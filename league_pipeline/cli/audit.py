@@ -1,0 +1,134 @@
+"""``league audit``: the snapshot's recomputed figures beside NHS England's published ones."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from league_pipeline.cli.common import CliError
+
+FORMATS = ("table", "csv", "json")
+CSV_COLUMNS = [
+    "quarter",
+    "peer_group",
+    "trust_code",
+    "layer",
+    "item",
+    "ours",
+    "published",
+    "basis",
+    "agrees",
+    "reason",
+]
+
+
+def _number(value: float) -> str:
+    """A figure as text: whole numbers without decimals, others to 4 dp (no float noise)."""
+    if value != value:  # NaN: not computed
+        return ""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0")
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from league_pipeline.audit import UNEXPLAINED, layer_summary
+    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.snapshots import SnapshotStore
+
+    quarter = parse_quarter(args.quarter)
+    store = SnapshotStore()
+    info = store.latest(quarter.label)
+    if info is None:
+        raise CliError(f'no snapshot for {quarter.label}: run `league run --quarter "{quarter}"`')
+    version = args.version or info.version
+    if "audit" not in store.get(quarter.label, version).tables:
+        raise CliError(
+            f"{quarter.label} v{version} was built before the audit existed: re-run the quarter "
+            f'(`league run --quarter "{quarter}"`) to add a version that has it'
+        )
+    rows = store.read("audit", quarter.label, version)[CSV_COLUMNS]
+    unexplained = int((rows["reason"] == UNEXPLAINED).sum())
+    if args.format == "csv":
+        out = rows.copy()
+        out["ours"] = out["ours"].map(_number)
+        out["published"] = out["published"].map(_number)
+        out["agrees"] = out["agrees"].map(lambda a: "true" if a else "false")
+        out.to_csv(sys.stdout, index=False, lineterminator="\n")
+    elif args.format == "json":
+        records = [
+            {**r, "ours": None if r["ours"] != r["ours"] else r["ours"]}
+            for r in rows.to_dict(orient="records")
+        ]
+        print(json.dumps(records, indent=1, default=str))
+    else:
+        _print_table(rows, quarter.label, version, layer_summary(rows))
+    if args.strict and unexplained:
+        print(
+            f"error: {unexplained} disagreement(s) with NHS England have no known reason "
+            "(--strict)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _print_table(rows, label: str, version: int, summary) -> None:
+    from tabulate import tabulate
+
+    print(f"Audit of {label} (snapshot v{version}): recomputed vs NHS England's published figures")
+    table = [
+        [
+            r.layer,
+            r.compared,
+            r.published_basis,
+            f"{r.computed_agreeing}/{r.computed}",
+            f"{100 * r.computed_agreeing / r.computed:.1f}%" if r.computed else "-",
+            r.compared - r.published_basis - r.computed_agreeing,
+        ]
+        for r in summary.itertuples()
+    ]
+    headers = ["layer", "compared", "from publication", "computed agree", "rate", "differ"]
+    print(tabulate(table, headers=headers, disable_numparse=True))
+    bad = rows[~rows["agrees"]]
+    if bad.empty:
+        print("\nEvery compared figure agrees with NHS England's.")
+        return
+    print(f"\n{len(bad)} disagreement(s):")
+    shown = [
+        [
+            r.peer_group,
+            r.trust_code,
+            r.layer,
+            r.item,
+            _number(r.ours),
+            _number(r.published),
+            r.reason,
+        ]
+        for r in bad.itertuples()
+    ]
+    headers = ["peer group", "trust", "layer", "item", "ours", "published", "reason"]
+    print(tabulate(shown, headers=headers, disable_numparse=True))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="compare a snapshot's recomputed figures with NHS England's published ones",
+        description=(
+            "Every layer the pipeline recomputes (metric scores, domain scores and segments, "
+            "average, segments, flags, rank) beside NHS England's published figure, with the "
+            "basis (computed, or taken from the publication) and the reason for each "
+            "disagreement."
+        ),
+    )
+    p.add_argument("--quarter", required=True, help='e.g. "2025/26 Q1"')
+    p.add_argument("--version", type=int, help="snapshot version (default: latest)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any disagreement has the reason 'unexplained'",
+    )
+    p.set_defaults(func=cmd_audit)
