@@ -156,17 +156,25 @@ def _nof_file_problems(
     ]
 
 
+LISTED_NAMES = {"rsp_list": "the RSP list", "deficit_flags": "the deficit flags"}
+
+
+def _and(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
 def trust_consistency(
     quarter: str | Quarter,
     nof: Mapping[str, pd.DataFrame],
     ods: pd.DataFrame,
-    rsp: pd.DataFrame,
-    deficit_flags: pd.DataFrame,
+    rsp: pd.DataFrame | None,
+    deficit_flags: pd.DataFrame | None,
 ) -> ConsistencyReport:
     """Check that a quarter's source files agree on its trusts (see the module docstring).
 
     ``nof`` maps each NOF source kind (``nof_trust_data_acute`` ...) to its parsed extract;
-    ``ods``, ``rsp`` and ``deficit_flags`` are the parsed ODS list, RSP list and deficit flags.
+    ``ods``, ``rsp`` and ``deficit_flags`` are the parsed ODS list, RSP list and deficit flags
+    (None when not supplied: a published quarter's files carry the flags themselves).
     """
     q = _quarter(quarter)
     unknown = set(nof) - set(NOF_KIND_GROUPS)
@@ -184,7 +192,8 @@ def trust_consistency(
     ods_dates = _ods_dates(ods)
     for kind, trusts in nof_trusts.items():
         found += _nof_file_problems(kind, trusts, scored, ods_dates, q)
-    listed = {"rsp_list": _trusts(rsp), "deficit_flags": _trusts(deficit_flags)}
+    supplied = {"rsp_list": rsp, "deficit_flags": deficit_flags}
+    listed = {name: _trusts(df) for name, df in supplied.items() if df is not None}
     for source, trusts in listed.items():
         unscored = ~trusts["Trust_code"].isin(scored)
         found.append(
@@ -195,8 +204,8 @@ def trust_consistency(
                 "in no NOF trust data file (an unknown code, or a trust missing from its NOF file)",
             )
         )
-    flagged = set(listed["deficit_flags"]["Trust_code"])
-    for kind, trusts in nof_trusts.items():
+    flagged = set(listed["deficit_flags"]["Trust_code"]) if "deficit_flags" in listed else None
+    for kind, trusts in nof_trusts.items() if flagged is not None else []:
         found.append(
             _problems(
                 "deficit_flags",
@@ -210,8 +219,8 @@ def trust_consistency(
     checked = sum(len(t) for t in [*nof_trusts.values(), *listed.values()])
     if not nonempty:
         summary = (
-            f"trust consistency {q.label}: {len(scored):,} scored trusts agree across the NOF "
-            "files, the ODS list, the RSP list and the deficit flags."
+            f"trust consistency {q.label}: {len(scored):,} scored trusts agree across "
+            f"{_and(['the NOF files', 'the ODS list', *(LISTED_NAMES[n] for n in listed)])}."
         )
         return ConsistencyReport("trust_consistency", True, summary, checked)
     rows = pd.concat(nonempty, ignore_index=True)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from league_pipeline import consistency, staging
 from league_pipeline.consistency import ConsistencyReport
-from league_pipeline.defs.sources import SOURCE_KEYS
+from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
 from league_pipeline.quarters import parse_quarter
 
 TRUSTS_CHECK = "trusts_consistent"
@@ -25,9 +25,12 @@ PERIOD_CHECK = "reporting_period"
 NOF_KINDS = tuple(consistency.NOF_KIND_GROUPS)
 
 
-def _extract(kind: str, key: str) -> pd.DataFrame:
-    """The validated extract a source asset staged for ``key``, or a one-line error saying why
-    it is not there (the source has not run, or something else overwrote its staging file)."""
+def _extract(kind: str, key: str) -> pd.DataFrame | None:
+    """The validated extract a source asset staged for ``key`` (None when the run recorded the
+    file as absent), or a one-line error saying why it is not there (the source has not run,
+    or something else overwrote its staging file)."""
+    if is_absent(kind, key):
+        return None
     frame = staging.read_table(kind, key)
     column = "ods_code" if kind == "ods_trusts" else "Trust_code"
     if column not in frame.columns:
@@ -75,7 +78,7 @@ def trusts_consistent(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRe
         reports.append(
             consistency.trust_consistency(
                 parse_quarter(key),
-                {kind: _extract(kind, key) for kind in NOF_KINDS},
+                {kind: frame for kind in NOF_KINDS if (frame := _extract(kind, key)) is not None},
                 _extract("ods_trusts", key),
                 _extract("rsp_list", key),
                 _extract("deficit_flags", key),
@@ -97,8 +100,10 @@ def _period_check(kind: str) -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         return _result(
             [
-                consistency.reporting_period(
-                    parse_quarter(key), staging.read_table(kind, key), kind
+                consistency.reporting_period(parse_quarter(key), frame, kind)
+                if (frame := _extract(kind, key)) is not None
+                else consistency.ConsistencyReport(
+                    PERIOD_CHECK, True, f"{kind} is absent in {parse_quarter(key).label}", 0
                 )
                 for key in context.partition_keys
             ]
