@@ -164,7 +164,10 @@ def _absent(kind: str, partition_key: str, reason: str) -> dict:
 def is_absent(kind: str, partition_key: str) -> bool:
     """The run recorded ``kind`` as absent for the quarter (optional file, or a peer group the
     run leaves out)."""
-    return bool(staging.read_lineage(kind, partition_key).get("absent"))
+    try:
+        return bool(staging.read_lineage(kind, partition_key).get("absent"))
+    except staging.StagingMissingError:  # the source has not run: reading it says so
+        return False
 
 
 def _revisions(
