@@ -264,10 +264,9 @@ def summary_rows(
     complete = _all_groups_present(trusts)
     frames = []
     ours_all = league_table.copy()
-    if averages is not None:
-        ours_all = ours_all.drop(columns=["average_score"]).merge(
-            averages[[*key, "average_score"]], on=key, how="left"
-        )
+    if averages is not None:  # the computed average, whatever the table ranked on
+        ours_all = ours_all.drop(columns=["average_score", "average_score_basis"], errors="ignore")
+        ours_all = ours_all.merge(averages[[*key, "average_score"]], on=key, how="left")
     for layer, (column, item) in SUMMARY_LAYERS.items():
         if column not in published_summary or column not in ours_all:
             continue

@@ -191,9 +191,12 @@ def _run_config(log_level: str, league: LeagueConfig) -> dict:
 
 
 def _problems(result: dg.ExecuteInProcessResult) -> list[str]:
+    """What stopped the run: failed blocking checks and failed steps (warnings are not)."""
+    import dagster as dg
+
     out = []
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
+        if not evaluation.passed and evaluation.severity != dg.AssetCheckSeverity.WARN:
             summary = evaluation.metadata.get("summary")
             text = summary.value if summary is not None else "check failed"
             out.append(

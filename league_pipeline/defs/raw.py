@@ -177,10 +177,14 @@ def derived_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                 )
         df = session.run([parse_quarter(k) for k in keys])
     by_key = {parse_quarter(k).label: k for k in keys}
-    df["source_files"] = [
-        _source_files(kinds, by_key[q])
-        for q, kinds in zip(df["quarter"], df["source_kind"], strict=True)
-    ]
+    df["source_files"] = pd.Series(
+        [
+            _source_files(kinds, by_key[q])
+            for q, kinds in zip(df["quarter"], df["source_kind"], strict=True)
+        ],
+        index=df.index,
+        dtype="str",
+    )
     _write_quarters("derived_values", df, keys)
     counts = df.groupby(["quarter", "measure", "metric_id"], dropna=False).size()
     metadata = table_metadata("league.raw.derived_values", df, partitions=len(keys)) | {
@@ -348,6 +352,11 @@ def provisional_league_table(
             staging.path_for("provisional_league_table", key).unlink(missing_ok=True)
             continue
         missing = [spec.kind for spec in RAW_SOURCE_SPECS if is_absent(spec.kind, key)]
+        if missing and staging.path_for("league_table", key).exists():
+            # NHS England published the quarter: its raw files are optional, and so is this
+            notes[quarter.label] = f"no provisional table: {', '.join(missing)} absent"
+            staging.path_for("provisional_league_table", key).unlink(missing_ok=True)
+            continue
         if missing:
             raise dg.Failure(
                 description=(

@@ -112,7 +112,10 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("value", "value_unrounded", "numerator", "denominator"):
         out[col] = out[col].astype("float64")
     out["months"] = out["months"].astype("int64")
-    out["metric_id"] = out["metric_id"].astype("str")
+    # text columns as pandas' str dtype even when nothing was derived (an empty DuckDB result
+    # comes back as string[pyarrow]: a published quarter may have no raw files at all)
+    for col in ("quarter", "trust_code", "measure", "metric_id", "unit", "source_kind"):
+        out[col] = out[col].astype("str")
     return out.reset_index(drop=True)
 
 

@@ -83,10 +83,14 @@ def official_values(
     d = derived_candidates(derived)
     key = pd.MultiIndex.from_frame(d[["quarter", "trust_code"]])
     d_peer = pd.Series(peer.reindex(key).to_numpy(), index=d.index)
-    in_scope = [
-        isinstance(pg, str) and pg in groups.get(mid, set())
-        for pg, mid in zip(d_peer, d["metric_id"], strict=True)
-    ]
+    in_scope = pd.Series(  # a Series: an empty list would select no columns, not no rows
+        [
+            isinstance(pg, str) and pg in groups.get(mid, set())
+            for pg, mid in zip(d_peer, d["metric_id"], strict=True)
+        ],
+        index=d.index,
+        dtype=bool,
+    )
     candidates = {
         "official": _tag(official, "official", official["quarter"]),
         "derived": _tag(d[in_scope], "derived", d.loc[in_scope, "quarter"]),

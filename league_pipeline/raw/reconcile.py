@@ -78,13 +78,25 @@ def reconcile(
         ["quarter", "trust_code"]
     )
     merged = merged.merge(roster, on=["quarter", "trust_code"], how="inner")
-    applies = [
-        pg in groups.get(mid, set()) or pd.notna(ov)
-        for pg, mid, ov in zip(
-            merged["peer_group"], merged["metric_id"], merged["official_value"], strict=True
-        )
-    ]
+    applies = pd.Series(
+        [
+            pg in groups.get(mid, set()) or pd.notna(ov)
+            for pg, mid, ov in zip(
+                merged["peer_group"], merged["metric_id"], merged["official_value"], strict=True
+            )
+        ],
+        index=merged.index,
+        dtype=bool,
+    )  # a Series: an empty list would select no columns instead of no rows
     merged = merged[applies].copy()
+    if merged.empty:  # nothing to compare (no raw file for the quarter's metrics)
+        numeric = {"derived_value", "derived_unrounded", "official_value", "difference"}
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="float64" if c in numeric | {"tolerance"} else "str")
+                for c in RECONCILIATION_COLUMNS
+            }
+        )
     merged["measure"] = merged["metric_id"].map(lambda m: by_metric[m].name)
     merged["tolerance"] = merged["metric_id"].map(lambda m: by_metric[m].tolerance)
     merged["difference"] = merged["derived_unrounded"] - merged["official_value"]

@@ -40,6 +40,11 @@ OUTPUT_TABLES = (
 )
 # A total order for every output table, so identical inputs give identical frames
 SORT_KEY = ("quarter", "peer_group", "rank", "trust_code", "score_id", "domain_id", "item")
+# Optional input columns and their value when a caller leaves them out: where a flag came from
+OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
+    "deficit_flags": {"deficit_flag_basis": "supplied"},
+    "rsp": {"in_rsp_basis": "supplied"},
+}
 _INPUT_TYPES = {
     "value": "float64",
     "tiebreak": "float64",
@@ -80,20 +85,39 @@ class ScoringResult:
         return {name: getattr(self, name) for name in OUTPUT_TABLES}
 
 
-def scoring_sql_files() -> dict[str, Path]:
-    """Table name -> the SQL file that creates it, in execution order."""
-    files = sorted((sql_dir() / "scoring").glob("*.sql"))
-    by_table = {path.stem.split("_", 1)[1]: path for path in files}
+def scoring_sql_files() -> dict[str, list[Path]]:
+    """Table name -> the SQL files that create it, in execution order.
+
+    ``NN_<table>.sql`` computes the table; an optional ``NN_<table>.published.sql`` then takes
+    NHS England's published layer where the run cannot compute it (a ranking pool or the
+    cut-points span a peer group the run leaves out) and records each value's ``basis``.
+    ``00_*.sql`` files are setup, run before any step (see :func:`setup_sql_files`)."""
+    by_table: dict[str, list[Path]] = {}
+    files = (sql_dir() / "scoring").glob("[0-9][0-9]_*.sql")
+    for path in sorted(files, key=lambda p: (p.name.split(".", 1)[0], ".published" in p.name)):
+        if path.name.startswith("00_"):
+            continue
+        table = path.name.split("_", 1)[1].split(".", 1)[0]
+        by_table.setdefault(table, []).append(path)
     if tuple(by_table) != OUTPUT_TABLES:
         raise RuntimeError(f"assets/sql/scoring holds {list(by_table)}, expected {OUTPUT_TABLES}")
     return by_table
+
+
+def setup_sql_files() -> list[Path]:
+    """``00_*.sql``: the optional inputs, created empty when a caller did not load them."""
+    return sorted((sql_dir() / "scoring").glob("00_*.sql"))
 
 
 def _conform_input(name: str, df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in INPUT_COLUMNS[name] if c not in df.columns]
     if missing:
         raise ScoringInputError(f"scoring input '{name}' lacks columns {missing}")
-    out = df[INPUT_COLUMNS[name]].copy()
+    optional = OPTIONAL_COLUMNS.get(name, {})
+    out = df[INPUT_COLUMNS[name] + [c for c in optional if c in df.columns]].copy()
+    for column, default in optional.items():
+        if column not in out:
+            out[column] = default
     for col, dtype in _INPUT_TYPES.items():
         if col in out:
             out[col] = out[col].astype(dtype)
@@ -135,9 +159,12 @@ class ScoringSession:
     def run(self, tables: Iterable[str]) -> None:
         """Execute the SQL steps that create ``tables`` (in methodology order)."""
         wanted = set(tables)
-        for table, path in scoring_sql_files().items():
+        for path in setup_sql_files():
+            self.con.execute(path.read_text())
+        for table, paths in scoring_sql_files().items():
             if table in wanted:
-                self.con.execute(path.read_text())
+                for path in paths:
+                    self.con.execute(path.read_text())
 
     def df(self, table: str) -> pd.DataFrame:
         df = self.con.table(table).df()

@@ -87,6 +87,7 @@ def deficit_flags_from_nof(df: pd.DataFrame) -> pd.DataFrame:
             "quarter": s["quarter"],
             "trust_code": s["trust_code"],
             "deficit_flag": s["deficit_flag"] == 1,
+            "deficit_flag_basis": "published",
         }
     )
 
@@ -94,7 +95,14 @@ def deficit_flags_from_nof(df: pd.DataFrame) -> pd.DataFrame:
 def rsp_from_nof(df: pd.DataFrame) -> pd.DataFrame:
     s = summary_from_nof(df)
     in_rsp = s["in_rsp"] == 1 if "in_rsp" in s else False
-    return pd.DataFrame({"quarter": s["quarter"], "trust_code": s["trust_code"], "in_rsp": in_rsp})
+    return pd.DataFrame(
+        {
+            "quarter": s["quarter"],
+            "trust_code": s["trust_code"],
+            "in_rsp": in_rsp,
+            "in_rsp_basis": "published",
+        }
+    )
 
 
 def inputs_from_nof(df: pd.DataFrame) -> ScoringInputs:
