@@ -471,3 +471,21 @@ def test_catalogue_has_every_kind() -> None:
         catalogue.landing_path("nope", Q1)
     with pytest.raises(catalogue.CatalogueError, match="unknown url override"):
         catalogue.url_for("ods_trusts", Q1, {"host": "x"})
+
+
+def test_landing_accepts_either_published_name_of_a_file(tmp_path: Path) -> None:
+    """Q1 2025/26 published the MH & community file as "non-acute hospital trust" data."""
+    kind = "nof_trust_data_mental_health_community"
+    usual, q1_name = catalogue.landing_paths(kind, Q1)
+    assert q1_name.endswith("nhs-oversight-framework-non-acute-hospital-trust-data.csv")
+    store = SourceStore(tmp_path / "store")
+    landing = tmp_path / "landing"
+    (landing / q1_name).parent.mkdir(parents=True)
+    (landing / q1_name).write_bytes(CSV)
+    stored = acquire(kind, Q1, mode="landing", store=store, landing_dir=landing)
+    assert stored.url == (landing / q1_name).as_uri()
+    assert probe(kind, Q1, mode="landing", landing_dir=landing).url == stored.url
+    # both names at once is ambiguous: refused, naming both files
+    (landing / usual).write_bytes(CSV)
+    with pytest.raises(SourceFetchError, match="two files for one publication"):
+        acquire(kind, Q1, mode="landing", store=store, landing_dir=landing)

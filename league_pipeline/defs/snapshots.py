@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from league_pipeline import staging
+from league_pipeline.defs.raw import RAW_SOURCE_SPECS
 from league_pipeline.defs.sources import SOURCE_SPECS, is_absent
 from league_pipeline.lineage import snapshot_lineage
 from league_pipeline.quarters import parse_quarter, quarterly_partitions
@@ -83,7 +84,10 @@ def quarterly_snapshot(
             [staging.read_table(name, key) for name in AUDIT_TABLES], ignore_index=True
         )
         lineage = snapshot_lineage(
-            key, [s.kind for s in SOURCE_SPECS], OUTPUT_SCHEMAS, context.run.run_id
+            key,
+            [s.kind for s in (*SOURCE_SPECS, *RAW_SOURCE_SPECS)],
+            OUTPUT_SCHEMAS,
+            context.run.run_id,
         )
         info = store.write(quarter.label, tables, lineage, run_id=context.run.run_id)
         context.log.info(f"snapshot {info.snapshot_id} written ({info.tables})")
