@@ -149,15 +149,17 @@ def _metric_reasons(
         return rows
     gaps = _pool_gaps(trusts)
     cols = ["quarter", "score_id", "rank_group", "value", "peer_group"]
-    ranked = metric_scores.dropna(subset=["value"])[[*cols, "trust_code"]]
-    tie_key = ["quarter", "score_id", "rank_group", "value"]
-    types = ranked.groupby(tie_key)["peer_group"].nunique().rename("types").reset_index()
-    tied = ranked.merge(types, on=tie_key)
-    cross = set(
-        tied.loc[tied["types"] > 1, ["quarter", "trust_code", "score_id"]].itertuples(
-            index=False, name=None
+    cross: set[tuple] = set()
+    if set(cols) <= set(metric_scores.columns):  # scores given without values have no ties
+        ranked = metric_scores.dropna(subset=["value"])[[*cols, "trust_code"]]
+        tie_key = ["quarter", "score_id", "rank_group", "value"]
+        types = ranked.groupby(tie_key)["peer_group"].nunique().rename("types").reset_index()
+        tied = ranked.merge(types, on=tie_key)
+        cross = set(
+            tied.loc[tied["types"] > 1, ["quarter", "trust_code", "score_id"]].itertuples(
+                index=False, name=None
+            )
         )
-    )
     reasons = []
     for row in rows.itertuples():
         if row.agrees:
@@ -166,8 +168,6 @@ def _metric_reasons(
             reasons.append(POOL_INCOMPLETE)
         elif (row.quarter, row.trust_code, row.item) in cross:
             reasons.append(CROSS_TYPE_TIE)
-        elif pd.isna(row.ours):
-            reasons.append(UNEXPLAINED)
         else:
             reasons.append(UNEXPLAINED)
     rows["reason"] = reasons

@@ -1,4 +1,5 @@
-"""Fidelity: the pipeline's numbers against NHS England's official NOF 2025/26 trust-data files.
+"""Fidelity: the pipeline's numbers against NHS England's official NOF 2025/26 trust-data files,
+compared by the product's own audit (:mod:`league_pipeline.audit`, as ``league audit`` shows it).
 
 Oracle: ../shared/data/real (acute Q1, mental health & community Q1-Q2). Every comparison
 asserts that the set of mismatches is EXACTLY the documented set below, each with its reason,
@@ -16,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from league_pipeline import fidelity, readers
+from league_pipeline import audit, readers
 from league_pipeline.scoring import official
 from league_pipeline.scoring.engine import run_scoring
 
@@ -97,9 +98,18 @@ def from_values(scoring_inputs):
     return run_scoring(scoring_inputs)
 
 
+def hybrid_metric_scores(result, nof: pd.DataFrame, from_published: set[tuple[str, str]]):
+    """Our metric scores, except (quarter, score_id) pairs taken from NHS England's file."""
+    ours = result.metric_scores[["quarter", "trust_code", "peer_group", "score_id", "score"]]
+    published = audit.published_metric_scores(nof)
+    keep = ~audit.in_pairs(ours, ("quarter", "score_id"), from_published)
+    take = audit.in_pairs(published, ("quarter", "score_id"), from_published)
+    return pd.concat([ours[keep], published[take]], ignore_index=True)
+
+
 @pytest.fixture(scope="module")
 def hybrid(from_values, nof, scoring_inputs):
-    scores = fidelity.hybrid_metric_scores(from_values, nof, set(POOL_DATA_GAPS))
+    scores = hybrid_metric_scores(from_values, nof, set(POOL_DATA_GAPS))
     return run_scoring(scoring_inputs, provided={"metric_scores": scores})
 
 
@@ -112,61 +122,79 @@ def _collect(fidelity_report):
     fidelity_report.extend(line for line in REPORT if line not in fidelity_report)
 
 
-def _report(comparison: fidelity.LayerComparison, how: str) -> None:
-    REPORT.append(f"[{how}] {comparison.rate_line()}")
+def _layer(rows: pd.DataFrame, layer: str) -> pd.DataFrame:
+    return rows[rows["layer"] == layer]
+
+
+def _misses(rows: pd.DataFrame, layer: str, with_item: bool = True) -> set[tuple]:
+    bad = _layer(rows, layer)
+    bad = bad[~bad["agrees"]]
+    cols = ["quarter", "trust_code", "item"] if with_item else ["quarter", "trust_code"]
+    return set(bad[cols].itertuples(index=False, name=None))
+
+
+def _report(rows: pd.DataFrame, layer: str, how: str) -> None:
+    g = _layer(rows, layer)
+    by_q = g.groupby("quarter")["agrees"].agg(["sum", "size"])
+    parts = "; ".join(f"{q}: {int(r['sum'])}/{int(r['size'])}" for q, r in by_q.iterrows())
+    pct = 100 * g["agrees"].mean() if len(g) else 100.0
+    REPORT.append(f"[{how}] {layer}: {int(g['agrees'].sum())}/{len(g)} ({pct:.1f}%) [{parts}]")
 
 
 def test_metric_scores_from_values(from_values, nof):
-    comparison = fidelity.compare_metric_scores(from_values, nof)
-    _report(comparison, "from values")
-    rows = comparison.rows
-    bad = rows[~rows["match"]]
-    in_gap_pool = fidelity.in_pairs(bad, ("quarter", "score_id"), set(POOL_DATA_GAPS))
-    unexplained = set(
-        bad[~in_gap_pool][["quarter", "trust_code", "score_id"]].itertuples(index=False, name=None)
-    )
-    assert unexplained == ROUNDED_CROSS_TYPE_TIES
+    rows = audit.audit_rows(from_values, nof)
+    _report(rows, "metric_score", "from values")
+    scores = _layer(rows, "metric_score")
+    bad = scores[~scores["agrees"]]
+    in_gap_pool = audit.in_pairs(bad, ("quarter", "item"), set(POOL_DATA_GAPS))
+    # the audit gives every miss its reason: the documented gap pools, and the rounded ties
+    assert (bad.loc[in_gap_pool, "reason"] == audit.POOL_INCOMPLETE).all()
+    unexplained = bad[~in_gap_pool]
+    assert set(
+        unexplained[["quarter", "trust_code", "item"]].itertuples(index=False, name=None)
+    ) == (ROUNDED_CROSS_TYPE_TIES)
+    assert (unexplained["reason"] == audit.CROSS_TYPE_TIE).all()
     # every documented gap pool really is a gap (else remove it from the list)
-    assert set(POOL_DATA_GAPS) <= set(zip(bad["quarter"], bad["score_id"], strict=True))
-    outside = rows[~fidelity.in_pairs(rows, ("quarter", "score_id"), set(POOL_DATA_GAPS))]
+    assert set(POOL_DATA_GAPS) <= set(zip(bad["quarter"], bad["item"], strict=True))
+    outside = scores[~audit.in_pairs(scores, ("quarter", "item"), set(POOL_DATA_GAPS))]
     REPORT.append(
         f"[from values] metric scores outside pools with absent trusts: "
-        f"{int(outside['match'].sum())}/{len(outside)}"
+        f"{int(outside['agrees'].sum())}/{len(outside)}"
     )
 
 
 def test_domain_scores_and_average_hybrid(hybrid, nof):
-    domains = fidelity.compare_domain_scores(hybrid, nof)
-    _report(domains, "hybrid")
-    assert domains.mismatches("domain_id") == DOMAIN_RESIDUE
-    assert (domains.rows["ours"] - domains.rows["published"]).abs().max() <= 0.0201
-    summary = fidelity.compare_summary(hybrid, nof)
-    average = summary["average_score"]
-    _report(average, "hybrid")
-    assert average.mismatches() == AVERAGE_RESIDUE
-    assert (average.rows["ours"] - average.rows["published"]).abs().max() <= 0.0101
+    rows = audit.audit_rows(hybrid, nof)
+    _report(rows, "domain_score", "hybrid")
+    assert _misses(rows, "domain_score") == DOMAIN_RESIDUE
+    domains = _layer(rows, "domain_score")
+    assert (domains["ours"] - domains["published"]).abs().max() <= 0.0201
+    _report(rows, "average_score", "hybrid")
+    assert _misses(rows, "average_score", with_item=False) == AVERAGE_RESIDUE
+    average = _layer(rows, "average_score")
+    assert (average["ours"] - average["published"]).abs().max() <= 0.0101
 
 
 def test_segments_from_published_averages(scoring_inputs, nof):
     result = run_scoring(
-        scoring_inputs, provided={"trust_averages": fidelity.published_trust_averages(nof)}
+        scoring_inputs, provided={"trust_averages": audit.published_trust_averages(nof)}
     )
-    unadjusted = fidelity.compare_summary(result, nof)["unadjusted_segment"]
-    _report(unadjusted, "from published OF5002")
-    assert unadjusted.mismatches() == SEGMENT_CUTPOINT_GAPS
+    rows = audit.audit_rows(result, nof)
+    _report(rows, "unadjusted_segment", "from published OF5002")
+    assert _misses(rows, "unadjusted_segment", with_item=False) == SEGMENT_CUTPOINT_GAPS
 
 
 def test_override_segment5_and_rank_from_published_segments(scoring_inputs, nof):
     """Financial override, RSP segment 5 and the league rank: exact for every trust."""
     result = run_scoring(
         scoring_inputs,
-        provided={"unadjusted_segments": fidelity.published_unadjusted_segments(nof)},
+        provided={"unadjusted_segments": audit.published_unadjusted_segments(nof)},
     )
-    summary = fidelity.compare_summary(result, nof)
+    rows = audit.audit_rows(result, nof)
     for layer in ("deficit_flag", "adjusted_segment", "in_rsp", "final_segment", "rank"):
-        _report(summary[layer], "from published OF5003")
-        assert summary[layer].mismatches() == set(), layer
-        assert summary[layer].total >= 195 + 61
+        _report(rows, layer, "from published OF5003")
+        assert _misses(rows, layer, with_item=False) == set(), layer
+        assert len(_layer(rows, layer)) >= 195 + 61
 
 
 def test_acute_q1_league_matches_reconstructed_table(scoring_inputs, nof, real_data):
@@ -175,7 +203,7 @@ def test_acute_q1_league_matches_reconstructed_table(scoring_inputs, nof, real_d
     )
     result = run_scoring(
         scoring_inputs,
-        provided={"unadjusted_segments": fidelity.published_unadjusted_segments(nof)},
+        provided={"unadjusted_segments": audit.published_unadjusted_segments(nof)},
     )
     ours = result.league_table[result.league_table["quarter"] == Q1]
     merged = derived.merge(ours, left_on="Trust_code", right_on="trust_code")
@@ -188,9 +216,11 @@ def test_acute_q1_league_matches_reconstructed_table(scoring_inputs, nof, real_d
 def test_end_to_end_rates_are_reported(from_values, hybrid, nof):
     """Pure end to end (no published layer used): printed; the gaps above explain the misses."""
     for result, how in ((from_values, "from values"), (hybrid, "hybrid")):
-        for key, comparison in fidelity.compare_summary(result, nof).items():
-            if key in ("deficit_flag", "in_rsp"):
-                continue
-            _report(comparison, how)
-    hybrid_q1 = fidelity.compare_summary(hybrid, nof)["final_segment"].rows
-    assert hybrid_q1["match"].mean() > 0.97
+        rows = audit.audit_rows(result, nof)
+        for layer in ("average_score", "unadjusted_segment", "adjusted_segment", "final_segment"):
+            _report(rows, layer, how)
+        _report(rows, "rank", how)
+        # every disagreement carries a reason from the audit's list
+        assert rows.loc[~rows["agrees"], "reason"].isin(audit.REASONS).all()
+    hybrid_rows = _layer(audit.audit_rows(hybrid, nof), "final_segment")
+    assert hybrid_rows["agrees"].mean() > 0.97
