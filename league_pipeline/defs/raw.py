@@ -316,6 +316,28 @@ def carried_inputs(quarter: Quarter) -> CarriedInputs:
     return CarriedInputs(quarter=source.label, **tables)
 
 
+def _left_out_pools(peer_groups: list[str]) -> str:
+    """The ranking pools and cut-points a run of ``peer_groups`` cannot compute ('' if none)."""
+    from league_pipeline.peer_groups import PEER_GROUPS
+    from league_pipeline.scoring import catalogue
+
+    out = {g.id for g in PEER_GROUPS} - set(peer_groups)
+    if not out:
+        return ""
+    cat = catalogue.metric_catalogue()
+    pools = sorted(
+        row.score_id
+        for row in cat.itertuples()
+        if isinstance(row.pool, str)
+        and row.pool == "all"
+        and out & set(str(row.peer_groups).split("|"))
+    )
+    return (
+        f"the ranking pools of {', '.join(pools)} and the segment cut-points span "
+        f"{', '.join(sorted(out))}, which the run leaves out"
+    )
+
+
 @dg.asset(
     key=PROVISIONAL_KEY,
     deps=[
@@ -341,6 +363,7 @@ def carried_inputs(quarter: Quarter) -> CarriedInputs:
 def provisional_league_table(
     context: dg.AssetExecutionContext, league: LeagueConfig
 ) -> dg.MaterializeResult:
+    left_out = _left_out_pools(league.run_peer_groups())
     tables, notes, comparisons = [], {}, []
     for key in context.partition_keys:
         quarter = parse_quarter(key)
@@ -352,11 +375,19 @@ def provisional_league_table(
             staging.path_for("provisional_league_table", key).unlink(missing_ok=True)
             continue
         missing = [spec.kind for spec in RAW_SOURCE_SPECS if is_absent(spec.kind, key)]
-        if missing and staging.path_for("league_table", key).exists():
+        if (missing or left_out) and staging.path_for("league_table", key).exists():
             # NHS England published the quarter: its raw files are optional, and so is this
-            notes[quarter.label] = f"no provisional table: {', '.join(missing)} absent"
+            why = left_out or f"{', '.join(missing)} absent"
+            notes[quarter.label] = f"no provisional table: {why}"
             staging.path_for("provisional_league_table", key).unlink(missing_ok=True)
             continue
+        if left_out:
+            raise dg.Failure(
+                description=(
+                    f"{quarter.label} is provisional: nothing is published to take the values "
+                    f"the run cannot compute from ({left_out}) — run every peer group"
+                ),
+            )
         if missing:
             raise dg.Failure(
                 description=(

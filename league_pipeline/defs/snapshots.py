@@ -54,6 +54,16 @@ def published_rows(key: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def value_basis(audit_rows: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per audited layer, how many values were computed and how many taken from the
+    publication (lineage says which parts of a snapshot are NHS England's own figures)."""
+    counts = audit_rows.groupby(["layer", "basis"]).size()
+    return {
+        layer: {basis: int(n) for (lay, basis), n in counts.items() if lay == layer}
+        for layer in dict.fromkeys(audit_rows["layer"])
+    }
+
+
 OUTPUT_SCHEMAS = ["metric_values", "metric_scores", "domain_scores", "league_table"]
 
 
@@ -89,6 +99,8 @@ def quarterly_snapshot(
             OUTPUT_SCHEMAS,
             context.run.run_id,
         )
+        lineage["peer_groups"] = league.run_peer_groups()
+        lineage["basis"] = value_basis(tables["audit"])
         info = store.write(quarter.label, tables, lineage, run_id=context.run.run_id)
         context.log.info(f"snapshot {info.snapshot_id} written ({info.tables})")
         written.append(info)

@@ -128,8 +128,13 @@ def resolve_flag(
     has_pub = frame["publication"].notna()
     has_file = frame["landing_file"].notna()
     both = has_pub & has_file
-    differ = both & (
-        frame["publication"].astype("boolean") != frame["landing_file"].astype("boolean")
+    differ = pd.Series(
+        [
+            bool(b) and bool(float(p)) != bool(f)
+            for b, p, f in zip(both, frame["publication"], frame["landing_file"], strict=True)
+        ],
+        index=frame.index,
+        dtype=bool,
     )
     notes: list[str] = []
     values = frame[key].copy()
