@@ -95,10 +95,13 @@ class Quarter:
 FIRST_QUARTER = Quarter(2025, 1)
 LAST_QUARTER = Quarter(2025, 4)
 
-_LABEL = re.compile(r"^\s*(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*Q([1-4])\s*$", re.IGNORECASE)
-_PUBLISHED = re.compile(r"^\s*Q([1-4])\s+(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*$", re.IGNORECASE)
-_SLUG = re.compile(r"^\s*(\d{4})-(\d{2})-q([1-4])\s*$", re.IGNORECASE)
-_KEY = re.compile(r"^\s*(\d{4})-(\d{2})\s*$")
+# ASCII digits only: ``\d`` would also take full-width and other Unicode digits ("２０２５/26 Q1")
+_LABEL = re.compile(r"^\s*(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*Q([1-4])\s*$", re.IGNORECASE | re.ASCII)
+_PUBLISHED = re.compile(
+    r"^\s*Q([1-4])\s+(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*$", re.IGNORECASE | re.ASCII
+)
+_SLUG = re.compile(r"^\s*(\d{4})-(\d{2})-q([1-4])\s*$", re.IGNORECASE | re.ASCII)
+_KEY = re.compile(r"^\s*(\d{4})-(\d{2})\s*$", re.ASCII)
 
 
 @functools.lru_cache(maxsize=4096)

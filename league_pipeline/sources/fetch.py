@@ -89,7 +89,13 @@ class LandingFetcher:
                 f"landing path must be relative and stay inside the landing folder: "
                 f"{relative_path!r} — fix the landing_path in assets/sources.yaml"
             )
-        return self.landing_dir / rel
+        path = self.landing_dir / rel
+        if not path.resolve().is_relative_to(self.landing_dir):
+            raise SourceFetchError(
+                f"landing path {path} leads outside the landing folder (a symbolic link to "
+                f"{path.resolve()}?) — copy the published file into the landing folder instead"
+            )
+        return path
 
     def _missing(self, path: Path) -> SourceFetchError:
         return SourceMissing(
