@@ -1,19 +1,21 @@
-"""The "likely range" of each trust's average score and league rank (percentile bootstrap).
+"""The "likely range" of each trust's average score and league rank (methodology section 4.8).
 
-Belongs here: the vectorised bootstrap only. Method (methodology doc section 4.8, inferred from
-NHS England's published ranges): resample each trust's own scored items with replacement (as
-many as it has), take the mean; the 2.5th and 97.5th percentiles of the means are the score
-range. For the rank range, each replicate's mean is segmented with the quarter's fixed
-cut-points, the financial override is applied (segment at least 3 when flagged), and every
-trust in the league table is re-ranked by (segment, mean); the 2.5th/97.5th percentiles of a
-trust's replicate ranks are its rank range. Fixed seed => reproducible: each (quarter, peer
-group) draws from its own stream, derived from the seed and its names, so a quarter's ranges do
-not depend on which other quarters share the run (a range backfill equals per-quarter runs).
+Belongs here: both ranges. The score range is the 2.5th and 97.5th percentiles of the mean of n
+draws with replacement from the trust's own n items, computed exactly from that mean's
+distribution (:func:`exact_mean_percentiles`), not simulated. The rank range is a seeded joint
+bootstrap: each replicate's means are segmented with the quarter's fixed cut-points, the
+financial override is applied (segment at least 3 when flagged), every trust in the league table
+is re-ranked by (segment, mean), and the 2.5th/97.5th percentiles of a trust's replicate ranks
+are its rank range. Each (quarter, peer group) draws from its own stream, derived from the seed
+and its names, so a quarter's ranges do not depend on which other quarters share the run.
+Method, quantile convention, error bound and costs: ``docs/likely-ranges.md``.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,104 @@ import pandas as pd
 DEFAULT_REPLICATES = 10_000
 DEFAULT_SEED = 20250401
 LOWER_PCT, UPPER_PCT = 2.5, 97.5
+GRID = 100  # item scores are published to 2 dp: a draw is a whole number of hundredths
+GRID_TOLERANCE = 1e-9  # how far (score units) an item may sit from the 0.01 grid
+# the float CDF decides a percentile only where it is further than this from p; otherwise the
+# decision is made with exact integer counts (the FFT's own error is about 1e-15 here)
+CDF_TOLERANCE = 1e-9
+
+
+def _hundredths(scores: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The items as whole hundredths (int64); ValueError unless each is on the 0.01 grid."""
+    values = np.asarray(scores, dtype=float)
+    if values.size == 0:
+        raise ValueError("every trust needs at least one scored item")
+    scaled = np.rint(values * GRID)
+    off = ~np.isfinite(values) | (np.abs(values - scaled / GRID) > GRID_TOLERANCE)
+    if off.any():
+        raise ValueError(
+            "the exact score range needs item scores on the 0.01 grid (2 dp, within "
+            f"{GRID_TOLERANCE:g}); not on it: {values[off][:5].tolist()}"
+        )
+    return scaled.astype(np.int64)
+
+
+def _float_cdf(steps: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
+    """P(sum of n draws <= j steps) for j = 0..max*n, by FFT (float64, running max applied).
+
+    One draw is ``steps[k]`` with probability ``counts[k] / n``; the n-fold convolution is the
+    n-th power of its transform. The transform is at least as long as the sum's support, so
+    nothing wraps around.
+    """
+    size = int(steps[-1]) * n + 1
+    length = 1 << (size - 1).bit_length()
+    pmf = np.zeros(length)
+    pmf[steps] = counts / n
+    sums = np.fft.irfft(np.fft.rfft(pmf) ** n, length)[:size]
+    return np.maximum.accumulate(np.cumsum(sums))
+
+
+def _exact_cdf(steps: np.ndarray, counts: np.ndarray, n: int) -> Callable[[int], int]:
+    """``count(j)``: how many of the n**n equally likely ordered draws sum to at most j steps.
+
+    Exact, in Python integers, by Kronecker substitution: the polynomial sum(counts[k] *
+    x**steps[k]) is packed into one integer with ``bits`` bits a coefficient and raised to the
+    n-th power; every coefficient of the power is at most n**n < 2**bits - 1, so none carries
+    into the next. The sum of the coefficients of x**0..x**j is the low part of the power taken
+    modulo 2**bits - 1 (2**bits is 1 in that modulus), which is below the modulus, so exact.
+    """
+    bits = (n**n).bit_length() + 1
+    packed = 0
+    for step, count in zip(steps.tolist(), counts.tolist(), strict=True):
+        packed |= count << (bits * step)
+    power = packed**n
+    modulus = (1 << bits) - 1
+
+    def count(j: int) -> int:
+        return (power & ((1 << (bits * (j + 1))) - 1)) % modulus
+
+    return count
+
+
+def exact_mean_percentiles(
+    scores: Sequence[float] | np.ndarray, percents: Sequence[float] = (LOWER_PCT, UPPER_PCT)
+) -> list[Fraction]:
+    """The percentiles of the bootstrap mean of ``scores`` (2 dp items), exactly, as Fractions.
+
+    The bootstrap mean is the mean of n draws with replacement from the n items. Its q-th
+    percentile is the smallest attainable mean m with P(mean <= m) >= q / 100 (where the
+    probability equals q / 100 exactly, m itself): the value the bootstrap's percentile tends to
+    as the replicates grow, wherever that limit exists (``docs/likely-ranges.md``).
+    """
+    hundredths = _hundredths(scores)
+    n = len(hundredths)
+    low = int(hundredths.min())
+    steps, counts = np.unique(hundredths - low, return_counts=True)
+    if len(steps) == 1:  # all items equal: the mean never moves
+        return [Fraction(low, GRID) for _ in percents]
+    step = int(np.gcd.reduce(steps))  # the attainable sums are low * n + j * step
+    steps = steps // step
+    cdf = _float_cdf(steps, counts, n)
+    exact: Callable[[int], int] | None = None
+    out = []
+    for pct in percents:
+        p = Fraction(str(pct)) / 100
+        if not 0 <= p <= 1:
+            raise ValueError(f"a percentile is between 0 and 100, not {pct}")
+        # the answer lies in [first, last]: below first the CDF is surely < p, at last surely >= p
+        first = int(np.searchsorted(cdf, float(p) - CDF_TOLERANCE, side="left"))
+        last = min(int(np.searchsorted(cdf, float(p) + CDF_TOLERANCE, side="left")), len(cdf) - 1)
+        if first < last:  # too close to call in floats: binary search on exact counts
+            exact = exact or _exact_cdf(steps, counts, n)
+            total = n**n
+            while first < last:
+                mid = (first + last) // 2
+                if exact(mid) * p.denominator >= p.numerator * total:
+                    last = mid
+                else:
+                    first = mid + 1
+        out.append(Fraction(low * n + last * step, GRID * n))
+    return out
 
 
 def bootstrap_means(
@@ -81,7 +181,12 @@ def likely_ranges(
     replicates: int = DEFAULT_REPLICATES,
     seed: int = DEFAULT_SEED,
 ) -> pd.DataFrame:
-    """quarter, trust_code, score_lower, score_upper, rank_lower, rank_upper for every trust."""
+    """quarter, peer_group, trust_code, score_lower, score_upper, rank_lower, rank_upper.
+
+    The score range is exact (:func:`exact_mean_percentiles`); ``replicates`` and ``seed`` set
+    the rank range's joint bootstrap only. Bounds are rounded as before: scores with
+    ``np.round(.., 2)``, ranks outwards to whole ranks.
+    """
     out = []
     items_of = {q: _items_by_trust(items) for q, items in score_items.groupby("quarter")}
     for (quarter, peer_group), seg in trust_segments.groupby(["quarter", "peer_group"], sort=True):
@@ -94,7 +199,9 @@ def likely_ranges(
         flagged = seg["deficit_flag"].to_numpy(bool)[None, :]
         segment = np.where(flagged, np.maximum(segment, 3), segment)
         ranks = competition_ranks(segment * 10.0 + means)
-        score_lo, score_hi = np.percentile(means, [LOWER_PCT, UPPER_PCT], axis=0)
+        score_lo, score_hi = np.array(
+            [[float(b) for b in exact_mean_percentiles(by_trust[c])] for c in seg["trust_code"]]
+        ).T
         rank_lo, rank_hi = np.percentile(ranks, [LOWER_PCT, UPPER_PCT], axis=0)
         out.append(
             pd.DataFrame(
@@ -110,4 +217,5 @@ def likely_ranges(
             )
         )
     cols = ["quarter", "peer_group", "trust_code", "score_lower", "score_upper"]
+    cols += ["rank_lower", "rank_upper"]
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
