@@ -4,7 +4,17 @@ Belongs here: drawing synthetic metric values for the trust roster from the refe
 (``assets/reference/trusts.csv`` and ``metric_profiles.csv``, built by
 :mod:`league_pipeline.tools.build_roster`), scoring them with the real scoring engine, and
 writing every landing file of a quarter in its published layout through the
-:mod:`league_pipeline.readers` writers. Nothing here reads real data; the values are synthetic.
+:mod:`league_pipeline.readers` writers, with the manifest that marks them as generated. Nothing
+here reads real data; the values are synthetic, and so are the trusts: the roster is invented
+(codes ``ZA001``/``ZM001``/``ZU001``..., names such as "Kestrelmere University Hospitals NHS
+Foundation Trust"), with the real files' counts per peer group, subtype and region.
+
+Labelling: :func:`write_sample_landing` writes ``<landing>/.league-sample.json`` listing the
+SHA-256 of every file it wrote (:mod:`league_pipeline.data_origin`). A run whose inputs are
+listed there records ``data: synthetic`` in its snapshot lineage, and every table, report and
+export made from it says "synthetic sample data, not NHS England's figures". It refuses to
+overwrite files it did not write, or that changed since (``force=True`` /
+``league sample-data --force`` does).
 
 For each quarter (``{slug}`` like ``2025-26-q1``, paths from ``assets/sources.yaml``):
 
@@ -14,12 +24,17 @@ For each quarter (``{slug}`` like ``2025-26-q1``, paths from ``assets/sources.ya
   within-type competition rank (best = 1), OF1xxx scores (Rank of the value row), the
   score-only metrics, OF1080, OF4000-4005 domain scores (ranked), OF4100-4105 domain segments,
   OF5000 (Rank = league rank), OF5002 (ranked), OF5003, OF5004, and OF5005/OF5007 in Q1-Q2 only
-  (as in the real MH file). Rows sorted by Metric_ID then trust code. Q1 follows the Sept 2025
-  layout (no Quarter column, ``percent``, region ``North East``, blank OF5005/OF5007 dates);
-  later quarters carry ``Quarter`` (``Q2 2025/26``), ``%`` and ``North East and Yorkshire``.
-  Simplification: the non-acute Trust_type is ``Mental health and community trust`` in every
-  quarter (Q1's real files said ``Non-acute hospital trust``).
-* ``{slug}/etr.csv`` -- the ODS extract of the roster (headerless, 27 quoted fields).
+  (as in the real MH file). The files are CUMULATIVE, as NHS England's are: the Q2 file holds
+  the Q1 and Q2 rows, Q3's Q1-Q3, Q4's the whole year (quarter blocks oldest first, each sorted
+  by Metric_ID then trust code; a quarter's rows are the same in every file that holds them).
+  The first publication (Q1) follows the Sept 2025 layout: no Quarter column, ``percent``,
+  region ``North East``, blank OF5005/OF5007 dates, and the mental health & community file
+  under its Q1 name ``nhs-oversight-framework-non-acute-hospital-trust-data.csv`` with Trust_type
+  ``Non-acute hospital trust``. Later files carry ``Quarter`` (``Q1 2025/26``...), ``%``,
+  ``North East and Yorkshire``, OF5005/OF5007 dated with their quarter, and the
+  ``mental-health-and-community`` name and Trust_type.
+* ``{slug}/etr.csv`` -- the ODS extract of the (fictional) roster (headerless, 27 quoted
+  fields).
 * ``{slug}/recovery-support-programme.csv`` and ``{slug}/financial-deficit-flags.csv`` -- every
   trust with ``Yes``/``No``.
 * ``{slug}/raw/...`` -- the raw statistics behind OF0017/OF0028 (AmbSYS workbook), OF0013 (the
@@ -66,6 +81,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from league_pipeline import data_origin
 from league_pipeline.paths import assets_dir
 from league_pipeline.peer_groups import ACUTE, AMBULANCE, MHC, PEER_GROUPS, PeerGroup
 from league_pipeline.quarters import Quarter, all_quarters
@@ -73,6 +89,7 @@ from league_pipeline.raw.synthetic import raw_files
 from league_pipeline.readers import (
     NOF_TRUST_DATA_COLUMNS,
     ODS_TRUST_COLUMNS,
+    nhs_quarter_text,
     write_deficit_flags,
     write_nof_trust_data,
     write_ods_trusts,
@@ -80,7 +97,7 @@ from league_pipeline.readers import (
 )
 from league_pipeline.scoring.catalogue import metric_catalogue
 from league_pipeline.scoring.engine import ScoringInputs, ScoringResult, run_scoring
-from league_pipeline.sources.catalogue import landing_path
+from league_pipeline.sources.catalogue import landing_path, landing_paths
 
 log = logging.getLogger("league_pipeline.sample_data")
 
@@ -94,6 +111,10 @@ RSP_SIZE = {ACUTE.id: 14, MHC.id: 3, AMBULANCE.id: 1}
 RSP_EXIT = 0.10  # chance a member leaves the programme at a quarter
 RSP_REFILL = 0.50  # chance each vacancy is filled at a quarter
 Q1_REGION_ALIASES = {"North East and Yorkshire": "North East"}  # Sept 2025 spelling
+# the first (Sept 2025) publication's mental health & community file name and Trust_type
+Q1_MHC_FILE = "nhs-oversight-framework-non-acute-hospital-trust-data.csv"
+Q1_MHC_TRUST_TYPE = "Non-acute hospital trust"
+UNDATED_IN_Q1 = ("OF5005", "OF5007")  # blank Reporting_date in the Sept 2025 files
 NATIONAL_GROUPING = {
     "London": "Y56",
     "South West": "Y58",
@@ -449,11 +470,8 @@ class _Rows:
         data = {c: np.concatenate(v) for c, v in self.columns.items() if v}
         out = pd.DataFrame(data)
         roster = load_roster().set_index("trust_code")
-        region = out["Trust_code"].map(roster["region"])
-        if self.quarter.q == 1:
-            region = region.replace(Q1_REGION_ALIASES)
         out["Quarter"] = self.quarter.label
-        out["Region"] = region
+        out["Region"] = out["Trust_code"].map(roster["region"])
         out["Trust_type"] = group.trust_type
         out["Trust_subtype"] = out["Trust_code"].map(roster["trust_subtype"])
         out["Trust_name"] = out["Trust_code"].map(roster["trust_name"])
@@ -512,6 +530,42 @@ def _publish_group(
     return rows.frame(group)
 
 
+# --------------------------------------------------------------------------------------------
+# Publishing: what each quarter's file holds (cumulative) and how the first one is laid out
+# --------------------------------------------------------------------------------------------
+def _first_publication(group: PeerGroup, rows: pd.DataFrame) -> pd.DataFrame:
+    """Q1's own rows as the Sept 2025 files wrote them: region ``North East``, OF5005/OF5007
+    undated, and the mental health & community group called "Non-acute hospital trust" (the
+    Quarter column and the ``percent`` spelling are the writer's, ``with_quarter=False``)."""
+    out = rows.copy()
+    out["Region"] = out["Region"].replace(Q1_REGION_ALIASES)
+    out.loc[out["Metric_ID"].isin(UNDATED_IN_Q1), "Reporting_date"] = np.nan
+    if group is MHC:
+        out["Trust_type"] = Q1_MHC_TRUST_TYPE
+    return out
+
+
+def _cumulative_publication(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """A later publication: every quarter's rows to date, oldest first, OF5005/OF5007 dated
+    with their quarter (as the real cumulative MH file dates them)."""
+    out = pd.concat(parts, ignore_index=True)
+    undated = out["Metric_ID"].isin(UNDATED_IN_Q1) & out["Reporting_date"].isna()
+    out.loc[undated, "Reporting_date"] = out.loc[undated, "Quarter"].map(nhs_quarter_text)
+    return out
+
+
+def trust_data_landing_path(group: PeerGroup, quarter: Quarter) -> str:
+    """Where the quarter's trust data file of ``group`` lands: its published name (the mental
+    health & community file of Q1 under the Q1 name)."""
+    kind = SOURCE_KINDS[group.id]
+    if group is MHC and quarter.q == 1:
+        names = [p for p in landing_paths(kind, quarter) if p.endswith(Q1_MHC_FILE)]
+        if not names:
+            raise ValueError(f"assets/sources.yaml does not list {Q1_MHC_FILE} for {kind}")
+        return names[0]
+    return landing_path(kind, quarter)
+
+
 def _ods_frame() -> pd.DataFrame:
     """The roster as an ODS ``etr`` extract (names in capitals, as ODS writes them)."""
     roster = load_roster()
@@ -523,14 +577,6 @@ def _ods_frame() -> pd.DataFrame:
             out[col] = roster[col]
     blank = out["national_grouping"] == ""
     out.loc[blank, "national_grouping"] = roster.loc[blank, "region"].map(NATIONAL_GROUPING)
-    # The care trusts (TAD, TAH, TAJ) are not in the ODS etr extract the roster was built from:
-    # give them NHS's pseudo-postcode for "not known", a placeholder opening date and their
-    # region's usual government-office code, so the extract stays complete and valid.
-    missing = out["postcode"].fillna("") == ""
-    region_gor = roster[~missing].groupby("region")["gor_code"].agg(lambda s: s.mode().iloc[0])
-    out.loc[missing, "postcode"] = "ZZ99 3VZ"
-    out.loc[missing, "open_date"] = "20020401"
-    out.loc[missing, "gor_code"] = roster.loc[missing, "region"].map(region_gor).fillna("")
     out["amended_record_indicator"] = "1"
     return out
 
@@ -543,19 +589,21 @@ class SampleQuarter:
     """Everything generated for one quarter, as DataFrames (before writing)."""
 
     quarter: Quarter
-    trust_data: dict[str, pd.DataFrame]  # peer group id -> normalised trust data frame
+    trust_data: dict[str, pd.DataFrame]  # peer group id -> the quarter's own rows (normalised)
     ods: pd.DataFrame
     rsp: pd.DataFrame
     deficit_flags: pd.DataFrame
     scoring: ScoringResult
     raw: dict[str, bytes] = field(default_factory=dict)  # landing path -> raw release bytes
+    # peer group id -> the rows the quarter's file holds: every quarter of the year to date
+    publication: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def files(self) -> dict[str, bytes]:
         """Landing path (inside the landing folder) -> file bytes, in a fixed order."""
         q = self.quarter
         out = {
-            landing_path(SOURCE_KINDS[group.id], q): write_nof_trust_data(
-                self.trust_data[group.id], with_quarter=q.q != 1
+            trust_data_landing_path(group, q): write_nof_trust_data(
+                self.publication.get(group.id, self.trust_data[group.id]), with_quarter=q.q != 1
             )
             for group in PEER_GROUPS
         }
@@ -594,6 +642,8 @@ def generate_quarter(quarter: Quarter, seed: int = DEFAULT_SEED) -> SampleQuarte
     )
     result = run_scoring(inputs)
     trust_data = {g.id: _publish_group(g, quarter, draws, result) for g in PEER_GROUPS}
+    _QUARTER_ROWS[(quarter, seed)] = trust_data
+    publication = {g.id: _publication(g, quarter, seed, trust_data[g.id]) for g in PEER_GROUPS}
     rsp = pd.DataFrame(
         {
             "Quarter": label,
@@ -612,7 +662,30 @@ def generate_quarter(quarter: Quarter, seed: int = DEFAULT_SEED) -> SampleQuarte
         }
     )
     raw = raw_files(quarter, lambda q: _draw_metrics(q, seed).metric_values, _raw_roster(), seed)
-    return SampleQuarter(quarter, trust_data, _ods_frame(), rsp, deficit, result, dict(raw))
+    return SampleQuarter(
+        quarter, trust_data, _ods_frame(), rsp, deficit, result, dict(raw), publication
+    )
+
+
+# the published rows of each quarter generated so far ((quarter, seed) -> peer group -> rows):
+# a later quarter's cumulative file repeats them (read-only; a quarter's rows never change)
+_QUARTER_ROWS: dict[tuple[Quarter, int], dict[str, pd.DataFrame]] = {}
+
+
+def _quarter_rows(quarter: Quarter, seed: int) -> dict[str, pd.DataFrame]:
+    if (quarter, seed) not in _QUARTER_ROWS:
+        generate_quarter(quarter, seed)
+    return _QUARTER_ROWS[(quarter, seed)]
+
+
+def _publication(group: PeerGroup, quarter: Quarter, seed: int, own: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``group``'s file published for ``quarter``."""
+    if quarter.q == 1:
+        return _first_publication(group, own)
+    earlier = [
+        _quarter_rows(Quarter(quarter.fy_start, q), seed)[group.id] for q in range(1, quarter.q)
+    ]
+    return _cumulative_publication([*earlier, own])
 
 
 def _raw_roster() -> pd.DataFrame:
@@ -623,20 +696,77 @@ def _raw_roster() -> pd.DataFrame:
     return roster
 
 
+class LandingNotOursError(RuntimeError):
+    """The landing folder holds files the generator did not write, or that changed since it
+    wrote them: writing the sample data would overwrite them."""
+
+    def __init__(self, landing_dir: Path, files: list[str]) -> None:
+        self.landing_dir = Path(landing_dir)
+        self.files = files
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        super().__init__(
+            f"{landing_dir} holds {len(files)} file(s) that `league sample-data` did not write "
+            f"or that changed since ({shown}); writing the sample data would overwrite them. "
+            "Use another folder (--landing), or --force to overwrite them"
+        )
+
+
 def write_sample_landing(
-    landing_dir: Path, quarters: list[Quarter] | None = None, seed: int = DEFAULT_SEED
+    landing_dir: Path,
+    quarters: list[Quarter] | None = None,
+    seed: int = DEFAULT_SEED,
+    *,
+    force: bool = False,
 ) -> list[Path]:
     """Write the synthetic landing files of ``quarters`` (default: all of 2025/26) under
-    ``landing_dir`` and return their paths. Same seed -> byte-identical files."""
+    ``landing_dir`` and return their paths. Same seed -> byte-identical files.
+
+    The manifest ``<landing_dir>/.league-sample.json`` lists every generated file by SHA-256
+    (earlier entries whose file is unchanged are kept), so that runs on these files are labelled
+    synthetic. Files already there that the manifest does not list as they are now (someone
+    else's, or generated and edited since) are not overwritten: :class:`LandingNotOursError`
+    lists them, unless ``force``.
+    """
+    from league_pipeline import __version__
+
     landing_dir = Path(landing_dir)
+    quarters = list(quarters) if quarters is not None else all_quarters()
+    samples = [generate_quarter(quarter, seed) for quarter in quarters]
+    contents = {rel: data for sample in samples for rel, data in sample.files().items()}
+    # the other published names of the files written (the MH file's Q1 and later names): the
+    # landing folder must hold one of them only, so they are replaced too
+    others = sorted(
+        {
+            alias
+            for quarter in quarters
+            for group in PEER_GROUPS
+            for alias in landing_paths(SOURCE_KINDS[group.id], quarter)
+            if alias not in contents
+        }
+    )
+    if not force:
+        clashes = data_origin.foreign_files(landing_dir, [*contents, *others])
+        if clashes:
+            raise LandingNotOursError(landing_dir, clashes)
+    for alias in others:
+        (landing_dir / alias).unlink(missing_ok=True)
+    listed = {
+        rel: sha
+        for rel, sha in data_origin.synthetic_files(landing_dir).items()
+        if rel not in contents
+        and rel not in others
+        and (landing_dir / rel).is_file()
+        and data_origin.sha256_of((landing_dir / rel).read_bytes()) == sha
+    }
     written: list[Path] = []
-    for quarter in quarters if quarters is not None else all_quarters():
-        sample = generate_quarter(quarter, seed)
-        for relative, content in sample.files().items():
-            path = landing_dir / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            written.append(path)
+    for relative, content in contents.items():
+        path = landing_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        written.append(path)
+        listed[relative] = data_origin.sha256_of(content)
+    data_origin.write_manifest(landing_dir, listed, seed=seed, version=__version__)
+    for sample in samples:
         counts = {g: df["Trust_code"].nunique() for g, df in sample.trust_data.items()}
-        log.info("sample data %s: %s trusts -> %s", quarter.label, counts, landing_dir)
+        log.info("sample data %s: %s trusts -> %s", sample.quarter.label, counts, landing_dir)
     return written

@@ -1,20 +1,29 @@
 """The synthetic landing folder generator (league_pipeline.sample_data).
 
 Belongs here: determinism, the file set and trust counts, the published layout (parsed by the
-readers, valid against the schema, headers identical to NHS England's real files) and
-self-consistency: re-scoring a generated file's values with the engine gives back its own
-segments, average scores and league ranks. The raw releases the generator also writes are
-checked against the generated NOF values in tests/test_raw_pipeline.py.
+readers, valid against the schema, headers identical to NHS England's real files), cumulative
+files as NHS England publishes them (Q1's own layout and MH file name; later files holding every
+quarter to date), self-consistency (re-scoring a generated file's values with the engine gives
+back its own segments, average scores and league ranks), the fictional roster (no real trust
+code anywhere in the folder) and the manifest that marks the files as synthetic. The raw
+releases the generator also writes are checked against the generated NOF values in
+tests/test_raw_pipeline.py.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from league_pipeline import data_origin
 from league_pipeline.quarters import Quarter
 from league_pipeline.readers import (
     read_deficit_flags,
@@ -23,7 +32,9 @@ from league_pipeline.readers import (
     read_rsp_list,
 )
 from league_pipeline.sample_data import (
+    LandingNotOursError,
     generate_quarter,
+    load_profiles,
     load_roster,
     round_like_duckdb,
     write_sample_landing,
@@ -34,6 +45,7 @@ from league_pipeline.validation import validate
 
 Q1 = Quarter(2025, 1)
 Q2 = Quarter(2025, 2)
+Q3 = Quarter(2025, 3)
 GROUP_FILES = {
     "Acute trust": "nhs-oversight-framework-acute-trust-data.csv",
     "Mental health and community trust": (
@@ -41,6 +53,7 @@ GROUP_FILES = {
     ),
     "Ambulance trust": "nhs-oversight-framework-ambulance-trust-data.csv",
 }
+MH_Q1_FILE = "nhs-oversight-framework-non-acute-hospital-trust-data.csv"  # the Sept 2025 name
 OTHER_FILES = ["etr.csv", "recovery-support-programme.csv", "financial-deficit-flags.csv"]
 
 
@@ -70,11 +83,30 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _trust_data(landing: Path, quarter: Quarter) -> dict[str, pd.DataFrame]:
+def group_files(quarter: Quarter) -> dict[str, str]:
+    """Trust type -> the file name the quarter's publication uses."""
+    names = dict(GROUP_FILES)
+    if quarter == Q1:
+        names["Mental health and community trust"] = MH_Q1_FILE
+    return names
+
+
+def _publication(landing: Path, quarter: Quarter) -> dict[str, pd.DataFrame]:
+    """Every row of the quarter's files (later files hold every quarter to date)."""
     return {
         trust_type: read_nof_trust_data((landing / quarter.slug / name).read_bytes(), quarter.label)
-        for trust_type, name in GROUP_FILES.items()
+        for trust_type, name in group_files(quarter).items()
     }
+
+
+def _trust_data(landing: Path, quarter: Quarter) -> dict[str, pd.DataFrame]:
+    """The quarter's own rows of its files."""
+    out = {}
+    for trust_type, df in _publication(landing, quarter).items():
+        rows = df[df["Quarter"] == quarter.label].reset_index(drop=True)
+        rows.attrs = dict(df.attrs)
+        out[trust_type] = rows
+    return out
 
 
 def _first_line(content: bytes) -> bytes:
@@ -84,7 +116,7 @@ def _first_line(content: bytes) -> bytes:
 def test_same_seed_gives_byte_identical_files(landing: Path, tmp_path: Path) -> None:
     again = write_sample_landing(tmp_path, [Q1])
     assert [p.relative_to(tmp_path).as_posix() for p in again] == [
-        f"{Q1.slug}/{name}" for name in [*GROUP_FILES.values(), *OTHER_FILES, *raw_files(Q1)]
+        f"{Q1.slug}/{name}" for name in [*group_files(Q1).values(), *OTHER_FILES, *raw_files(Q1)]
     ]
     for path in again:
         original = landing / path.relative_to(tmp_path)
@@ -102,7 +134,8 @@ def test_file_set_and_trust_counts(landing: Path) -> None:
     for quarter in (Q1, Q2):
         folder = landing / quarter.slug
         names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-        assert names == sorted([*GROUP_FILES.values(), *OTHER_FILES, *raw_files(quarter)])
+        expected = [*group_files(quarter).values(), *OTHER_FILES, *raw_files(quarter)]
+        assert names == sorted(expected)
     frames = _trust_data(landing, Q1)
     for trust_type, df in frames.items():
         assert set(df["Trust_type"]) == {trust_type}
@@ -136,7 +169,7 @@ def test_files_parse_and_validate(landing: Path) -> None:
 
 def test_layout_follows_the_published_files(landing: Path) -> None:
     q1 = (landing / Q1.slug / GROUP_FILES["Acute trust"]).read_bytes()
-    q2 = (landing / Q2.slug / GROUP_FILES["Mental health and community trust"]).read_bytes()
+    q2 = (landing / Q2.slug / group_files(Q2)["Mental health and community trust"]).read_bytes()
     assert b"\r\n" in q1[:400] and q1.startswith(b"\xef\xbb\xbf")
     assert b",percent," in q1 and b",%," not in q1
     assert b"\r\nQ2 2025/26," in q2 and b",%," in q2 and b",percent," not in q2
@@ -155,8 +188,11 @@ def test_layout_follows_the_published_files(landing: Path) -> None:
     scores = df[df["Metric_ID"] == "OF1023"].set_index("Trust_code")["Rank"]
     assert scores.equals(rtt.set_index("Trust_code")["Rank"].rename(scores.name))
     assert df.loc[df["Metric_ID"].isin(["OF1046", "OF4100", "OF5003"]), "Rank"].isna().all()
-    # the real coverage: R1F alone publishes ambulance metrics among acute trusts
-    assert set(df.loc[df["Metric_ID"] == "OF0017", "Trust_code"]) == {"R1F"}
+    # the real coverage: one acute trust alone publishes ambulance metrics (its stand-in here)
+    profiles = load_profiles().set_index(["peer_group", "metric_id"])
+    stand_in = profiles.at[("acute", "OF0017"), "only_trusts"]
+    assert re.fullmatch(r"ZA\d{3}", stand_in)
+    assert set(df.loc[df["Metric_ID"] == "OF0017", "Trust_code"]) == {stand_in}
     assert df.loc[df["Metric_ID"] == "OF0010", "Trust_code"].nunique() == 118
 
 
@@ -217,3 +253,152 @@ def test_rescoring_the_published_values_reproduces_the_file(
     np.testing.assert_array_equal(
         round_like_duckdb(scores.reindex(keys).to_numpy(float)), rows["Value"].to_numpy()
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Cumulative publications, as NHS England's
+# --------------------------------------------------------------------------------------------
+def test_first_publication_has_the_sept_2025_layout_and_names(landing: Path) -> None:
+    folder = landing / Q1.slug
+    assert not (folder / GROUP_FILES["Mental health and community trust"]).exists()
+    for name in group_files(Q1).values():
+        header = _first_line((folder / name).read_bytes()).decode("utf-8-sig")
+        assert not header.startswith("Quarter,")
+    mh = (folder / MH_Q1_FILE).read_bytes().decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(mh)))
+    assert {r["Trust_type"] for r in rows} == {"Non-acute hospital trust"}
+    assert {r["Reporting_date"] for r in rows if r["Metric_ID"] in ("OF5005", "OF5007")} == {""}
+    assert "North East" in {r["Region"] for r in rows}
+
+
+def test_later_publications_hold_every_quarter_to_date(landing: Path) -> None:
+    q1 = _publication(landing, Q1)
+    q2 = _publication(landing, Q2)
+    for trust_type, df in q2.items():
+        assert list(dict.fromkeys(df["Quarter"])) == [Q1.label, Q2.label]  # oldest first
+        assert set(df["Trust_type"]) == {trust_type}
+        again = df[df["Quarter"] == Q1.label].reset_index(drop=True)
+        first = q1[trust_type]
+        # the Q1 rows are the first publication's, in the later spelling and layout
+        columns = ["Trust_code", "Metric_ID", "Value", "Median_value", "Rank", "Trust_name"]
+        pd.testing.assert_frame_equal(again[columns], first[columns])
+        assert "North East" not in set(again["Region"])
+        dated = again[again["Metric_ID"].isin(["OF5005", "OF5007"])]
+        assert set(dated["Reporting_date"]) == {"Q1 2025/26"}
+        assert validate(again, "nof_trust_data", expected_quarter=Q1.label).passed
+
+
+def test_a_later_file_repeats_the_earlier_quarters_whatever_was_generated(
+    landing: Path, tmp_path: Path
+) -> None:
+    """Q3 alone gives the same Q3 file as a folder written quarter by quarter: Q1-Q3 rows."""
+    write_sample_landing(tmp_path, [Q3])
+    acute = read_nof_trust_data(
+        (tmp_path / Q3.slug / GROUP_FILES["Acute trust"]).read_bytes(), Q3.label
+    )
+    assert list(dict.fromkeys(acute["Quarter"])) == [Q1.label, Q2.label, Q3.label]
+    q2_rows = acute[acute["Quarter"] == Q2.label].reset_index(drop=True)
+    ours = _trust_data(landing, Q2)["Acute trust"]
+    pd.testing.assert_frame_equal(q2_rows, ours, check_like=False, check_exact=True)
+    assert not (tmp_path / Q1.slug).exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Fictional trusts and the synthetic label
+# --------------------------------------------------------------------------------------------
+def _real_ods_codes(real_data: Path) -> set[str]:
+    ods = read_ods_trusts((real_data / "ods_etr_nhs_trusts_2025-11.csv").read_bytes())
+    return set(ods["ods_code"])
+
+
+def test_the_roster_is_fictional(real_data: Path) -> None:
+    roster = load_roster()
+    assert roster["trust_code"].str.fullmatch(r"Z[AMU]\d{3}").all()
+    assert not set(roster["trust_code"]) & _real_ods_codes(real_data)
+    real_names = set(
+        read_ods_trusts((real_data / "ods_etr_nhs_trusts_2025-11.csv").read_bytes())["name"]
+    )
+    assert not set(roster["trust_name"].str.upper()) & real_names
+    assert roster["postcode"].str.startswith("ZZ").all()
+    assert roster["contact_telephone_number"].str.startswith("01632 960").all()
+    # realistic structure: the real files' counts per peer group, subtype and region
+    by_subtype = roster.groupby("trust_subtype").size().to_dict()
+    assert by_subtype["Acute - Teaching"] == 49 and by_subtype["Care Trust"] == 2
+    assert roster.groupby("region").size().to_dict()["London"] == 32
+
+
+def _cells(path: Path) -> set[str]:
+    """Every cell of a generated CSV or XLSX file, as text."""
+    if path.suffix == ".xlsx":
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=str, engine="calamine")
+        return {str(v).strip() for df in sheets.values() for v in df.to_numpy().ravel()}
+    text = path.read_bytes().decode("utf-8-sig")
+    return {cell.strip() for row in csv.reader(io.StringIO(text)) for cell in row}
+
+
+def test_no_real_trust_code_in_the_landing_folder(landing: Path, real_data: Path) -> None:
+    real = _real_ods_codes(real_data)
+    seen: set[str] = set()
+    for path in sorted(landing.rglob("*")):
+        if path.is_file() and path.suffix in (".csv", ".xlsx"):
+            cells = _cells(path)
+            assert not cells & real, f"{path.relative_to(landing)}: {sorted(cells & real)}"
+            seen |= cells
+    assert set(load_roster()["trust_code"]) <= seen
+
+
+def test_the_manifest_lists_every_generated_file(landing: Path) -> None:
+    manifest = json.loads((landing / data_origin.MANIFEST_FILE).read_text())
+    assert manifest["data"] == "synthetic" and manifest["seed"] == 2025
+    files = {p.relative_to(landing).as_posix() for p in landing.rglob("*") if p.is_file()}
+    assert set(manifest["files"]) == files - {data_origin.MANIFEST_FILE}
+    for relative, sha in manifest["files"].items():
+        assert data_origin.sha256_of((landing / relative).read_bytes()) == sha
+        assert data_origin.is_synthetic(landing, sha)
+    assert not data_origin.is_synthetic(landing, data_origin.sha256_of(b"a real file"))
+
+
+def test_a_corrupt_or_missing_manifest_means_not_synthetic(tmp_path: Path, caplog) -> None:
+    sha = data_origin.sha256_of(b"x")
+    assert data_origin.synthetic_files(tmp_path) == {}  # no manifest: silently none
+    (tmp_path / data_origin.MANIFEST_FILE).write_text("{not json")
+    with caplog.at_level(logging.WARNING, logger="league_pipeline.data_origin"):
+        assert not data_origin.is_synthetic(tmp_path, sha)
+    assert "ignoring the sample-data manifest" in caplog.text
+    (tmp_path / data_origin.MANIFEST_FILE).write_text(json.dumps({"files": {"a": sha}}))
+    assert not data_origin.is_synthetic(tmp_path, sha)  # no "data: synthetic"
+    (tmp_path / data_origin.MANIFEST_FILE).write_text(
+        json.dumps({"data": "synthetic", "files": {"a": sha}})
+    )
+    assert data_origin.is_synthetic(tmp_path, sha)
+
+
+def test_sample_data_does_not_overwrite_files_it_did_not_write(tmp_path: Path) -> None:
+    acute = tmp_path / Q1.slug / GROUP_FILES["Acute trust"]
+    acute.parent.mkdir(parents=True)
+    acute.write_bytes(b"someone's own file")
+    with pytest.raises(LandingNotOursError) as exc:
+        write_sample_landing(tmp_path, [Q1])
+    assert exc.value.files == [f"{Q1.slug}/{GROUP_FILES['Acute trust']}"]
+    assert acute.read_bytes() == b"someone's own file"
+    assert "--force" in str(exc.value)
+
+    write_sample_landing(tmp_path, [Q1], force=True)
+    write_sample_landing(tmp_path, [Q1])  # its own, unchanged files: rewritten freely
+    flags = tmp_path / Q1.slug / "financial-deficit-flags.csv"
+    flags.write_bytes(flags.read_bytes() + b"\r\n")  # edited since
+    with pytest.raises(LandingNotOursError) as exc:
+        write_sample_landing(tmp_path, [Q1])
+    assert exc.value.files == [f"{Q1.slug}/financial-deficit-flags.csv"]
+
+
+def test_the_other_name_of_a_file_is_replaced(tmp_path: Path) -> None:
+    """A landing folder holds one name of the MH file: writing Q1 (its Q1 name) removes a
+    generated copy under the later name; someone else's copy there stops it."""
+    later_name = tmp_path / Q1.slug / GROUP_FILES["Mental health and community trust"]
+    later_name.parent.mkdir(parents=True)
+    later_name.write_bytes(b"not ours")
+    with pytest.raises(LandingNotOursError):
+        write_sample_landing(tmp_path, [Q1])
+    write_sample_landing(tmp_path, [Q1], force=True)
+    assert not later_name.exists() and (tmp_path / Q1.slug / MH_Q1_FILE).exists()

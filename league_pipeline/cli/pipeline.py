@@ -16,14 +16,21 @@ from league_pipeline.cli.snapshots import print_snapshots
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
+    from league_pipeline import data_origin
     from league_pipeline.quarters import all_quarters, parse_quarter
-    from league_pipeline.sample_data import write_sample_landing
+    from league_pipeline.sample_data import LandingNotOursError, write_sample_landing
 
     landing = paths.landing_dir() if args.landing is None else args.landing.resolve()
     quarters = [parse_quarter(q) for q in args.quarter] if args.quarter else all_quarters()
     progress(f"writing sample landing data for {len(quarters)} quarter(s) to {landing}")
-    files = write_sample_landing(landing, quarters, seed=args.seed)
-    progress(f"wrote {len(files)} files")
+    try:
+        files = write_sample_landing(landing, quarters, seed=args.seed, force=args.force)
+    except LandingNotOursError as exc:
+        raise CliError(str(exc)) from None
+    progress(
+        f"wrote {len(files)} files: {data_origin.SYNTHETIC_LABEL} (invented trusts, codes Z...); "
+        f"everything made from them is labelled so (list: {data_origin.manifest_path(landing)})"
+    )
     return 0
 
 
@@ -96,6 +103,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--landing", type=Path, help="folder (default: $LEAGUE_HOME/landing)")
     p.add_argument("--quarter", action="append", help="only this quarter (repeatable)")
     p.add_argument("--seed", type=int, default=2025, help="generator seed (default 2025)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite files in the folder that sample-data did not write or that changed since",
+    )
     p.set_defaults(func=cmd_sample_data)
 
     p = sub.add_parser("run", help="fetch, validate, score and snapshot quarter(s)")

@@ -4,15 +4,27 @@ Belongs here: turning NHS England's published NOF files and the ODS ``etr`` extr
 in ``../shared/data/real``; never copied into this repository) into the two reference tables
 that :mod:`league_pipeline.sample_data` draws its synthetic landing folder from:
 
-``assets/reference/trusts.csv`` (the roster)
-    One row per trust in the three league tables: the 134 acute trusts of the Q1 2025/26 acute
-    file, the 61 mental health & community trusts of the MH file (subtype as in its latest
-    quarter) and the 10 ambulance trusts (names and addresses from ODS, title-cased; NHS England
-    region set here). Regions are NHS England's seven regions, with the Q1 acute file's
-    ``North East`` written ``North East and Yorkshire`` as in the later files. The ODS columns
-    (national grouping, ICB, address, open date, telephone, GOR letter) let the generator write
-    an ``etr`` extract; the three care trusts coded ``T...`` are not in ``etr`` (ODS lists them
-    in its care-trust extract), so their ODS columns are blank.
+``assets/reference/trusts.csv`` (the roster: FICTIONAL trusts)
+    One row per trust in the three league tables, as many per peer group, subtype and region as
+    the real files have: 134 acute trusts (the Q1 2025/26 acute file), 61 mental health &
+    community trusts (the MH file, subtype as in its latest quarter) and 10 ambulance trusts (ODS;
+    NHS England region set here). Every trust is invented (:func:`fictional_roster`) so that
+    nothing generated can be read as a statement about a real organisation:
+
+    * codes ``ZA001``... (acute), ``ZM001``... (mental health & community), ``ZU001``...
+      (ambulance), numbered in a fixed shuffled order; no ODS trust code starts with ``Z``;
+    * names built from invented place names (a stem and an ending, e.g. "Kestrelmere"), kept only
+      when they share no word with any real trust's name or address in ODS, in the patterns of
+      the subtype ("... University Hospitals", "... Partnership", "... Ambulance Service"),
+      "NHS Foundation Trust" or "NHS Trust" as the real trust in that slot;
+    * invented addresses: the place as the town, postcode ``ZZ<n> <n><L><L>`` (no such postcode
+      area), a telephone number from Ofcom's drama range (01632 960xxx), a made-up open date;
+      region-level codes stay real (national grouping, and an ICB and GOR letter drawn among
+      those of the region's real trusts).
+
+    Regions are NHS England's seven, with the Q1 acute file's ``North East`` written ``North
+    East and Yorkshire`` as in the later files. The same inputs always give the same roster
+    (:data:`FICTIONAL_SEED`).
 
 ``assets/reference/metric_profiles.csv`` (what to draw, and how to publish it)
     One row per metric and peer group: published ``Domain`` / ``Sub-domain`` /
@@ -33,8 +45,9 @@ that :mod:`league_pipeline.sample_data` draws its synthetic landing folder from:
       (OF5005/OF5007 appear only in Q1-Q2 of the real MH file).
 
     ``basis`` says where the distribution comes from: ``real`` (Q1 2025/26 published values),
-    ``borrowed`` (a single real trust, e.g. R1F's ambulance metrics: the distribution of the
-    peer group that normally carries the metric) or ``invented`` (every ambulance row: no
+    ``borrowed`` (one or two real trusts publish it, e.g. one acute trust's ambulance metrics:
+    the distribution of the peer group that normally carries the metric; ``only_trusts`` names
+    their fictional stand-ins) or ``invented`` (every ambulance row: no
     ambulance NOF file was found, see methodology doc section 3.3). Reporting dates for Q3-Q4
     (and Q2 where the real MH file has no such metric) are extrapolated from the Q1-Q2 pattern.
 
@@ -48,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -406,11 +420,237 @@ def build_roster(acute: pd.DataFrame, mhc: pd.DataFrame, ods: pd.DataFrame) -> p
     roster["region"] = roster["region"].replace(REGION_ALIASES)
     for col, pos in ODS_POSITIONS.items():
         roster[col] = roster["trust_code"].map(ods_by_code[pos]).fillna("")
+    return _sorted(roster)
+
+
+# --------------------------------------------------------------------------------------------
+# Fictional roster: the trusts the generator publishes are invented
+# --------------------------------------------------------------------------------------------
+FICTIONAL_SEED = 20250926  # any fixed number: the same inputs give the same fictional roster
+# Codes: "Z", a letter for the peer group and a number. No ODS trust code starts with "Z", so no
+# generated code can be taken for a real trust (the test suite checks against the ODS file).
+CODE_PREFIX = {ACUTE.trust_type: "ZA", MHC.trust_type: "ZM", AMBULANCE.trust_type: "ZU"}
+# Invented place names: a stem and an ending, keeping only those that share no word with any
+# real trust's name or address in the ODS file (see _place_names).
+PLACE_STEMS = [
+    "Amber", "Bramble", "Brock", "Cinder", "Corrin", "Dapple", "Drayle", "Elver", "Fallow",
+    "Fenny", "Garnet", "Gorse", "Hollin", "Ivel", "Juniper", "Kestrel", "Larch", "Linnet",
+    "Marram", "Merlin", "Nettle", "Ochre", "Osier", "Pebble", "Plover", "Quill", "Rowan",
+    "Saffron", "Sedge", "Sorrel", "Tansy", "Teasel", "Thistle", "Umber", "Vetch", "Wren",
+    "Yarrow", "Bittern", "Curlew", "Dunlin", "Godwit", "Merrow", "Sable", "Tamber", "Orrin",
+]  # fmt: skip
+PLACE_ENDINGS = [
+    "mere", "ford", "wick", "dale", "ham", "ton", "by", "stow", "field", "haven", "moor",
+    "worth", "holm", "thorpe", "well", "stead", "hurst", "wold",
+]  # fmt: skip
+# real places the stems and endings happen to spell (no NHS trust is named after them)
+EXCLUDED_PLACES = {"Cinderford", "Fallowfield", "Nettleham"}
+MAX_PER_STEM = 9  # variety: no stem names more than this many places
+# Name patterns per subtype ({p}, {q}: invented places); " NHS Foundation Trust" or " NHS Trust"
+# is added as the real trust in that slot has it, so the mix of the two stays realistic.
+NAME_PATTERNS = {
+    "Acute - Teaching": [
+        "{p} University Hospitals",
+        "{p} Teaching Hospitals",
+        "University Hospitals of {p}",
+        "{p} and {q} University Hospitals",
+    ],
+    "Acute - Large": ["{p} Hospitals", "{p} and {q} Hospitals", "{p} and {q}", "{p} Healthcare"],
+    "Acute - Medium": ["{p} Hospitals", "{p} and {q} Hospitals", "{p} and {q}", "{p} Healthcare"],
+    "Acute - Small": [
+        "{p} Hospital",
+        "{p} Hospitals",
+        "{p} and {q} Hospitals",
+        "{p} General Hospital",
+    ],
+    "Acute - Multi-Service": ["{p} Healthcare", "{p} Health and Care", "{p} Integrated Care"],
+    "Acute - Specialist": [  # taken in turn, not drawn
+        "{p} Children's Hospital",
+        "{p} Heart and Lung Hospital",
+        "{p} Orthopaedic Hospital",
+        "{p} Eye Hospital",
+        "The {p} Cancer Centre",
+        "{p} Women's Hospital",
+        "The {p} Neurosciences Centre",
+        "{p} Women's and Children's",
+    ],
+    "Mental Health and Learning Disability": [
+        "{p} Partnership",
+        "{p} Mental Health",
+        "{p} and {q} Mental Health",
+        "{p} Health and Care",
+        "{p} and {q} Partnership",
+    ],
+    "Community": ["{p} Community Health", "{p} Community Healthcare", "{p} Community Services"],
+    "Care Trust": ["{p} District Care", "{p} Health and Social Care"],
+    "Ambulance": ["{p} and {q} Ambulance Service", "{p} Ambulance Service"],
+}
+STREETS = [
+    "HOSPITAL ROAD",
+    "INFIRMARY LANE",
+    "MILL LANE",
+    "CHURCH STREET",
+    "STATION ROAD",
+    "PARK AVENUE",
+    "QUEENS WAY",
+    "HIGH STREET",
+]
+FIRST_LINES = {
+    ACUTE.trust_type: "{P} GENERAL HOSPITAL",
+    MHC.trust_type: "{P} HOUSE",
+    AMBULANCE.trust_type: "AMBULANCE HEADQUARTERS",
+}
+# Ofcom keeps 01632 960000-960999 for drama: numbers that reach nobody
+DRAMA_TELEPHONE = "01632 960{n:03d}"
+
+
+def _fictional_rng(*parts: str) -> np.random.Generator:
+    keys = [FICTIONAL_SEED, *(int.from_bytes(p.encode("utf-8")[:8], "big") for p in parts)]
+    return np.random.default_rng(np.random.SeedSequence(keys))
+
+
+def _real_words(ods: pd.DataFrame) -> set[str]:
+    """Every word (4+ letters) of the real trusts' names and addresses in the ODS file."""
+    words: set[str] = set()
+    for pos in (1, 4, 5, 6, 7, 8):
+        for text in ods[pos].astype(str):
+            words |= {w for w in re.split(r"[^a-z]+", text.lower()) if len(w) >= 4}
+    return words
+
+
+def _place_names(ods: pd.DataFrame) -> list[tuple[str, str]]:
+    """Distinct invented place names in a fixed shuffled order. A name is dropped when
+    it contains a real word of 5+ letters, when its stem is part of a real word, or when it is
+    a real word itself (so no "Ashford", "Calder..." or "Bury...")."""
+    real = _real_words(ods)
+    candidates = []
+    for stem in PLACE_STEMS:
+        if any(stem.lower() in word or word in stem.lower() for word in real):
+            continue
+        for ending in PLACE_ENDINGS:
+            name = stem + ending
+            low = name.lower()
+            if (
+                name in EXCLUDED_PLACES
+                or low in real
+                or any(len(w) >= 5 and w in low for w in real)
+            ):
+                continue
+            candidates.append((stem, name))
+    order = _fictional_rng("places").permutation(len(candidates))
+    used: dict[str, int] = {}
+    out: list[tuple[str, str]] = []
+    for i in order:
+        stem, name = candidates[i]
+        if used.get(stem, 0) < MAX_PER_STEM:
+            used[stem] = used.get(stem, 0) + 1
+            out.append((stem, name))
+    return out  # (stem, place name)
+
+
+def _stem_of(place: str) -> str:
+    return next(stem for stem in PLACE_STEMS if place.startswith(stem))
+
+
+def _region_choices(roster: pd.DataFrame, column: str) -> dict[str, list[str]]:
+    """Per region, the values ``column`` takes among the real trusts (blanks left out)."""
+    present = roster[roster[column] != ""]
+    return {region: sorted(group[column]) for region, group in present.groupby("region", sort=True)}
+
+
+def fictional_roster(real: pd.DataFrame, ods: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The roster the generator publishes: as many trusts per peer group, subtype and region as
+    ``real`` (the roster of the real files), each with an invented name, a ``Z`` code and an
+    invented address (postcode ``ZZ..``, a drama telephone number). Regions, subtypes, and
+    region-level codes (national grouping, ICB, government office region) stay realistic; the
+    ICB and GOR code are drawn among those of the region. Returns the roster and the map from
+    each real code to its fictional stand-in (for the metric profiles' ``only_trusts``)."""
+    real_codes = set(ods[0])
+    slots = []  # (real row, fictional code), grouped by peer group in a shuffled order
+    for trust_type, prefix in CODE_PREFIX.items():
+        members = real[real["trust_type"] == trust_type].reset_index(drop=True)
+        order = _fictional_rng("codes", trust_type).permutation(len(members))
+        for number, i in enumerate(order, start=1):
+            slots.append((members.iloc[i], f"{prefix}{number:03d}"))
+    available = _place_names(ods)
+    places = list(reversed(available))  # taken from the end
+
+    def take(other_than: str = "") -> str:
+        """The next place whose stem is not ``other_than`` (no "Wrenford and Wrenmoor")."""
+        for i in range(len(places) - 1, -1, -1):
+            stem, name = places[i]
+            if stem != other_than:
+                del places[i]
+                return name
+        raise ValueError(f"only {len(available)} invented place names: add stems")
+
+    icbs = _region_choices(real, "high_level_health_geography")
+    gors = _region_choices(real, "gor_code")
+    groupings = _region_choices(real, "national_grouping")
+    specialist_turn = 0
+    rows, mapping = [], {}
+    for n, (row, code) in enumerate(slots):
+        if code in real_codes:
+            raise ValueError(f"fictional code {code} is a real ODS trust code")
+        rng = _fictional_rng("trust", code)
+        subtype = row["trust_subtype"]
+        patterns = NAME_PATTERNS[subtype]
+        if subtype == "Acute - Specialist":
+            pattern = patterns[specialist_turn % len(patterns)]
+            specialist_turn += 1
+        else:
+            pattern = patterns[int(rng.integers(len(patterns)))]
+        p = take()
+        q = take(other_than=_stem_of(p)) if "{q}" in pattern else ""
+        foundation = "Foundation Trust" in row["trust_name"]
+        name = pattern.format(p=p, q=q) + (" NHS Foundation Trust" if foundation else " NHS Trust")
+        region = row["region"]
+        year = int(rng.integers(1991, 2024))
+        rows.append(
+            {
+                "trust_code": code,
+                "trust_name": name,
+                "region": region,
+                "trust_type": row["trust_type"],
+                "trust_subtype": subtype,
+                "postcode": (
+                    f"ZZ{int(rng.integers(1, 100))} {int(rng.integers(0, 10))}"
+                    + "".join(rng.choice(list("ABDEFGHJLNPQRSTUWXYZ"), 2))
+                ),
+                "national_grouping": groupings[region][0],
+                "high_level_health_geography": str(rng.choice(icbs[region])),
+                "address_line_1": FIRST_LINES[row["trust_type"]].format(P=p.upper()),
+                "address_line_2": STREETS[int(rng.integers(len(STREETS)))],
+                "address_line_3": "",
+                "address_line_4": p.upper(),
+                "address_line_5": "",
+                "open_date": f"{year}{'04' if rng.random() < 0.5 else '10'}01",
+                "contact_telephone_number": DRAMA_TELEPHONE.format(n=n),
+                "gor_code": str(rng.choice(gors[region])),
+            }
+        )
+        mapping[row["trust_code"]] = code
+    roster = pd.DataFrame(rows, columns=ROSTER_COLUMNS)
+    if roster["trust_name"].duplicated().any() or roster["postcode"].duplicated().any():
+        raise ValueError("the fictional roster repeats a name or a postcode: change FICTIONAL_SEED")
+    return _sorted(roster), mapping
+
+
+def _sorted(roster: pd.DataFrame) -> pd.DataFrame:
     order = {ACUTE.trust_type: 0, MHC.trust_type: 1, AMBULANCE.trust_type: 2}
     roster = roster.sort_values(
         ["trust_type", "trust_code"], key=lambda s: s.map(order) if s.name == "trust_type" else s
     )
     return roster[ROSTER_COLUMNS].reset_index(drop=True)
+
+
+def with_fictional_codes(profiles: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
+    """The profiles with real trust codes (``only_trusts``) replaced by their stand-ins."""
+    out = profiles.copy()
+    out["only_trusts"] = out["only_trusts"].map(
+        lambda text: "|".join(sorted(mapping[c] for c in text.split("|"))) if text else text
+    )
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -616,7 +856,8 @@ def _real_profile(
         out |= distributions[(source.id, metric_id)]
         out["basis"] = "borrowed"
         out["_note"] = (
-            f"only {', '.join(sorted(have))} publish this among {group.label.lower()}: "
+            f"only {len(have)} of the {group.label.lower()} "
+            f"publish{'es' if len(have) == 1 else ''} this: "
             f"distribution of {source.label.lower()}"
         )
     else:
@@ -660,8 +901,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     acute, mhc, ods = read_real(args.real_dir)
-    roster = build_roster(acute, mhc, ods)
-    profiles = build_profiles(roster, acute, mhc)
+    real_roster = build_roster(acute, mhc, ods)
+    profiles = build_profiles(real_roster, acute, mhc)
+    roster, stand_ins = fictional_roster(real_roster, ods)
+    profiles = with_fictional_codes(profiles, stand_ins)
     args.out.mkdir(parents=True, exist_ok=True)
     roster.to_csv(args.out / "trusts.csv", index=False, lineterminator="\n")
     profiles.to_csv(args.out / "metric_profiles.csv", index=False, lineterminator="\n")
