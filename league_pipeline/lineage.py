@@ -1,8 +1,8 @@
 """Lineage: what a snapshot was built from and by what code.
 
 Belongs here: assembling the lineage record (inputs with URL and content hash, schema versions,
-methodology version, code version, Dagster run id) from the staging lineage the source assets
-left behind.
+methodology version, code version, Dagster run id, and ``data``: ``synthetic`` or ``published``)
+from the staging lineage the source assets left behind.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from league_pipeline import __version__, staging
+from league_pipeline import __version__, data_origin, staging
 from league_pipeline.scoring.catalogue import METHODOLOGY_VERSION
 from league_pipeline.validation import schema_version
 
@@ -42,6 +42,8 @@ def snapshot_lineage(
     inputs = {kind: staging.read_lineage(kind, partition_key) for kind in source_kinds}
     return {
         "partition_key": partition_key,
+        # "synthetic" when any input is sample data (league_pipeline.data_origin)
+        "data": data_origin.lineage_data(inputs),
         "inputs": inputs,
         "schema_versions": {
             **{
