@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -75,6 +76,7 @@ __all__ = [
     "RSP_LIST_COLUMNS",
     "ReaderError",
     "decode_text",
+    "is_plain_number",
     "nhs_quarter_text",
     "normalise_quarter_label",
     "read_deficit_flags",
@@ -170,6 +172,9 @@ DEFICIT_FLAGS_COLUMNS: list[str] = [
     "In_deficit_or_receiving_support",
 ]
 
+# A number as the published files write one: ASCII digits, an optional sign, decimal point and
+# exponent. Nothing else (validation's plain_float64 dtype uses the same rule).
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _UNITS_ALIASES = {"%": "percent"}
 _TRUST_TYPE_ALIASES = {
     alias: group.trust_type for alias, group in BY_TRUST_TYPE.items() if alias != group.trust_type
@@ -298,14 +303,22 @@ def _order(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return df[known + extra].reset_index(drop=True)
 
 
+def is_plain_number(text: object) -> bool:
+    """``text`` is a plain ASCII decimal (``12``, ``-0.5``, ``1.2e3``) of a finite value: not
+    ``nan``/``inf``, no ``1_000``, thousands separators, spaces or non-ASCII digits (``١٢``),
+    all of which Python's ``float()`` would accept or misread."""
+    if not isinstance(text, str) or not PLAIN_NUMBER.fullmatch(text):
+        return False
+    return bool(np.isfinite(float(text)))
+
+
 def _to_float(series: pd.Series) -> pd.Series:
-    """Numbers as float64. If any cell is not a number the column stays text, exactly as read,
-    so validation can point at those cells (pandera coerces the rest) and the frame still
-    writes to Parquet."""
-    parsed = pd.to_numeric(series, errors="coerce").astype("float64")
-    if (series.notna() & parsed.isna()).any():
+    """Numbers as float64, when every cell is blank or a plain number (:func:`is_plain_number`).
+    Otherwise the column stays text, exactly as read, so validation can point at the cells that
+    are not plain numbers (and the frame still writes to Parquet)."""
+    if not series.map(is_plain_number, na_action="ignore").fillna(True).astype(bool).all():
         return series
-    return parsed
+    return pd.to_numeric(series).astype("float64")
 
 
 def _to_yes_no(series: pd.Series) -> pd.Series:

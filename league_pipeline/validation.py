@@ -39,11 +39,13 @@ import pandas as pd
 import pandera.extensions as pa_ext
 import pandera.pandas as pa
 from pandera.dtypes import immutable
-from pandera.engines import pandas_engine
-from pandera.errors import SchemaError, SchemaErrors
+from pandera.engines import numpy_engine, pandas_engine
+from pandera.engines import utils as engine_utils
+from pandera.errors import ParserError, SchemaError, SchemaErrors
 
 from league_pipeline import paths
 from league_pipeline.quarters import Quarter, parse_quarter
+from league_pipeline.readers import is_plain_number
 
 MAX_ROWS_SHOWN = 50
 FAILED_CHECKS_COLUMN = "_failed_checks"
@@ -175,6 +177,65 @@ def metric_value_isin(
     value = _numeric(df[value_column])
     ok = value.isin([float(v) for v in allowed_values]) | value.isna()
     out[value_column] = ~applies | ok
+    return out
+
+
+@functools.cache
+def value_ranges() -> dict[str, tuple[float, float]]:
+    """``assets/value_ranges.csv``: the physical range of each metric's value, by Metric_ID or,
+    for the rest, by ``unit:<Units>`` (a blank bound is open)."""
+    table = pd.read_csv(paths.assets_dir() / "value_ranges.csv", dtype={"key": "str"})
+    return {
+        row.key: (
+            float(row.min_value) if pd.notna(row.min_value) else -np.inf,
+            float(row.max_value) if pd.notna(row.max_value) else np.inf,
+        )
+        for row in table.itertuples()
+    }
+
+
+@register_table_check(["id_column", "unit_column", "value_column"])
+def value_in_physical_range(
+    df: pd.DataFrame,
+    *,
+    id_column: str = "Metric_ID",
+    unit_column: str = "Units",
+    value_column: str = "Value",
+) -> pd.DataFrame:
+    """Every value lies in its metric's physical range (:func:`value_ranges`): percentages
+    0-100, counts at least 0, scores 1-4, finance values within their stated bounds. A value
+    whose metric and unit have no range is a failure too: it cannot be checked."""
+    out = all_true(df)
+    if any(c not in df for c in (id_column, unit_column, value_column)):
+        return out
+    ranges = value_ranges()
+    keys = df[id_column].astype("str").where(
+        df[id_column].astype("str").isin(list(ranges)), "unit:" + df[unit_column].astype("str")
+    )
+    lows = keys.map(lambda k: ranges.get(k, (np.nan, np.nan))[0])
+    highs = keys.map(lambda k: ranges.get(k, (np.nan, np.nan))[1])
+    value = _numeric(df[value_column])
+    out[value_column] = value.isna() | ((value >= lows) & (value <= highs))
+    return out
+
+
+@register_table_check(["group_by", "rank_column", "value_column"])
+def rank_within_pool(
+    df: pd.DataFrame,
+    *,
+    group_by: Sequence[str],
+    rank_column: str = "Rank",
+    value_column: str = "Value",
+) -> pd.DataFrame:
+    """``rank_column`` is a whole number from 1 to the number of ranked rows in its group
+    (``group_by``, e.g. quarter, metric and trust type)."""
+    out = all_true(df)
+    if any(c not in df for c in (*group_by, rank_column)):
+        return out
+    rank = _numeric(df[rank_column])
+    pool = rank.notna().groupby([df[g] for g in group_by], dropna=False).transform("sum")
+    whole = rank.eq(np.floor(rank))
+    out[rank_column] = rank.isna() | (whole & (rank >= 1) & (rank <= pool))
     return out
 
 
@@ -324,6 +385,56 @@ class YyyymmddDateTime(pandas_engine.DateTime):
         if isinstance(value, datetime.date | np.datetime64):
             return super().coerce_value(value)
         raise TypeError(f"{value!r} is neither a datetime nor YYYYMMDD text")
+
+
+@pandas_engine.Engine.register_dtype(equivalents=["plain_float64"])
+@immutable(init=True)
+class PlainFloat64(numpy_engine.Float64):
+    """``float64`` for numbers published as plain ASCII decimals: coerces finite floats, and
+    text only when every cell is blank or a plain number (:func:`readers.is_plain_number`).
+
+    pandera's own float coercion uses Python's ``float()``, which also takes ``1_000``, ``inf``,
+    ``nan`` and non-ASCII digits (``١٢``); those are refused here, one failure case per cell
+    (``coerce_dtype('float64')``, with its row), as are infinite floats."""
+
+    def coerce(self, data_container: Any) -> Any:
+        if isinstance(data_container, pd.DataFrame):
+            return data_container.transform(self.coerce)
+        if pd.api.types.is_numeric_dtype(data_container) and not pd.api.types.is_bool_dtype(
+            data_container
+        ):
+            values = data_container.astype("float64")
+            if np.isinf(values.to_numpy()).any():
+                raise ValueError("infinite values")
+            return values
+        # cell by cell: raises on the first cell that is not a plain number
+        return data_container.astype(object).map(self.coerce_value).astype("float64")
+
+    def try_coerce(self, data_container: Any) -> Any:
+        # as pandas_engine's types do: failure cases from this type's coerce_value, cell by cell
+        try:
+            return self.coerce(data_container)
+        except Exception as exc:
+            raise ParserError(
+                f"Could not coerce {type(data_container)} data_container into type {self.type}",
+                failure_cases=engine_utils.numpy_pandas_coerce_failure_cases(
+                    data_container, self
+                ),
+            ) from exc
+
+    def coerce_value(self, value: Any) -> Any:
+        if _is_missing(value):
+            return np.nan
+        if isinstance(value, str):
+            if not is_plain_number(value):
+                raise ValueError(f"{value!r} is not a plain decimal number")
+            return float(value)
+        if isinstance(value, bool | np.bool_):
+            raise TypeError(f"{value!r} is not a number")
+        number = float(value)
+        if not np.isfinite(number):
+            raise ValueError(f"{value!r} is not a finite number")
+        return number
 
 
 # --------------------------------------------------------------------------------------------

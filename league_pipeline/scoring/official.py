@@ -34,8 +34,9 @@ def _base(df: pd.DataFrame) -> pd.DataFrame:
             "Rank": "tiebreak",
         }
     )
-    out["value"] = pd.to_numeric(out["value"], errors="coerce")
-    out["tiebreak"] = pd.to_numeric(out["tiebreak"], errors="coerce")
+    # validated extracts hold numbers only: anything else is an error, never a silent NaN
+    out["value"] = pd.to_numeric(out["value"]).astype("float64")
+    out["tiebreak"] = pd.to_numeric(out["tiebreak"]).astype("float64")
     return out
 
 
