@@ -32,6 +32,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
 import numpy as np
@@ -84,10 +85,18 @@ def _numeric(series: pd.Series) -> pd.Series:
 
 
 def _round_half_away(values: pd.Series, decimals: int) -> pd.Series:
-    """Round half away from zero, like SQL/DuckDB ``round`` (numpy rounds half to even:
-    2.025 -> 2.02 there, 2.03 here and in the published tables)."""
-    scale = 10.0**decimals
-    return np.sign(values) * np.floor(values.abs() * scale + 0.5) / scale
+    """Round half away from zero, like the scoring SQL's DECIMAL ``round`` (numpy rounds half to
+    even: 2.025 -> 2.02 there, 2.03 here and in the published tables). Exact: each double is
+    read as the decimal it stands for (its shortest repr; the scoring SQL stores the nearest
+    double to an exact DECIMAL), so 2.145 -> 2.15 although the double 2.145 is just below it."""
+    quantum = Decimal(1).scaleb(-decimals)
+
+    def one(value: float) -> float:
+        if not np.isfinite(value):
+            return value
+        return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
+
+    return values.astype("float64").map(one, na_action="ignore")
 
 
 def register_table_check(statistics: list[str]) -> Callable[[_F], _F]:

@@ -13,6 +13,11 @@ metric that *raises* the average makes the trust look worse.
   unrounded averages (segment s holds averages above cut s-1 up to and including cut s). To
   move up a segment the average must fall to the cut-point above; the margin says how far it
   can rise before it drops a segment. ``x n`` gives the same distance in item-score points.
+  Distances are exact: the stored average and cut-points are the nearest doubles to the exact
+  decimals the scoring SQL decided segments on (12 dp averages, 14 dp cut-points), so
+  :func:`exact` gives those decimals back and the difference is a :class:`~decimal.Decimal`.
+  :func:`format_distance` shows at least two significant digits, so a trust that is not on a
+  cut-point never reads ``0.000``.
 * **Override and RSP**: the unadjusted, adjusted (after the financial override) and final
   (segment 5 for the Recovery Support Programme) segments side by side.
 * **Rank without the override**: the league rule (``08_league_table.sql``) re-applied with this
@@ -22,6 +27,7 @@ metric that *raises* the average makes the trust look worse.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -59,6 +65,39 @@ def _fmt(value: float) -> str:
     return f"{value:.2f}"
 
 
+def exact(value: float) -> Decimal:
+    """The exact decimal a stored score stands for. The scoring SQL stores each average, item
+    and cut-point as the nearest double to an exact DECIMAL of at most 15 significant digits
+    (``assets/sql/scoring/04_trust_averages.sql``, ``05_segment_cut_points.sql``), and such a
+    decimal is the shortest repr of its double: 2.13 gives Decimal('2.13')."""
+    return Decimal(repr(float(value)))
+
+
+def segment_distances(
+    average: float, cut_points: dict[str, float], segment: int
+) -> tuple[Decimal | None, Decimal | None]:
+    """(fall needed to reach the better segment, rise the trust can take before it drops),
+    exact; None where there is no better (segment 1) or worse (segment 4) segment. Segment s
+    holds averages above cut s-1 up to and including cut s."""
+    avg = exact(average)
+    bounds = [None, *(exact(cut_points[c]) for c in CUT_NAMES), None]
+    better = avg - bounds[segment - 1] if segment > 1 else None
+    worse = bounds[segment] - avg if segment < 4 else None
+    return better, worse
+
+
+def format_distance(value: Decimal, places: int = 3) -> str:
+    """A distance to ``places`` decimal places, or to two significant digits when it is smaller:
+    only a trust exactly on a cut-point reads 0 (0.000)."""
+    if value != 0:
+        places = max(places, 1 - value.adjusted())
+    return f"{value:.{places}f}"
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
 @dataclass
 class TrustExplanation:
     """One trust in one snapshot, explained. Scores: 1 best, 4 worst."""
@@ -81,8 +120,10 @@ class TrustExplanation:
     deficit_flag: bool
     in_rsp: bool
     cut_points: dict[str, float]
-    to_better_segment: float | None  # fall in the average needed to reach the better segment
-    to_worse_segment: float | None  # rise in the average the trust can take before it drops
+    # fall in the average needed to reach the better segment (exact: segment_distances)
+    to_better_segment: float | None
+    # rise in the average the trust can take before it drops (exact: segment_distances)
+    to_worse_segment: float | None
     rank_without_own_override: int
     rank_without_any_override: int
     # one dict an item (item, label, domain, score, peer_median, effect), biggest effect first
@@ -145,18 +186,20 @@ class TrustExplanation:
         cuts = " / ".join(_fmt(self.cut_points[c]) for c in CUT_NAMES)
         seg = self.unadjusted_segment
         text = f"Its average places it in segment {seg} (cut-points {cuts})."
-        if self.to_better_segment is not None:
+        better, worse = segment_distances(self.average_score, self.cut_points, seg)
+        if better is not None:
             text += (
                 f" To reach segment {seg - 1} its average must fall by "
-                f"{self.to_better_segment:.3f} ({self.to_better_segment * self.n_items:.2f} "
+                f"{format_distance(better)} ({format_distance(better * self.n_items, 2)} "
                 "item-score points in total)."
             )
         else:
             text += " It is already in the best segment."
-        if self.to_worse_segment is not None:
+        if worse is not None:
             text += (
                 f" It would drop to segment {seg + 1} if its average rose by more than "
-                f"{self.to_worse_segment:.3f}."
+                f"{format_distance(worse)}"
+                + (" (it sits exactly on the cut-point)." if worse == 0 else ".")
             )
         out.append(text)
         if not self.deficit_flag:
@@ -266,11 +309,9 @@ class Explainer:
             )
         row = rows[code]
         cuts = self.results.cut_points
-        bounds = [None, cuts["q25"], cuts["q50"], cuts["q75"], None]
         seg = int(row["unadjusted_segment"])
         avg = float(row["average_score"])
-        better = avg - bounds[seg - 1] if seg > 1 else None
-        worse = bounds[seg] - avg if seg < 4 else None
+        better, worse = segment_distances(avg, cuts, seg)
         contributions, domains = self._by_trust.get(code, ([], []))
         return TrustExplanation(
             quarter=self.results.quarter,
@@ -291,8 +332,8 @@ class Explainer:
             deficit_flag=bool(row["deficit_flag"]),
             in_rsp=bool(row["in_rsp"]),
             cut_points=cuts,
-            to_better_segment=better,
-            to_worse_segment=worse,
+            to_better_segment=_float(better),
+            to_worse_segment=_float(worse),
             rank_without_own_override=int(row["rank_without_own_override"]),
             rank_without_any_override=int(row["rank_without_any_override"]),
             items=contributions,
@@ -308,9 +349,10 @@ class Explainer:
         every trust at once."""
         table = self.results.league_table
         cuts = self.results.cut_points
-        bounds = pd.Series([cuts["q25"], cuts["q50"], cuts["q75"]], index=[1, 2, 3])
         seg = table["unadjusted_segment"].astype(int)
         avg = table["average_score"]
+        distances = [segment_distances(a, cuts, s) for a, s in zip(avg, seg, strict=True)]
+        better, worse = ([_float(d[i]) for d in distances] for i in (0, 1))
         items = self.contributions
         top_up = items.loc[items.groupby("trust_code")["effect"].idxmax()].set_index("trust_code")
         top_down = items.loc[items.groupby("trust_code")["effect"].idxmin()].set_index("trust_code")
@@ -329,8 +371,8 @@ class Explainer:
                 "unadjusted_segment": seg,
                 "adjusted_segment": table["adjusted_segment"],
                 "final_segment": table["final_segment"],
-                "to_better_segment": (avg - (seg - 1).map(bounds)).where(seg > 1),
-                "to_worse_segment": (seg.map(bounds) - avg).where(seg < 4),
+                "to_better_segment": pd.Series(better, index=table.index, dtype="float64"),
+                "to_worse_segment": pd.Series(worse, index=table.index, dtype="float64"),
                 "override_changed_segment": table["adjusted_segment"] != seg,
                 "rsp_changed_segment": table["final_segment"] != table["adjusted_segment"],
                 "rank": table["rank"],

@@ -12,7 +12,7 @@ WITH keyed AS (
         trust_code,
         adjusted_segment,
         unadjusted_segment,
-        round(average_score, 2) AS score_2dp
+        round(CAST(average_score AS DECIMAL(18, 12)), 2) AS score_2dp  -- exact, as 08 rounds it
     FROM trust_segments
 ),
 own AS (

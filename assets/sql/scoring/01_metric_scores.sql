@@ -11,6 +11,17 @@
 -- values are rounded, so trusts can look tied when NHS England's unrounded values were not. Where
 -- every trust sharing a value is of one peer group, the published within-type Rank (tiebreak
 -- column) restores NHS England's order; across peer groups it cannot, and the tie stands.
+-- Exact arithmetic: a ranked score is the rational 1 + 3(r-1)/(N-1) (etc.), rounded half-up to
+-- 12 dp in integer arithmetic (exact_div), never a binary floating-point quotient. The stored
+-- DOUBLE is the nearest double to that 12 dp DECIMAL, so CAST(score AS DECIMAL(18, 12)) gives
+-- it back exactly (at most 15 significant digits survive a DOUBLE round trip). 12 dp keeps every
+-- 2 dp item rounding exact: a quotient with denominator N-1 <= 10^4 is either exactly on an
+-- x.xx5 boundary or at least 5e-7 from it.
+CREATE OR REPLACE TEMP MACRO exact_div(num, den) AS
+    CAST(
+        (CAST(CAST(num AS DECIMAL(38, 12)) * 1000000000000 AS HUGEINT) * 2 + den) // (2 * den)
+        AS DECIMAL(38, 0)
+    ) * CAST(0.000000000001 AS DECIMAL(13, 12));
 CREATE OR REPLACE TABLE metric_scores AS
 WITH valued AS (
     SELECT
@@ -86,20 +97,20 @@ scored AS (
         r.rank_group,
         r.pool_rank,
         r.pool_size,
-        CASE
+        CAST(CASE
             WHEN r.rule = 'band' OR r.count_basis THEN b.band_score
             WHEN r.rule = 'rank' THEN
                 CASE WHEN r.pool_size = 1 THEN 1.0
-                     ELSE 1.0 + 3.0 * (r.pool_rank - 1) / (r.pool_size - 1) END
+                     ELSE 1 + exact_div(3 * (r.pool_rank - 1), r.pool_size - 1) END
             WHEN r.rule = 'target_rank' AND r.meets_target THEN 1.0
             WHEN r.rule = 'target_rank' THEN
                 CASE WHEN r.pool_size = 1 THEN 2.0
-                     ELSE 2.0 + 2.0 * (r.pool_rank - 1) / (r.pool_size - 1) END
+                     ELSE 2 + exact_div(2 * (r.pool_rank - 1), r.pool_size - 1) END
             WHEN r.rule = 'ucr' AND NOT r.meets_target THEN 4.0
             WHEN r.rule = 'ucr' THEN
                 CASE WHEN r.pool_size = 1 THEN 1.0
-                     ELSE 1.0 + 2.0 * (r.pool_rank - 1) / (r.pool_size - 1) END
-        END AS score
+                     ELSE 1 + exact_div(2 * (r.pool_rank - 1), r.pool_size - 1) END
+        END AS DOUBLE) AS score
     FROM ranked AS r
     LEFT JOIN banded AS b USING (quarter, trust_code, score_id)
 ),

@@ -6,8 +6,18 @@
 -- average are means of those rounded items (the infection item is the mean of the unrounded
 -- infection scores, then rounded). Reproduced from the official files: e.g. RTX Q1 2025/26
 -- patient safety = mean(2.55, 3.80, 3.00) = 3.12, where unrounded items give 3.11.
--- Sums are exact DECIMALs: a parallel floating-point sum is not deterministic in its last bits,
--- which would flip x.xx5 roundings and ties on a cut-point from one run to the next.
+-- Exact arithmetic: the metric scores are read back as the exact 12 dp DECIMALs they were stored
+-- from (01_metric_scores.sql), summed exactly (a parallel floating-point sum is not even
+-- deterministic in its last bits), and the mean is rounded half-up to 2 dp in integer
+-- arithmetic (exact_mean_2dp), so no binary floating-point quotient ever decides an x.xx5
+-- rounding. An item is a DECIMAL(9, 2) value stored as the nearest DOUBLE (2.13 is stored as the
+-- double that prints 2.13); later steps read it back with CAST(score AS DECIMAL(9, 2)).
+CREATE OR REPLACE TEMP MACRO exact_mean_2dp(total, n) AS
+    CAST(
+        (CAST(CAST(total AS DECIMAL(38, 12)) * 1000000000000 AS HUGEINT) * 2 + n * 10000000000)
+            // (2 * n * 10000000000)
+        AS DECIMAL(38, 0)
+    ) * CAST(0.01 AS DECIMAL(3, 2));
 CREATE OR REPLACE TABLE score_items AS
 SELECT
     s.quarter,
@@ -15,7 +25,7 @@ SELECT
     s.peer_group,
     c.domain_id,
     c.item,
-    CAST(round(sum(CAST(s.score AS DECIMAL(18, 12))) / count(*), 2) AS DOUBLE) AS score,
+    CAST(exact_mean_2dp(sum(CAST(s.score AS DECIMAL(18, 12))), count(*)) AS DOUBLE) AS score,
     count(*) AS n_metrics
 FROM metric_scores AS s
 JOIN catalogue AS c USING (score_id)
