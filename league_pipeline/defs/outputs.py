@@ -119,6 +119,8 @@ def quarterly_outputs(
             **_paths(written, lambda o: o.folder / "official"),
             "files": sum(len(o.official.files) + len(o.snapshot_files) for o in written),
             "snapshot_versions": dg.MetadataValue.json(_per_quarter(written, lambda o: o.version)),
+            # "synthetic": made from `league sample-data`'s files (file names synthetic-...)
+            "data": dg.MetadataValue.json(_per_quarter(written, lambda o: o.data)),
             **previews,
         },
     )

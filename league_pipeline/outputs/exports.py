@@ -11,6 +11,10 @@ Layouts: 2025/26 Q1 files follow the Sept 2025 publication (trust data without a
 column, units ``percent``, UTF-8 with BOM, CRLF); later quarters follow the later files
 (``Quarter`` first, units ``%``, UTF-8 without BOM, LF). The league table has the verified
 12-column layout (``Quarter`` first) in every quarter.
+
+Files made from the generated sample data (snapshot lineage ``data: synthetic``) are named
+``synthetic-<NHS England's name>``, so that no copy of them passes for NHS England's file; their
+content keeps the published layout. Files of NHS England's data keep the published names.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from league_pipeline import paths, readers
+from league_pipeline import data_origin, paths, readers
 from league_pipeline.atomic import atomic_write, write_bytes
 from league_pipeline.outputs.queries import run_query
 from league_pipeline.outputs.results import QuarterResults
@@ -34,6 +38,7 @@ from league_pipeline.sources.store import SourceNotFoundError, SourceStore
 
 log = logging.getLogger(__name__)
 
+SYNTHETIC_PREFIX = "synthetic-"  # file names of exports made from the sample data
 LEAGUE_TABLE_FILE = "nhs-oversight-framework-{stem}-trust-league-table"
 TRUST_DATA_FILE = "nhs-oversight-framework-{stem}-trust-data"
 NOF_SOURCE_KINDS = {
@@ -211,8 +216,10 @@ def write_official_exports(
 ) -> OfficialExport:
     """Write every peer group's league table and trust data file under ``out_dir``:
     ``<published name>.csv`` in the quarter's layout and ``<published name>.parquet`` with the
-    same rows as the project's readers read them from the CSV."""
+    same rows as the project's readers read them from the CSV (``synthetic-<published name>``
+    for a snapshot of the generated sample data)."""
     quarter = results.quarter
+    prefix = SYNTHETIC_PREFIX if data_origin.is_synthetic_lineage(results.info.lineage) else ""
     export = OfficialExport(quarter=quarter, version=results.version)
     tables = official_league_tables(results)
     data = official_trust_data(results, published_metadata(results, source_store))
@@ -229,7 +236,7 @@ def write_official_exports(
             ("trust_data", trust_data_csv(data[group_id], quarter), readers.read_nof_trust_data),
         )
         for kind, content, read in pairs:
-            stem = file_stem(kind, group)
+            stem = prefix + file_stem(kind, group)
             export.files.append(write_bytes(out_dir / f"{stem}.csv", content))
             frame = read(content, quarter.label)
             frame.attrs = {}

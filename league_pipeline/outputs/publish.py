@@ -10,6 +10,8 @@ asset and the ``league`` commands. For ``$LEAGUE_HOME/outputs/<2025-26-q2>/v<N>/
                 and item), ``movement.csv`` (against the previous quarter, when it has a
                 snapshot) and ``revisions.csv`` (against the previous version, when there is one)
 ``report.html`` the static report (:mod:`.report`)
+``SYNTHETIC-DATA.txt`` only for a snapshot of the generated sample data: says so (the official
+                files are then named ``synthetic-...``, and the report carries a banner)
 
 Re-running for the same version replaces the files (each is written atomically).
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from league_pipeline import data_origin
 from league_pipeline.atomic import write_bytes
 from league_pipeline.outputs import quarter_output_dir
 from league_pipeline.outputs.explain import Explainer
@@ -41,6 +44,7 @@ from league_pipeline.sources.store import SourceStore
 from league_pipeline.validation import validate
 
 Progress = Callable[[str], None]
+SYNTHETIC_NOTICE = "SYNTHETIC-DATA.txt"
 
 
 @dataclass
@@ -54,6 +58,8 @@ class QuarterOutputs:
     snapshot_files: list[Path] = field(default_factory=list)
     insight_files: list[Path] = field(default_factory=list)
     report: Path | None = None
+    notice: Path | None = None  # SYNTHETIC-DATA.txt, for a snapshot of the sample data
+    data: str = data_origin.PUBLISHED  # or synthetic (the snapshot lineage's ``data``)
     previews: dict[str, str] = field(default_factory=dict)  # peer group label -> markdown
     schema_problems: list[str] = field(default_factory=list)  # read-back validation failures
     movement_summary: dict[str, int] | None = None
@@ -61,7 +67,7 @@ class QuarterOutputs:
 
     @property
     def files(self) -> list[Path]:
-        extra = [self.report] if self.report else []
+        extra = [p for p in (self.report, self.notice) if p]
         return [*self.official.files, *self.snapshot_files, *self.insight_files, *extra]
 
 
@@ -81,6 +87,20 @@ def _check_round_trip(official: OfficialExport) -> list[str]:
             if not report.passed:
                 problems.append(f"{BY_ID[group_id].label} {schema}: {report.summary}")
     return problems
+
+
+def _synthetic_notice(results, folder: Path) -> Path | None:
+    """``SYNTHETIC-DATA.txt`` beside the outputs of a snapshot made from the sample data."""
+    if not data_origin.is_synthetic_lineage(results.info.lineage):
+        return None
+    text = (
+        f"{data_origin.SYNTHETIC_LABEL[0].upper()}{data_origin.SYNTHETIC_LABEL[1:]}.\n\n"
+        f"Every file in this folder ({results.quarter.label}, snapshot v{results.version}) was "
+        "made from the files `league sample-data` generated: invented trusts (codes Z...) and "
+        "invented figures, laid out as NHS England publishes them so that the pipeline can be "
+        "tried out. Nothing here describes a real NHS organisation.\n"
+    )
+    return write_bytes(folder / SYNTHETIC_NOTICE, text.encode("utf-8"))
 
 
 def write_insights(
@@ -146,6 +166,7 @@ def publish(
             moves_frame=moves,
         )
         report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
+        notice = _synthetic_notice(results, folder)
         return QuarterOutputs(
             quarter=q,
             version=results.version,
@@ -154,6 +175,8 @@ def publish(
             snapshot_files=snapshot_files,
             insight_files=insight_files,
             report=report,
+            notice=notice,
+            data=data_origin.SYNTHETIC if notice else data_origin.PUBLISHED,
             previews={
                 BY_ID[g].label: top_and_bottom(frame) for g, frame in official.league_tables.items()
             },

@@ -12,6 +12,10 @@ themselves are :mod:`.charts`. The page has:
 * a page per trust (``#trust-<code>``, shown with CSS ``:target``): its explanation, a chart of
   what raises or lowers its average, its domain scores, movement and revision.
 
+A snapshot made from the generated sample data (lineage ``data: synthetic``) says so in the
+``<title>``, in a banner that stays at the top of the window, on every trust page and in the
+footer; a snapshot of NHS England's files carries none of it.
+
 Every chart is a Vega-Lite spec drawn by the Vega libraries inlined from ``vl-convert`` (no
 network): the overview charts when the page loads, a trust's chart when its page is opened.
 Every number in a chart is also in a table, for readers without JavaScript.
@@ -30,6 +34,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from league_pipeline import data_origin
 from league_pipeline.atomic import write_bytes
 from league_pipeline.outputs.explain import Explainer, TrustExplanation
 from league_pipeline.outputs.movement import movement, movement_summary
@@ -247,6 +252,8 @@ def build_report(
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "run_id": info_.run_id or "",
         "code_version": info_.lineage.get("code_version", ""),
+        # the label of a snapshot made from `league sample-data`'s files, else None
+        "synthetic_label": data_origin.label(info_.lineage),
         "methodology_version": info_.lineage.get("methodology_version", ""),
         "inputs": [
             {"kind": kind, "url": rec.get("url", ""), "sha256": rec.get("sha256", "")}
