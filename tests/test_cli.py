@@ -1,10 +1,19 @@
-"""The ``league`` command line: the offline main job, readable errors and exit codes."""
+"""The ``league`` command line: the offline main job, readable errors and exit codes, and the
+synthetic-data label on everything made from ``league sample-data``'s files (and on nothing
+else)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from league_pipeline import data_origin
 from league_pipeline.cli import main
+from league_pipeline.quarters import parse_quarter
+from league_pipeline.sample_data import write_sample_landing
+
+LABEL_LINE = "*** synthetic sample data, not NHS England's figures ***"
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -57,16 +66,77 @@ def test_sample_data_run_status_and_table(capsys, league_home, monkeypatch):
     assert "[league] running 2025/26 Q1" in err and "2025/26 Q1: done" in err
     assert "2025/26 Q1          1" in out
 
+    assert "synthetic" in out.splitlines()[-1]  # the data column of the snapshot list
+
     code, out, _ = run(capsys, "table", "--quarter", "2025/26 Q1", "--peer-group", "ambulance")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "Ambulance trusts, 2025/26 Q1 (snapshot v1)"
-    assert len(lines) == 3 + 10  # title, header, rule, ten ambulance trusts
-    assert lines[3].split()[0] == "1"
+    assert lines[0] == LABEL_LINE
+    assert lines[1] == "Ambulance trusts, 2025/26 Q1 (snapshot v1)"
+    assert len(lines) == 4 + 10  # label, title, header, rule, ten ambulance trusts
+    assert lines[4].split()[0] == "1"
+    assert all(line.split()[1].startswith("ZU") for line in lines[4:])  # fictional trusts
 
     code, out, _ = run(capsys, "status", "--lineage", "2025/26 Q1")
     assert code == 0 and '"nof_trust_data_ambulance"' in out and '"sha256"' in out
+    lineage = json.loads(out)
+    assert lineage["data"] == "synthetic"
+    assert all(rec["synthetic"] for rec in lineage["inputs"].values() if not rec.get("absent"))
+
+    for command in (["status"], ["explain", "ZU001", "--quarter", "2025/26 Q1"]):
+        code, out, _ = run(capsys, *command)
+        assert code == 0 and out.splitlines()[0] == LABEL_LINE, command
+    code, out, _ = run(capsys, "explain", "ZA001", "--quarter", "2025/26 Q1", "--json")
+    assert json.loads(out)["data"] == "synthetic"
+
+    # the outputs the run wrote: synthetic- file names, a notice, the report's banner
+    folder = league_home / "outputs" / "2025-26-q1" / "v1"
+    names = sorted(p.name for p in (folder / "official").iterdir())
+    assert len(names) == 12 and all(
+        n.startswith("synthetic-nhs-oversight-framework-") for n in names
+    )
+    assert (
+        (folder / "SYNTHETIC-DATA.txt")
+        .read_text()
+        .startswith("Synthetic sample data, not NHS England's figures.")
+    )
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<title>[SYNTHETIC] NHS Oversight Framework" in html
+    assert (
+        'class="synthetic-banner"' in html
+        and '<meta name="league-data" content="synthetic">' in html
+    )
 
     # an unknown peer group is one clear line
     code, _, err = run(capsys, "table", "--quarter", "2025/26 Q1", "--peer-group", "dental")
     assert code == 2 and "unknown peer group 'dental'" in err
+
+
+def test_files_not_listed_in_the_manifest_carry_no_label(capsys, league_home, monkeypatch):
+    """Files in the published formats that `league sample-data` did not list (here: generated,
+    then the manifest removed, as if they were NHS England's) are published data: no label on
+    the table, the lineage or the outputs."""
+    monkeypatch.setenv("LEAGUE_BOOTSTRAP_REPLICATES", "200")
+    landing = league_home / "landing"
+    write_sample_landing(landing, [parse_quarter("2025/26 Q1")])
+    (landing / data_origin.MANIFEST_FILE).unlink()
+    code, out, err = run(capsys, "run", "--quarter", "2025/26 Q1")
+    assert code == 0, err
+    assert "synthetic" not in out
+
+    code, out, _ = run(capsys, "table", "--quarter", "2025/26 Q1", "--peer-group", "ambulance")
+    assert code == 0 and out.splitlines()[0] == "Ambulance trusts, 2025/26 Q1 (snapshot v1)"
+    assert "synthetic" not in out
+    code, out, _ = run(capsys, "status", "--lineage", "2025/26 Q1")
+    lineage = json.loads(out)
+    assert lineage["data"] == "published"
+    assert not any(rec.get("synthetic") for rec in lineage["inputs"].values())
+
+    folder = league_home / "outputs" / "2025-26-q1" / "v1"
+    names = sorted(p.name for p in (folder / "official").iterdir())
+    assert len(names) == 12 and all(n.startswith("nhs-oversight-framework-") for n in names)
+    assert not (folder / "SYNTHETIC-DATA.txt").exists()
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "[SYNTHETIC]" not in html and 'class="synthetic-banner"' not in html
+    assert '<meta name="league-data" content="published">' in html
+    assert "synthetic sample data" not in html.lower()

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from league_pipeline.cli.common import CliError
+from league_pipeline.cli.common import CliError, print_data_label
 
 FORMATS = ("table", "csv", "json")
 CSV_COLUMNS = [
@@ -50,6 +50,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         )
     rows = store.read("audit", quarter.label, version)[CSV_COLUMNS]
     unexplained = int((rows["reason"] == UNEXPLAINED).sum())
+    # the label on stdout above the table; on stderr when stdout is CSV or JSON
+    lineage = store.get(quarter.label, version).lineage
+    print_data_label(lineage, stream=sys.stderr if args.format != "table" else None)
     if args.format == "csv":
         out = rows.copy()
         out["ours"] = out["ours"].map(_number)

@@ -34,3 +34,32 @@ def check_landing(quarters) -> None:
                 f"no source files for {quarter.label} in {landing} — run `league sample-data` "
                 "for the embedded default, or put NHS England's published files there"
             )
+
+
+def print_data_label(*lineages, stream=None) -> None:
+    """Print the synthetic-data line (on stdout unless ``stream``) when any of ``lineages`` (a
+    snapshot lineage, or ``{"inputs": ...}`` of staged sources) comes from generated sample
+    data; nothing for NHS England's files."""
+    from league_pipeline import data_origin
+
+    for lineage in lineages:
+        line = data_origin.banner_line(lineage)
+        if line:
+            print(line, file=stream or sys.stdout)
+            return
+
+
+def staged_lineage(partition_key: str) -> dict:
+    """``{"inputs": ...}`` of the source files staged for a quarter (the ones present), for
+    commands that read staging rather than a snapshot (reconcile, provisional)."""
+    from league_pipeline import data_origin, staging
+    from league_pipeline.defs.raw import RAW_SOURCE_SPECS
+    from league_pipeline.defs.sources import SOURCE_SPECS
+
+    inputs = {}
+    for spec in (*SOURCE_SPECS, *RAW_SOURCE_SPECS):
+        try:
+            inputs[spec.kind] = staging.read_lineage(spec.kind, partition_key)
+        except staging.StagingMissingError:
+            continue
+    return {"data": data_origin.lineage_data(inputs), "inputs": inputs}

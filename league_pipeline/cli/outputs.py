@@ -12,7 +12,7 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-from league_pipeline.cli.common import CliError, progress
+from league_pipeline.cli.common import CliError, print_data_label, progress
 
 
 @contextmanager
@@ -49,6 +49,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     files = list(export.files)
     if args.snapshot_parquet:
         files += store.export_parquet(results.quarter, results.version, folder / "snapshot")
+    print_data_label(results.info.lineage)
     print(f"{results.quarter.label} (snapshot v{results.version}): {len(files)} files in {folder}")
     for path in files:
         print(f"  {path.relative_to(folder)}")
@@ -66,11 +67,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         results = load_quarter(_quarter(args.quarter), args.version, store=store)
     out = args.out or quarter_output_dir(results.quarter, results.version) / REPORT_FILE
     path = write_report(results.quarter, out, store=store, results=results, progress=progress)
+    print_data_label(results.info.lineage)
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): open it in any browser, no network needed")
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from league_pipeline import data_origin
     from league_pipeline.outputs.explain import explain_trust
     from league_pipeline.outputs.results import load_quarter
 
@@ -78,11 +81,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         results = load_quarter(_quarter(args.quarter), args.version)
         explanation = explain_trust(results, args.trust)
     if args.json:
-        print(json.dumps(explanation.to_dict(), indent=2, default=str))
+        record = explanation.to_dict()
+        if data_origin.is_synthetic_lineage(results.info.lineage):
+            record = {"data": data_origin.SYNTHETIC, "label": data_origin.SYNTHETIC_LABEL, **record}
+        print(json.dumps(record, indent=2, default=str))
         return 0
     from tabulate import tabulate
 
     e = explanation
+    print_data_label(results.info.lineage)
     print(f"{e.trust_name} ({e.trust_code}), {e.quarter.label} (snapshot v{e.version})")
     for sentence in e.sentences():
         print(f"- {sentence}")
@@ -133,6 +140,7 @@ def cmd_movement(args: argparse.Namespace) -> int:
         moves.to_csv(args.csv, index=False)
         progress(f"wrote {len(moves)} rows to {args.csv}")
     summary = movement_summary(moves)
+    print_data_label(current.info.lineage, previous.info.lineage)
     print(
         f"{previous.quarter.label} (v{previous.version}) -> {current.quarter.label} "
         f"(v{current.version}): {summary['trusts_compared']} trusts compared, "
@@ -206,6 +214,7 @@ def cmd_revisions(args: argparse.Namespace) -> int:
         rev = revision(quarter, args.old, args.new)
     summary = rev.summary()
     sources = ", ".join(summary["sources_changed"]) or "none"
+    print_data_label(rev.new.lineage, rev.old.lineage)
     print(
         f"{quarter.label}: v{rev.old.version} ({rev.old.created_at:%Y-%m-%d %H:%M} UTC) -> "
         f"v{rev.new.version} ({rev.new.created_at:%Y-%m-%d %H:%M} UTC); revised sources: "

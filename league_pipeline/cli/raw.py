@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from league_pipeline.cli.common import CliError, log_level, progress
+from league_pipeline.cli.common import (
+    CliError,
+    log_level,
+    print_data_label,
+    progress,
+    staged_lineage,
+)
 
 
 def _run_job(job_name: str, quarter, args: argparse.Namespace) -> None:
@@ -67,6 +73,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     table = staging.read_table("reconciliation", quarter.key)
     rates = staging.read_table("reconciliation_rates", quarter.key)
     shown = rates.assign(match_rate=(rates["match_rate"] * 100).round(1))
+    print_data_label(staged_lineage(quarter.key))
     print(f"Derived vs official metric values, {quarter.label}\n")
     print(shown.drop(columns="quarter").to_string(index=False))
     differs = table[table["status"] == "differs"]
@@ -101,6 +108,7 @@ def cmd_provisional(args: argparse.Namespace) -> int:
         table = table[table["peer_group"] == peer_group(args.peer_group).id]
     cols = ["peer_group", "rank", "trust_code", "trust_name", "average_score"]
     cols += ["adjusted_segment", "metrics_derived", "metrics_carried"]
+    print_data_label(staged_lineage(quarter.key))
     print(
         f"PROVISIONAL league table, {quarter.label}: not NHS England's. Metric values derived "
         f"from the raw statistics where available, all others carried from {carried_from}.\n"

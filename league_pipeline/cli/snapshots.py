@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 
-from league_pipeline.cli.common import CliError
+from league_pipeline.cli.common import CliError, print_data_label
 
 
 def print_snapshots(quarters: list[str] | None = None) -> None:
     from tabulate import tabulate
 
+    from league_pipeline import data_origin
     from league_pipeline.snapshots import SnapshotStore
 
     rows = []
+    synthetic = None  # the lineage of a listed snapshot made from sample data
     for info in SnapshotStore().list():
         if quarters and info.quarter not in quarters:
             continue
+        is_synthetic = data_origin.is_synthetic_lineage(info.lineage)
+        if is_synthetic:
+            synthetic = info.lineage
         rows.append(
             [
                 info.quarter,
@@ -26,12 +31,14 @@ def print_snapshots(quarters: list[str] | None = None) -> None:
                 (info.run_id or "")[:8],
                 info.lineage.get("code_version", ""),
                 len(info.lineage.get("inputs", {})),
+                data_origin.SYNTHETIC if is_synthetic else data_origin.PUBLISHED,
             ]
         )
     if not rows:
         print('no snapshots yet: run `league run --quarter "2025/26 Q1"`')
         return
-    headers = ["quarter", "version", "created (UTC)", "trusts", "run", "code", "inputs"]
+    print_data_label(synthetic)  # any snapshot listed made from the sample data
+    headers = ["quarter", "version", "created (UTC)", "trusts", "run", "code", "inputs", "data"]
     print(tabulate(rows, headers=headers))
 
 
@@ -61,6 +68,7 @@ def cmd_table(args: argparse.Namespace) -> int:
     if latest is None:
         raise CliError(f'no snapshot for {quarter.label}: run `league run --quarter "{quarter}"`')
     version = args.version or latest.version
+    lineage = store.get(quarter.label, version).lineage
     table = store.read("league_table", quarter.label, version)
     table = table[table["peer_group"] == group.id].sort_values(["rank", "trust_code"])
     rows = [
@@ -88,6 +96,7 @@ def cmd_table(args: argparse.Namespace) -> int:
         "deficit",
         "likely rank",
     ]
+    print_data_label(lineage)
     print(f"{group.label}, {quarter.label} (snapshot v{version})")
     print(tabulate(rows, headers=headers, disable_numparse=True))
     return 0
