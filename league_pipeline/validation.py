@@ -203,28 +203,35 @@ def value_ranges() -> dict[str, tuple[float, float]]:
     }
 
 
-@register_table_check(["id_column", "unit_column", "value_column"])
+@register_table_check(["metric_pattern", "id_column", "unit_column", "value_column"])
 def value_in_physical_range(
     df: pd.DataFrame,
     *,
+    metric_pattern: str,
     id_column: str = "Metric_ID",
     unit_column: str = "Units",
     value_column: str = "Value",
 ) -> pd.DataFrame:
-    """Every value lies in its metric's physical range (:func:`value_ranges`): percentages
-    0-100, counts at least 0, scores 1-4, finance values within their stated bounds. A value
-    whose metric and unit have no range is a failure too: it cannot be checked."""
+    """Every value of a metric matching ``metric_pattern`` lies in its physical range
+    (:func:`value_ranges`): percentages 0-100, counts at least 0, finance values within their
+    stated bounds. A value whose metric and unit have no range fails too: it cannot be checked.
+    (Scores, segments and flags have their own exact checks.)"""
     out = all_true(df)
     if any(c not in df for c in (id_column, unit_column, value_column)):
         return out
     ranges = value_ranges()
-    keys = df[id_column].astype("str").where(
-        df[id_column].astype("str").isin(list(ranges)), "unit:" + df[unit_column].astype("str")
+    keys = (
+        df[id_column]
+        .astype("str")
+        .where(
+            df[id_column].astype("str").isin(list(ranges)), "unit:" + df[unit_column].astype("str")
+        )
     )
     lows = keys.map(lambda k: ranges.get(k, (np.nan, np.nan))[0])
     highs = keys.map(lambda k: ranges.get(k, (np.nan, np.nan))[1])
     value = _numeric(df[value_column])
-    out[value_column] = value.isna() | ((value >= lows) & (value <= highs))
+    applies = df[id_column].astype("str").str.match(metric_pattern).fillna(False).astype(bool)
+    out[value_column] = ~applies | value.isna() | ((value >= lows) & (value <= highs))
     return out
 
 
@@ -426,9 +433,7 @@ class PlainFloat64(numpy_engine.Float64):
         except Exception as exc:
             raise ParserError(
                 f"Could not coerce {type(data_container)} data_container into type {self.type}",
-                failure_cases=engine_utils.numpy_pandas_coerce_failure_cases(
-                    data_container, self
-                ),
+                failure_cases=engine_utils.numpy_pandas_coerce_failure_cases(data_container, self),
             ) from exc
 
     def coerce_value(self, value: Any) -> Any:

@@ -75,7 +75,7 @@ def test_infinite_floats_are_refused(sample) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.floats(min_value=0, max_value=100, allow_nan=False))
 def test_any_accepted_value_round_trips_exactly(sample, value: float) -> None:
@@ -85,13 +85,19 @@ def test_any_accepted_value_round_trips_exactly(sample, value: float) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.text(min_size=1, max_size=8).filter(lambda t: t.strip() and "," not in t))
+@given(
+    st.text(
+        st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=',"'),
+        min_size=1,
+        max_size=8,
+    ).filter(lambda t: t.strip())
+)
 def test_any_rejected_text_names_its_row(sample, text: str) -> None:
+    """(Control characters make the file binary or break its lines: refused as a whole file,
+    tested in test_readers.py.)"""
     text = text.strip()
-    if "\n" in text or "\r" in text or '"' in text:
-        return  # not a cell of a CSV line
     df = _with_value(sample, text)
     report = validate(df, "nof_trust_data")
     plain = readers.is_plain_number(text)
