@@ -75,6 +75,7 @@ import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
@@ -397,12 +398,19 @@ def _rsp_members(quarter: Quarter, seed: int) -> set[str]:
 # --------------------------------------------------------------------------------------------
 # Robustness: no published result may hinge on floating-point summation order
 # --------------------------------------------------------------------------------------------
-def round_like_duckdb(values: np.ndarray | float, decimals: int = 2) -> np.ndarray:
-    """DuckDB's ``round(x, d)`` (half away from zero on ``x * 10**d``), as the engine rounds."""
-    scaled = np.asarray(values, dtype=float) * 10.0**decimals
-    whole = np.trunc(scaled)
-    whole = whole + np.where(np.abs(scaled - whole) >= 0.5, np.sign(scaled), 0.0)
-    return whole / 10.0**decimals + 0.0
+def round_half_up(values: np.ndarray | float, decimals: int = 2) -> np.ndarray:
+    """Round as the engine decides its published figures: the exact decimal each stored double
+    stands for (its shortest repr: the engine computes exact decimals and stores the nearest
+    double, so 2.425 is stored as 2.42499999999999982... and means 2.425), half up. NaN stays
+    NaN. Rounding the double itself would give 2.42 where the engine ranks on 2.43."""
+    quantum = Decimal(1).scaleb(-decimals)
+
+    def one(value: float) -> float:
+        if value != value:
+            return value
+        return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)) + 0.0
+
+    return np.array([one(v) for v in np.atleast_1d(np.asarray(values, dtype=float))])
 
 
 # --------------------------------------------------------------------------------------------
@@ -503,7 +511,7 @@ def _publish_group(
         )
         score_id = "OF1" + metric_id[3:]
         keys = pd.MultiIndex.from_arrays([np.full(len(codes), score_id), codes])
-        score = round_like_duckdb(score_of.reindex(keys).to_numpy(float))
+        score = round_half_up(score_of.reindex(keys).to_numpy(float))
         rows.add(score_id, codes, score, text_id=metric_id, units="score", rank=rank)
     given = draws.given_scores[draws.given_scores["peer_group"] == group.id]
     for score_id, given_rows in given.groupby("score_id", sort=True):
@@ -515,12 +523,12 @@ def _publish_group(
         ["domain_id", "domain_segment_id"], sort=True
     ):
         codes = domain_rows["trust_code"].to_numpy()
-        score = round_like_duckdb(domain_rows["score"].to_numpy(float))
+        score = round_half_up(domain_rows["score"].to_numpy(float))
         rows.add(str(domain_id), codes, score, rank=_competition_rank(score))
         rows.add(str(segment_id), codes, domain_rows["segment"].to_numpy(float))
     league = result.league_table[result.league_table["peer_group"] == group.id]
     codes = league["trust_code"].to_numpy()
-    average = round_like_duckdb(league["average_score"].to_numpy(float))
+    average = round_half_up(league["average_score"].to_numpy(float))
     rows.add("OF5000", codes, league["adjusted_segment"].to_numpy(float), rank=league["rank"])
     rows.add("OF5002", codes, average, rank=_competition_rank(average))
     rows.add("OF5003", codes, league["unadjusted_segment"].to_numpy(float))

@@ -36,7 +36,7 @@ from league_pipeline.sample_data import (
     generate_quarter,
     load_profiles,
     load_roster,
-    round_like_duckdb,
+    round_half_up,
     write_sample_landing,
 )
 from league_pipeline.scoring.engine import run_scoring
@@ -240,7 +240,7 @@ def test_rescoring_the_published_values_reproduces_the_file(
         league.loc[codes, "unadjusted_segment"].to_numpy(float), published("OF5003").to_numpy()
     )
     np.testing.assert_array_equal(
-        round_like_duckdb(league.loc[codes, "average_score"].to_numpy(float)),
+        round_half_up(league.loc[codes, "average_score"].to_numpy(float)),
         published("OF5002").to_numpy(),
     )
     np.testing.assert_array_equal(
@@ -251,7 +251,7 @@ def test_rescoring_the_published_values_reproduces_the_file(
     rows = df[df["Metric_ID"].str.match(r"^OF1\d{3}$")]
     keys = pd.MultiIndex.from_frame(rows[["Metric_ID", "Trust_code"]])
     np.testing.assert_array_equal(
-        round_like_duckdb(scores.reindex(keys).to_numpy(float)), rows["Value"].to_numpy()
+        round_half_up(scores.reindex(keys).to_numpy(float)), rows["Value"].to_numpy()
     )
 
 
