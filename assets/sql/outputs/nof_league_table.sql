@@ -12,7 +12,8 @@ SELECT
     l.trust_subtype AS "Trust_subtype",
     l.trust_code AS "Trust_code",
     l.trust_name AS "Trust_name",
-    round(l.average_score, 2) AS "Average_score",
+    -- the exact average (stored as its nearest double) to 2 dp, half up, as 08 ranks on it
+    CAST(round(CAST(l.average_score AS DECIMAL(18, 12)), 2) AS DOUBLE) AS "Average_score",
     CAST(CAST(l.score_lower AS DOUBLE) AS VARCHAR) || ' to '
         || CAST(CAST(l.score_upper AS DOUBLE) AS VARCHAR) AS "Likely_range_of_average_score",
     CAST(l.adjusted_segment AS DOUBLE) AS "Segment",

@@ -53,7 +53,7 @@ score_rows AS (
         s.trust_code,
         t.peer_group,
         s.score_id AS metric_id,
-        round(s.score, 2) AS value,
+        CAST(round(CAST(s.score AS DECIMAL(18, 12)), 2) AS DOUBLE) AS value,  -- the exact score
         'score' AS unit,
         v.rank
     FROM metric_scores AS s
@@ -70,9 +70,10 @@ domain_rows AS (
         t.peer_group,
         d.domain_id AS metric_id,
         d.domain,
-        round(d.score, 2) AS value,
+        CAST(round(CAST(d.score AS DECIMAL(18, 12)), 2) AS DOUBLE) AS value,
         rank() OVER (
-            PARTITION BY d.quarter, t.peer_group, d.domain_id ORDER BY round(d.score, 2)
+            PARTITION BY d.quarter, t.peer_group, d.domain_id
+            ORDER BY round(CAST(d.score AS DECIMAL(18, 12)), 2)
         ) AS rank
     FROM domain_scores AS d
     JOIN trust AS t USING (quarter, trust_code)
@@ -82,7 +83,8 @@ summary_rows AS (
            'segment' AS unit, 'Adjusted segment' AS description, CAST(rank AS DOUBLE) AS rank
     FROM league_table
     UNION ALL
-    SELECT quarter, trust_code, 'OF5002', round(average_score, 2), 'score',
+    SELECT quarter, trust_code, 'OF5002',
+           CAST(round(CAST(average_score AS DECIMAL(18, 12)), 2) AS DOUBLE), 'score',
            'Average metric score', CAST(rank AS DOUBLE)
     FROM league_table
     UNION ALL
