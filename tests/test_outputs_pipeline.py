@@ -90,14 +90,18 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
         assert len(names) == 12  # 3 peer groups x (league table, trust data) x (CSV, Parquet)
         table = readers.read_nof_league_table(
             (
-                folder / "official" / "nhs-oversight-framework-ambulance-trust-league-table.csv"
+                folder
+                / "official"
+                / "synthetic-nhs-oversight-framework-ambulance-trust-league-table.csv"
             ).read_bytes()
         )
         assert len(table) == 10 and validate(table, "nof_league_table").passed
         tables = SnapshotStore().get(quarter.label).tables
         assert len(list((folder / "snapshot").glob("*.parquet"))) == len(tables)
         html = (folder / "report.html").read_text(encoding="utf-8")
-        assert html.startswith("<!DOCTYPE html>") and 'id="trust-RX7"' in html
+        assert html.startswith("<!DOCTYPE html>") and 'id="trust-ZU001"' in html
+        assert "<title>[SYNTHETIC] " in html and 'class="synthetic-banner"' in html
+        assert (folder / "SYNTHETIC-DATA.txt").exists()
         explanations = pd.read_csv(folder / "insights" / "explanations.csv")
         assert len(explanations) == 205
     assert not (root / Q1.slug / "v1" / "insights" / "movement.csv").exists()  # first quarter
@@ -113,10 +117,18 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
     assert set(meta["paths"].value) == {"2025/26 Q1 v1", "2025/26 Q2 v1"}
     assert _metadata(result, INSIGHTS_KEY)["movement"].value["2025/26 Q1 v1"] is None
 
-    # NHS England revises one value in the acute Q2 file; the quarter runs again
+    assert set(meta["data"].value.values()) == {"synthetic"}
+
+    # NHS England revises one Q2 value in the acute Q2 file (which holds Q1's rows too); the
+    # quarter runs again
     path = landing / ACUTE_Q2
     data = readers.read_nof_trust_data(path.read_bytes(), Q2.label)
-    row = (data["Trust_code"] == "R0A") & (data["Metric_ID"] == "OF0014")
+    row = (
+        (data["Quarter"] == Q2.label)
+        & (data["Trust_code"] == "ZA001")
+        & (data["Metric_ID"] == "OF0014")
+    )
+    assert row.sum() == 1
     data.loc[row, "Value"] = 0.5
     path.write_bytes(readers.write_nof_trust_data(data, with_quarter=True))
     result = _materialize(league, instance, partition_key=Q2.key)
@@ -125,9 +137,9 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
     folder = outputs_dir() / Q2.slug / "v2"
     assert _metadata(result, REPORT_KEY)["path"].value == str(folder / "report.html")
     revisions = pd.read_csv(folder / "insights" / "revisions.csv", keep_default_na=False)
-    r0a = revisions.set_index("trust_code").loc["R0A"]
-    assert r0a["values_changed"] == "OF0014" and "OF1014" in r0a["scores_changed"]
-    assert r0a["average_score_new"] < r0a["average_score_old"]
+    revised = revisions.set_index("trust_code").loc["ZA001"]
+    assert revised["values_changed"] == "OF0014" and "OF1014" in revised["scores_changed"]
+    assert revised["average_score_new"] < revised["average_score_old"]
     summary = _metadata(result, INSIGHTS_KEY)["revisions"].value["2025/26 Q2 v2"]
     assert summary["sources_changed"] == ["nof_trust_data_acute"]
     assert summary["values_changed"] == 1

@@ -46,6 +46,13 @@ def _landing_fetch(kind_id: str, quarter: Quarter, landing_dir: Path | None) -> 
     return fetcher.fetch(_landing_choice(kind_id, quarter, fetcher))
 
 
+def landing_file(kind_id: str, quarter: Quarter, landing_dir: Path | None = None) -> Path:
+    """The kind's file for ``quarter`` in the landing folder, under whichever published name it
+    has there (the usual name when none is present; two present is an error)."""
+    fetcher = _landing(landing_dir)
+    return fetcher.path_for(_landing_choice(kind_id, quarter, fetcher))
+
+
 def _landing_choice(kind_id: str, quarter: Quarter, fetcher: LandingFetcher) -> str:
     """The one landing name present (the usual name when none is); two present is an error."""
     names = catalogue.landing_paths(kind_id, quarter)
