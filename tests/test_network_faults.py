@@ -41,6 +41,7 @@ from league_pipeline.resources import LeagueConfig
 from league_pipeline.runner import root_cause
 from league_pipeline.snapshots import SnapshotStore
 from league_pipeline.sources import catalogue
+from league_pipeline.sources.acquire import landing_file
 from league_pipeline.sources.fetch import HttpFetcher, SourceFetchError
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
@@ -155,7 +156,7 @@ class Mirror:
         return catalogue.url_for(kind, Q1, {"base_url": self.base_url}).removeprefix(self.base_url)
 
     def script(self, kind: str, *steps: str) -> Script:
-        body = (self.landing / catalogue.landing_path(kind, Q1)).read_bytes()
+        body = landing_file(kind, Q1, self.landing).read_bytes()
         script = Script(body, list(steps))
         with self.state.lock:
             self.state.scripts[self.path(kind)] = script
@@ -175,10 +176,7 @@ def mirror(tmp_path_factory, tmp_path: Path, league_home: Path) -> Iterator[Mirr
     try:
         mirror = Mirror(f"http://127.0.0.1:{server.server_address[1]}", state, landing)
         for kind in catalogue.source_kinds():  # every published file serves fine by default
-            if (
-                catalogue.url_for(kind, Q1)
-                and (landing / catalogue.landing_path(kind, Q1)).exists()
-            ):
+            if catalogue.url_for(kind, Q1) and landing_file(kind, Q1, landing).exists():
                 mirror.script(kind, "ok")
         yield mirror
     finally:

@@ -29,9 +29,11 @@ from league_pipeline.resources import LeagueConfig
 from league_pipeline.runner import root_cause
 from league_pipeline.snapshots import SnapshotStore
 from league_pipeline.sources import catalogue
+from league_pipeline.sources.acquire import landing_file
 
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")
 ACUTE_FILE = "2025-26-q1/nhs-oversight-framework-acute-trust-data.csv"
+ACUTE_Q2_FILE = "2025-26-q2/nhs-oversight-framework-acute-trust-data.csv"
 
 
 @pytest.fixture
@@ -110,9 +112,12 @@ def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):
 
     lineage = store.lineage(Q1.label)
     acute = lineage["inputs"]["nof_trust_data_acute"]
-    content = (landing / ACUTE_FILE).read_bytes()
+    # NOF files are cumulative: Q1's rows come from the newest file holding them, Q2's
+    content = (landing / ACUTE_Q2_FILE).read_bytes()
     assert acute["sha256"] == hashlib.sha256(content).hexdigest()
-    assert acute["url"].startswith("file://") and acute["url"].endswith(ACUTE_FILE)
+    assert acute["url"].startswith("file://") and acute["url"].endswith(ACUTE_Q2_FILE)
+    assert acute["publication_quarter"] == Q2.label and acute["synthetic"] is True
+    assert lineage["data"] == "synthetic"
     assert lineage["schema_versions"]["nof_trust_data"] == "2"
     assert lineage["methodology_version"].startswith("NOF-2025/26")
     assert lineage["code_version"]
@@ -124,6 +129,13 @@ def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):
         "ods_trusts",
         "rsp_list",
         "deficit_flags",
+        # the raw statistics are inputs too (since 90151b5)
+        "ambsys",
+        "ae_monthly_m1",
+        "ae_monthly_m2",
+        "ae_monthly_m3",
+        "cwt_crs_provider",
+        "rtt_full_extract",
     }
 
     mats = result.asset_materializations_for_node("scoring__league_tables")
@@ -145,6 +157,7 @@ def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):
 
 
 def test_invalid_extract_is_blocked_with_failing_rows(league, landing):
+    (landing / ACUTE_Q2_FILE).unlink()  # the broken Q1 file is then the newest publication
     path = landing / ACUTE_FILE
     df = readers.read_nof_trust_data(path.read_bytes(), Q1.published_label)
     df.loc[5, "Trust_code"] = "bad code"
@@ -191,7 +204,7 @@ def http_mirror(landing, tmp_path):
             continue
         target = root / url.removeprefix("http://mirror/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(landing / catalogue.landing_path(kind, Q1), target)
+        shutil.copy(landing_file(kind, Q1, landing), target)  # under either published name
     handler = partial(SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a, **k: None
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
