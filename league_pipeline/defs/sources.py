@@ -8,7 +8,7 @@ failing rows and columns, so a bad file is visible in the Dagster UI and nothing
 ``<quarter>.rejected.parquet`` for inspection.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -119,38 +119,54 @@ def _check_metadata(reports: dict[str, ValidationReport]) -> dict:
     return meta
 
 
-def _candidates(
-    spec: SourceSpec, quarter: Quarter, league: LeagueConfig
-) -> Iterator[tuple[StoredFile, Quarter]]:
-    """For a cumulative kind, every publication of the year that may hold ``quarter``'s rows,
-    newest first (see :func:`publications`); otherwise the quarter's own file."""
-    options = dict(
+def _fetch_options(league: LeagueConfig) -> dict:
+    return dict(
         mode=league.source_mode,
         store=league.source_store(),
         landing_dir=league.landing_path(),
         http=league.http_fetcher() if league.source_mode == "http" else None,
         url_overrides=league.url_overrides(),
     )
+
+
+@dataclass
+class Extract:
+    """A parsed source file: where it came from and the quarter whose publication it is."""
+
+    stored: StoredFile
+    published_in: Quarter
+    df: pd.DataFrame
+
+
+def _read(
+    spec: SourceSpec, quarter: Quarter, league: LeagueConfig, log
+) -> tuple[Extract, Extract | None]:
+    """The file the quarter's rows come from, and (for a cumulative kind read from a newer
+    publication) the quarter's own file, which is validated too and compared.
+
+    A cumulative kind's rows come from the newest publication of the year that holds rows of
+    ``quarter`` (a later quarter's landing folder or URL), else from the quarter's own file."""
+    options = _fetch_options(league)
     if spec.cumulative:
         later = [Quarter(quarter.fy_start, q) for q in range(quarter.q + 1, 5)]
-        return publications(spec.kind, quarter, later, **options)
-    return iter([(acquire(spec.kind, quarter, **options), quarter)])
-
-
-def _read_newest(
-    spec: SourceSpec, quarter: Quarter, league: LeagueConfig, log
-) -> tuple[StoredFile, Quarter, pd.DataFrame]:
-    """Fetch and parse the file the quarter's rows come from: for a cumulative kind the newest
-    publication that holds rows of ``quarter`` (its own file when no later one does)."""
-    for stored, published_in in _candidates(spec, quarter, league):
-        df = spec.read(stored, published_in)
-        if published_in == quarter or (df["Quarter"] == quarter.label).any():
-            return stored, published_in, df
-        log.info(
-            f"{spec.kind}: the {published_in.label} publication ({stored.url}) holds no rows "
-            f"for {quarter.label}; trying the earlier one"
-        )
-    raise AssertionError("unreachable: the quarter's own file is always a candidate")
+        for stored, published_in in publications(spec.kind, quarter, later, **options):
+            extract = Extract(stored, published_in, spec.read(stored, published_in))
+            if published_in == quarter:
+                return extract, None
+            if (extract.df["Quarter"] == quarter.label).any():
+                try:
+                    own = acquire(spec.kind, quarter, **options)
+                except SourceMissing:
+                    return extract, None
+                return extract, Extract(own, quarter, spec.read(own, quarter))
+            log.info(
+                f"{spec.kind}: the {published_in.label} publication ({stored.url}) holds no "
+                f"rows for {quarter.label}; trying the earlier one"
+            )
+        raise AssertionError("unreachable: the quarter's own file is the last candidate")
+    return Extract(
+        stored := acquire(spec.kind, quarter, **options), quarter, spec.read(stored, quarter)
+    ), None
 
 
 def _absent(kind: str, partition_key: str, reason: str) -> dict:
@@ -271,14 +287,24 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 continue
             context.log.info(f"fetching {spec.kind} for {quarter.label} ({league.source_mode})")
             try:
-                stored, published_in, df = _read_newest(spec, quarter, league, context.log)
+                chosen, own = _read(spec, quarter, league, context.log)
             except SourceMissing as exc:
                 if not spec.optional:
                     raise
                 context.log.info(f"{spec.kind} {quarter.label}: absent ({exc})")
                 lineage[partition_key] = _absent(spec.kind, partition_key, str(exc))
                 continue
-            report = validate(df, spec.schema, expected_quarter=quarter.label)
+            report = validate(chosen.df, spec.schema, expected_quarter=quarter.label)
+            if own is not None and report.passed:
+                # the quarter's own file is checked too: a broken file is never skipped over
+                own_report = validate(own.df, spec.schema, expected_quarter=quarter.label)
+                if not own_report.passed:
+                    context.log.error(
+                        f"{spec.kind} {quarter.label}: its own publication ({own.stored.url}) "
+                        f"fails validation (the newer {chosen.published_in.label} one is fine)"
+                    )
+                    chosen, report = own, own_report
+            stored, published_in, df = chosen.stored, chosen.published_in, chosen.df
             reports[partition_key] = report
             record = stored.to_record() | {
                 "kind": spec.kind,
@@ -300,6 +326,21 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                     found, said = _revisions(spec.kind, df, quarter, league)
                     changes.append(found)
                     notes.extend(f"{quarter.label} file: {n}" for n in said)
+                    if own is not None and chosen is not own:
+                        superseded = own.df[own.df["Quarter"] == quarter.label]
+                        found = publication_changes(
+                            superseded.rename(columns=str.lower), rows.rename(columns=str.lower)
+                        )
+                        changes.append(found)
+                        notes.append(
+                            f"{quarter.label}: {len(found)} change(s) from its own "
+                            f"publication to the {published_in.label} one used"
+                        )
+                        record["superseded_publication"] = {
+                            "quarter": quarter.label,
+                            "url": own.stored.url,
+                            "sha256": own.stored.sha256,
+                        }
                 staging.write_table(spec.kind, partition_key, rows)
                 staging.write_lineage(spec.kind, partition_key, record)
             else:

@@ -11,8 +11,9 @@ import pandas as pd
 
 # NOF trust-data columns, lower-cased as snapshots store them
 KEY = ["quarter", "trust_code", "metric_id"]
-# the published cells whose change is a revision (names and descriptions are not figures)
-COMPARED = ["value", "median_value", "lower_quartile", "upper_quartile", "rank", "reporting_date"]
+# the published figures whose change is a revision (names, descriptions and reporting-date
+# labels are not figures: Q1's file leaves some reporting dates blank that later ones fill in)
+COMPARED = ["value", "median_value", "lower_quartile", "upper_quartile", "rank"]
 CHANGE_COLUMNS = ["quarter", "trust_code", "metric_id", "column", "before", "after", "change"]
 
 
