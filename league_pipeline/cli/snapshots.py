@@ -99,7 +99,39 @@ def cmd_table(args: argparse.Namespace) -> int:
     print_data_label(lineage)
     print(f"{group.label}, {quarter.label} (snapshot v{version})")
     print(tabulate(rows, headers=headers, disable_numparse=True))
+    for line in basis_notes(lineage, table):
+        print(line)
     return 0
+
+
+def basis_notes(lineage: dict, table) -> list[str]:
+    """What in the table is NHS England's published figure rather than computed (basis), and
+    how the computed segments and ranks compare with the published ones."""
+    from league_pipeline.peer_groups import PEER_GROUPS
+
+    notes = []
+    basis = lineage.get("basis", {})
+    left_out = [g.id for g in PEER_GROUPS if g.id not in lineage.get("peer_groups", [g.id])]
+    if basis.get("unadjusted_segment", {}).get("published"):
+        notes.append(
+            "basis: segments and the averages ordering them are taken from the publication "
+            f"(the run left out {', '.join(left_out)}, which the cut-points span)"
+        )
+    scores = basis.get("metric_score", {})
+    if scores.get("published"):
+        total = sum(scores.values())
+        notes.append(
+            f"basis: {scores['published']} of {total} metric scores are taken from the publication "
+            "(pools spanning a group left out, and metrics published only as scores)"
+        )
+    if "published_rank" in table and table["published_rank"].notna().any():
+        differ = table["published_rank"].notna() & table["published_rank"].ne(table["rank"])
+        notes.append(
+            f"{int(differ.sum())} rank(s) differ from the publication's (`league audit` says why)"
+            if differ.any()
+            else "every rank agrees with the publication's"
+        )
+    return notes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
