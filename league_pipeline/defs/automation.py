@@ -17,12 +17,13 @@ from datetime import date, datetime
 import dagster as dg
 
 from league_pipeline.defs.sources import SOURCE_SPECS
-from league_pipeline.quarters import FIRST_QUARTER, Quarter, all_quarters
+from league_pipeline.quarters import FIRST_QUARTER, Quarter, all_quarters, parse_quarter
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.snapshots import SnapshotStore
 from league_pipeline.sources.acquire import probe
-from league_pipeline.sources.fetch import SourceProbe
+from league_pipeline.sources.fetch import SourceFetchError, SourceProbe
 
+CUMULATIVE_KINDS = {spec.kind for spec in SOURCE_SPECS if spec.cumulative}
 PUBLICATION_LAG_DAYS = 70  # NOF results appear about ten weeks after a quarter ends
 
 # Steps run one after another in the run's own process by default: each takes seconds, and a
@@ -63,18 +64,22 @@ def quarterly_league_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=quarter.key, partition_key=quarter.key)
 
 
+def _probe(kind: str, quarter: Quarter, league: LeagueConfig) -> SourceProbe | None:
+    return probe(
+        kind,
+        quarter,
+        mode=league.source_mode,
+        landing_dir=league.landing_path(),
+        http=league.http_fetcher() if league.source_mode == "http" else None,
+        url_overrides=league.url_overrides(),
+    )
+
+
 def quarter_probes(quarter: Quarter, league: LeagueConfig) -> dict[str, SourceProbe] | None:
     """Every source's probe (size, etag, sha256) for ``quarter``; None while any is missing."""
     found: dict[str, SourceProbe] = {}
     for spec in SOURCE_SPECS:
-        result = probe(
-            spec.kind,
-            quarter,
-            mode=league.source_mode,
-            landing_dir=league.landing_path(),
-            http=league.http_fetcher() if league.source_mode == "http" else None,
-            url_overrides=league.url_overrides(),
-        )
+        result = _probe(spec.kind, quarter, league)
         if result is None:
             return None
         found[spec.kind] = result
@@ -112,7 +117,37 @@ def snapshot_is_current(
     if latest is None:
         return False
     inputs = latest.lineage.get("inputs", {})
-    return all(_same_file(found, inputs.get(kind)) for kind, found in probes.items())
+    return all(
+        _read_file_is_current(quarter, kind, found, inputs.get(kind), league)
+        for kind, found in probes.items()
+    )
+
+
+def _read_file_is_current(
+    quarter: Quarter, kind: str, found: SourceProbe, record: dict | None, league: LeagueConfig
+) -> bool:
+    """Whether the file the snapshot read for ``kind`` is unchanged and still the one to read.
+
+    A cumulative NOF kind's rows may have come from a later quarter's publication (lineage
+    ``publication_quarter``): that file is compared, and a publication newer than it (which
+    would hold the quarter's rows too) makes the snapshot out of date."""
+    published = (record or {}).get("publication_quarter")
+    if not published or kind not in CUMULATIVE_KINDS:
+        return _same_file(found, record)
+    read_from = parse_quarter(published)
+    if read_from != quarter:
+        found = _probe(kind, read_from, league)
+        if found is None or not _same_file(found, record):
+            return False
+    elif not _same_file(found, record):
+        return False
+    for q in range(read_from.q + 1, 5):
+        try:
+            if _probe(kind, Quarter(read_from.fy_start, q), league) is not None:
+                return False
+        except SourceFetchError:
+            continue  # not checked: as the source asset does, keep to what can be read
+    return True
 
 
 @dg.sensor(
