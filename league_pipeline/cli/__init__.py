@@ -28,13 +28,13 @@ COMMAND_MODULES = (
 
 EXAMPLES = """\
 examples:
-  league sample-data                          write the embedded default landing folder
+  league sample-data                          write the synthetic sample data (labelled so)
   league run --quarter "2025/26 Q1"           fetch, validate, score and snapshot a quarter
   league backfill --from "2025/26 Q1" --to "2025/26 Q4"
   league backfill --parallel 2                one run per quarter, two processes at a time
   league status                               which quarters have snapshots, and their versions
   league table --quarter "2025/26 Q1" --peer-group ambulance
-  league explain RX7 --quarter "2025/26 Q2"   why a trust got its score, segment and rank
+  league explain ZA001 --quarter "2025/26 Q2" why a trust got its score, segment and rank
   league audit --quarter "2025/26 Q1"         recomputed figures vs NHS England's published ones
   league report --quarter "2025/26 Q2"        the static HTML report (also: export, movement,
                                               revisions)

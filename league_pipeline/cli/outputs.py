@@ -289,7 +289,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("explain", help="why a trust got its score, segment and rank")
-    p.add_argument("trust", help="trust code, e.g. RX7")
+    p.add_argument("trust", help="trust code, e.g. ZA001 (sample data) or RX7")
     common(p)
     p.add_argument("--json", action="store_true", help="print every number as JSON")
     p.set_defaults(func=cmd_explain)
