@@ -73,9 +73,12 @@ def test_sample_data_run_status_and_table(capsys, league_home, monkeypatch):
     lines = out.splitlines()
     assert lines[0] == LABEL_LINE
     assert lines[1] == "Ambulance trusts, 2025/26 Q1 (snapshot v1)"
-    assert len(lines) == 4 + 10  # label, title, header, rule, ten ambulance trusts
+    # label, title, header, rule, ten ambulance trusts, then what is taken from the publication
+    assert len(lines) == 4 + 10 + 2
     assert lines[4].split()[0] == "1"
-    assert all(line.split()[1].startswith("ZU") for line in lines[4:])  # fictional trusts
+    assert all(line.split()[1].startswith("ZU") for line in lines[4:14])  # fictional trusts
+    assert lines[14].startswith("basis: ") and "metrics published only as scores" in lines[14]
+    assert lines[15] == "every rank agrees with the publication's"
 
     code, out, _ = run(capsys, "status", "--lineage", "2025/26 Q1")
     assert code == 0 and '"nof_trust_data_ambulance"' in out and '"sha256"' in out

@@ -63,6 +63,15 @@ NOT_APPLICABLE = {
     "failure (tests/test_validation.py::test_bad_ods_rows)",
     ("missing_trusts", RSP): "the RSP list names only the trusts in the programme: absence is "
     "'not in the programme' by definition",
+    **{
+        ("missing_trusts", kind): "a NOF file missing a trust fails its own rank check first "
+        "(nof_file_missing_a_trust), before the trusts are compared across files"
+        for kind in NOF
+    },
+    **{
+        ("nof_file_missing_a_trust", kind): "only NOF files rank their trusts"
+        for kind in (ODS, RSP, DEFICIT)
+    },
     ("out_of_range_values", RSP): "the RSP list has no numeric column",
     ("quarter_file_under_another_quarter", ODS): "the ODS list has no quarter: ODS 'current' "
     "serves every quarter",
@@ -404,6 +413,12 @@ FAULTS = [
     ),
     Fault("unknown_trust_codes", unknown_trust_codes, {}),  # expectations need the trust codes
     Fault("missing_trusts", missing_trusts, {}),
+    # a trust dropped from its NOF file leaves the worst ranks beyond the trusts left to rank
+    Fault(
+        "nof_file_missing_a_trust",
+        missing_trusts,
+        {k: schema("Rank a whole number from 1 to the trusts ranked") for k in NOF},
+    ),
     Fault(
         "non_numeric_values",
         non_numeric_values,
@@ -459,9 +474,7 @@ def expectations(fault: Fault, ctx: Ctx) -> dict[str, Reader | Check]:
             out[kind] = trusts(kind, UNKNOWN_CODE[kind], "in no NOF trust data file")
         return out
     if fault.name == "missing_trusts":
-        # a trust dropped from its NOF file is still in the deficit flags (and the RSP list)
-        out = {k: trusts(DEFICIT, dropped_trust(k, ctx), "in no NOF trust data file") for k in NOF}
-        out[ODS] = trusts(ACUTE, dropped_trust(ODS, ctx), "not in the ODS trust list (etr)")
+        out = {ODS: trusts(ACUTE, dropped_trust(ODS, ctx), "not in the ODS trust list (etr)")}
         out[DEFICIT] = trusts(DEFICIT, dropped_trust(DEFICIT, ctx), "no row for this trust")
         return out
     return fault.expect
