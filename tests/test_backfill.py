@@ -172,4 +172,7 @@ def test_failed_source_stops_with_one_error_and_the_fix(capsys, league_home, mon
 
 def test_bad_parallel_value_is_one_line(capsys, home):
     code, _, err = cli(capsys, "backfill", "--parallel", "0")
-    assert code == 2 and err == "error: --parallel must be 1 or more, not 0\n"
+    assert code == 2 and err.splitlines() == [
+        "error: --parallel must be 1 or more, not 0",
+        "fix: correct what the error names, then re-run (see --help)",
+    ]

@@ -35,10 +35,11 @@ def test_help_lists_the_commands(capsys):
 def test_quarter_before_the_methodology_is_refused(capsys, league_home):
     code, _, err = run(capsys, "run", "--quarter", "2024/25 Q4")
     assert code == 2
-    assert err.strip() == (
+    assert err.splitlines() == [
         "error: 2024/25 Q4 is before 2025/26 Q1, the first quarter of the NHS Oversight "
-        "Framework 2025/26 methodology; earlier quarters were not scored this way"
-    )
+        "Framework 2025/26 methodology; earlier quarters were not scored this way",
+        "fix: give a quarter from 2025/26 Q1 to 2025/26 Q4, e.g. '2025/26 Q1'",
+    ]
 
 
 def test_malformed_quarter_says_how_to_write_it(capsys, league_home):
@@ -49,7 +50,9 @@ def test_malformed_quarter_says_how_to_write_it(capsys, league_home):
 def test_run_without_data_points_to_sample_data(capsys, league_home):
     code, _, err = run(capsys, "run", "--quarter", "2025/26 Q1")
     assert code == 2
-    assert "league sample-data" in err and err.count("\n") == 1
+    error, fix = err.splitlines()
+    assert error.startswith("error: no source files for 2025/26 Q1")
+    assert fix.startswith("fix: run `league sample-data`")
 
 
 def test_table_before_any_run(capsys, league_home):

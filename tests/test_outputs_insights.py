@@ -269,8 +269,9 @@ def test_league_explain(cli):
     data = json.loads(out)
     assert code == 0 and data["version"] == 2 and data["unadjusted_segment"] == 1
     code, _, err = cli("explain", "XYZ", "--quarter", "2025/26 Q1")
-    assert code == 2 and err.count("\n") == 1
+    assert code == 2 and err.count("\n") == 2  # the error line and its fix
     assert err.startswith("error: trust 'XYZ' is not in the 2025/26 Q1 snapshot (v2)")
+    assert err.splitlines()[1].startswith("fix: ")
 
 
 def test_league_movement_and_revisions(cli, tmp_path):

@@ -3,7 +3,8 @@
 Belongs here: the top-level parser and ``main``. Each sub-command lives in a module of this
 package exposing ``register(subparsers)``; the modules are listed in :data:`COMMAND_MODULES`.
 Commands call library code; nothing in the CLI computes results. Errors are one line saying
-what went wrong and how to fix it, with a non-zero exit code.
+what went wrong and a ``fix:`` line saying how to fix it (league_pipeline.cli.errors), with a
+non-zero exit code: 2 for bad input, 1 for anything else; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-
-from league_pipeline.cli.common import CliError
 
 COMMAND_MODULES = (
     "league_pipeline.cli.pipeline",
@@ -54,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show Dagster's own logs")
+    parser.add_argument(
+        "--debug", action="store_true", help="on a failure, show the Python traceback too"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -66,19 +68,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR)
     if not args.verbose:
         warnings.filterwarnings("ignore")  # Dagster's beta/preview notices are not for end users
-    from league_pipeline.quarters import QuarterError
-    from league_pipeline.sources.fetch import SourceFetchError
-    from league_pipeline.staging import StagingMissingError
-
     try:
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`league audit --format csv | head`)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except (CliError, QuarterError, SourceFetchError, StagingMissingError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        print("fix: run the command again: nothing half-written was kept", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        from league_pipeline.cli.errors import explain, is_input_error
+
+        explained = explain(exc)
+        print(f"error: {explained.error}", file=sys.stderr)
+        print(f"fix: {explained.fix}", file=sys.stderr)
+        return 2 if is_input_error(exc) else 1
 
 
 if __name__ == "__main__":

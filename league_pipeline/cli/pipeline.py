@@ -35,13 +35,22 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
 
 
 def report(outcomes) -> int:
-    """Print each failed run's problems and the fix; 1 if any run failed."""
+    """Print each failed run's problems and the fix for their cause; 1 if any run failed."""
+    from league_pipeline.cli.errors import from_text
+
     failed = [o for o in outcomes if not o.success]
     for outcome in failed:
-        for problem in outcome.problems or ["the run failed (see `dagster dev` for the logs)"]:
+        problems = outcome.problems or ["the run failed (see `dagster dev` for the logs)"]
+        fixes = []
+        for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
+            found = from_text(None, problem)
+            if found is not None and found.fix not in fixes:
+                fixes.append(found.fix)
+        if not fixes:
+            fixes.append("correct the source file(s) named above, then re-run")
         print(
-            f"fix: correct the source file(s), then re-run; inspect run {outcome.run_id} "
+            f"fix: {'; '.join(fixes)}; inspect run {outcome.run_id} "
             f"with `DAGSTER_HOME={paths.dagster_home()} dagster dev`",
             file=sys.stderr,
         )
