@@ -118,3 +118,28 @@ def test_official_values_never_become_silent_nans(sample) -> None:
     values = official.metric_values_from_nof(sample)
     expected = sample["Metric_ID"].isin(official.catalogue.value_ids()) & sample["Value"].notna()
     assert len(values) == int(expected.sum())
+
+
+def test_row_count_reconciliation_finds_lost_and_invented_values(sample) -> None:
+    from league_pipeline.scoring import inputs
+
+    values = official.metric_values_from_nof(sample).assign(source="official")
+    assert inputs.unaccounted_values(sample, values).empty
+    dropped = values.iloc[1:]
+    lost = inputs.unaccounted_values(sample, dropped)
+    assert lost[["trust_code", "problem"]].values.tolist() == [
+        [values.iloc[0]["trust_code"], "published value lost"]
+    ]
+    invented = pd.concat(
+        [
+            values,
+            values.iloc[[0]].assign(trust_code="ZZZ99"),
+            values.iloc[[0]].assign(trust_code="ZZZ98", source="derived"),
+        ],
+        ignore_index=True,
+    )
+    found = inputs.unaccounted_values(sample, invented)
+    # a raw derivation may add a value NHS England did not publish; nothing else may
+    assert found[["trust_code", "problem"]].values.tolist() == [
+        ["ZZZ99", "value from no published row or derivation"]
+    ]

@@ -264,6 +264,15 @@ def metric_values(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg
     tables["metric_values"] = inputs.with_sources(
         tables["metric_values"], derived, tables["trusts"]
     )
+    unaccounted = inputs.unaccounted_values(nof, tables["metric_values"])
+    if len(unaccounted):  # row-count reconciliation: no stage may drop or invent a value
+        raise dg.Failure(
+            description=(
+                f"{len(unaccounted)} metric value(s) were lost or invented between the "
+                "validated NOF files and the scoring input; nothing was scored"
+            ),
+            metadata={"rows": dg.MetadataValue.md(unaccounted.head(50).to_markdown(index=False))},
+        )
     flags = _flags(nof, tables["trusts"], keys)
     tables["deficit_flags"] = flags["deficit"].values
     tables["rsp"] = flags["rsp"].values
@@ -280,6 +289,7 @@ def metric_values(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg
             **result.metadata,
             "sources": dg.MetadataValue.md(sources.to_markdown(index=False)),
             "peer_groups": ", ".join(league.run_peer_groups()),
+            "published_values_reconciled": len(official.metric_values_from_nof(nof)),
         },
         check_results=[
             *result.check_results,

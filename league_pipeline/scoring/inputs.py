@@ -153,3 +153,18 @@ def resolve_flag(
     values[name] = values[name].astype(bool)
     disagreements = frame.loc[differ, [*key, "publication", "landing_file"]].assign(flag=name)
     return ResolvedFlag(values, disagreements.reset_index(drop=True), missing, notes)
+
+
+def unaccounted_values(nof: pd.DataFrame, metric_values: pd.DataFrame) -> pd.DataFrame:
+    """The published metric values (catalogued OF0xxx rows with a Value) that did not reach
+    the scoring input, and scoring-input values that came from no published row and no raw
+    derivation: both must be empty, or a stage lost or invented a row."""
+    key = ["quarter", "trust_code", "metric_id"]
+    published = official.metric_values_from_nof(nof)[key].drop_duplicates()
+    used = metric_values[[*key, "source"]]
+    lost = published.merge(used, on=key, how="left", indicator=True)
+    lost = lost.loc[lost["_merge"] == "left_only", key].assign(problem="published value lost")
+    extra = used.merge(published, on=key, how="left", indicator=True)
+    extra = extra.loc[(extra["_merge"] == "left_only") & (extra["source"] != "derived"), key]
+    extra = extra.assign(problem="value from no published row or derivation")
+    return pd.concat([lost, extra], ignore_index=True)
