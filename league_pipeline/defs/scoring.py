@@ -391,7 +391,8 @@ def segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     deps=[_key("segments")],
     description=(
         "League tables per peer group: rank by adjusted segment then average score (2 dp), with "
-        "bootstrap likely ranges of the average score and the rank."
+        "likely ranges: the exact bootstrap range of the average score and a seeded simulation of "
+        "the rank."
     ),
     check_specs=[
         _output_check("league_tables", "league_table"),
