@@ -26,7 +26,8 @@ from league_pipeline.scoring.likely_ranges import likely_ranges
 
 PROVISIONAL = "provisional"
 # The likely ranges of a provisional table are indicative (its inputs are part estimate), so
-# the rank range uses at most this many simulated replicates (the score range is exact), keeping provisional runs quick.
+# the rank range uses at most this many simulated replicates (the score range is exact),
+# keeping provisional runs quick.
 MAX_REPLICATES = 1000
 
 
@@ -95,7 +96,8 @@ def provisional_table(
 ) -> ProvisionalResult:
     """Score the provisional quarter and label its league table (see the module docstring).
 
-    The likely rank range uses ``min(replicates, MAX_REPLICATES)`` replicates; the score range is exact."""
+    The likely rank range uses ``min(replicates, MAX_REPLICATES)`` replicates; the score range
+    is exact."""
     inputs, values = provisional_inputs(quarter, derived, carried, config)
     result = run_scoring(inputs)
     ranges = likely_ranges(
