@@ -6,21 +6,9 @@ import argparse
 import json
 import sys
 
-from league_pipeline.cli.common import CliError, print_data_label
+from league_pipeline.cli.common import CliError, print_data_label, snapshot_to_read
 
 FORMATS = ("table", "csv", "json")
-CSV_COLUMNS = [
-    "quarter",
-    "peer_group",
-    "trust_code",
-    "layer",
-    "item",
-    "ours",
-    "published",
-    "basis",
-    "agrees",
-    "reason",
-]
 
 
 def _number(value: float) -> str:
@@ -33,22 +21,20 @@ def _number(value: float) -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from league_pipeline.audit import UNEXPLAINED, layer_summary
+    from league_pipeline.audit import COLUMNS, UNEXPLAINED, layer_summary
     from league_pipeline.quarters import parse_quarter
     from league_pipeline.snapshots import SnapshotStore
 
     quarter = parse_quarter(args.quarter)
     store = SnapshotStore()
-    info = store.latest(quarter.label)
-    if info is None:
-        raise CliError(f'no snapshot for {quarter.label}: run `league run --quarter "{quarter}"`')
-    version = args.version or info.version
-    if "audit" not in store.get(quarter.label, version).tables:
+    info = snapshot_to_read(store, quarter, args.version)
+    version = info.version
+    if "audit" not in info.tables:
         raise CliError(
             f"{quarter.label} v{version} was built before the audit existed: re-run the quarter "
             f'(`league run --quarter "{quarter}"`) to add a version that has it'
         )
-    rows = store.read("audit", quarter.label, version)[CSV_COLUMNS]
+    rows = store.read("audit", quarter.label, version)[COLUMNS]
     unexplained = int((rows["reason"] == UNEXPLAINED).sum())
     # the label on stdout above the table; on stderr when stdout is CSV or JSON
     lineage = store.get(quarter.label, version).lineage

@@ -63,3 +63,14 @@ def staged_lineage(partition_key: str) -> dict:
         except staging.StagingMissingError:
             continue
     return {"data": data_origin.lineage_data(inputs), "inputs": inputs}
+
+
+def snapshot_to_read(store, quarter, version: int | None):
+    """The snapshot a reading command shows: ``version`` of ``quarter``, by default its latest
+    (a one-line CliError, with the fix, when the quarter has none)."""
+    latest = store.latest(quarter.label)
+    if latest is None:
+        raise CliError(
+            f'no snapshot for {quarter.label} — run `league run --quarter "{quarter.label}"`'
+        )
+    return latest if version is None else store.get(quarter.label, version)

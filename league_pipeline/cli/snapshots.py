@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from league_pipeline.cli.common import CliError, print_data_label
+from league_pipeline.cli.common import print_data_label, snapshot_to_read
 
 
 def print_snapshots(quarters: list[str] | None = None) -> None:
@@ -64,11 +64,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     quarter = parse_quarter(args.quarter)
     group = peer_group(args.peer_group)
     store = SnapshotStore()
-    latest = store.latest(quarter.label)
-    if latest is None:
-        raise CliError(f'no snapshot for {quarter.label}: run `league run --quarter "{quarter}"`')
-    version = args.version or latest.version
-    lineage = store.get(quarter.label, version).lineage
+    info = snapshot_to_read(store, quarter, args.version)
+    version, lineage = info.version, info.lineage
     table = store.read("league_table", quarter.label, version)
     table = table[table["peer_group"] == group.id].sort_values(["rank", "trust_code"])
     rows = [
