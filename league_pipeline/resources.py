@@ -39,6 +39,14 @@ class LeagueConfig(dg.ConfigurableResource):
     http_base_url: str | None = None
     http_timeout: float = 30.0
     http_retries: int = 3
+    http_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Hosts other than a URL's own that an http redirect may lead to (`host`, "
+            "`host:port` or `*.domain`); empty: only same-host redirects are followed. A "
+            "downgrade from https to http is refused whatever this says."
+        ),
+    )
     bootstrap_replicates: int = DEFAULT_REPLICATES
     bootstrap_seed: int = DEFAULT_SEED
     lake_catalog: str | None = None
@@ -65,7 +73,11 @@ class LeagueConfig(dg.ConfigurableResource):
         return SourceStore(paths.source_store_dir())
 
     def http_fetcher(self) -> HttpFetcher:
-        return HttpFetcher(timeout=self.http_timeout, retries=self.http_retries)
+        return HttpFetcher(
+            timeout=self.http_timeout,
+            retries=self.http_retries,
+            allowed_hosts=self.http_allowed_hosts,
+        )
 
     def url_overrides(self) -> dict[str, str] | None:
         return {"base_url": self.http_base_url} if self.http_base_url else None
@@ -80,6 +92,7 @@ def config_from_env() -> LeagueConfig:
         http_base_url=env.get("LEAGUE_HTTP_BASE_URL"),
         http_timeout=float(env.get("LEAGUE_HTTP_TIMEOUT", "30")),
         http_retries=int(env.get("LEAGUE_HTTP_RETRIES", "3")),
+        http_allowed_hosts=env.get("LEAGUE_HTTP_ALLOWED_HOSTS", "").replace(",", " ").split(),
         bootstrap_replicates=int(env.get("LEAGUE_BOOTSTRAP_REPLICATES", str(DEFAULT_REPLICATES))),
         bootstrap_seed=int(env.get("LEAGUE_BOOTSTRAP_SEED", str(DEFAULT_SEED))),
         lake_catalog=env.get("LEAGUE_LAKE_CATALOG"),

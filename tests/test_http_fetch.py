@@ -318,10 +318,11 @@ def test_sha256_is_checked(server: Server, http: HttpFetcher) -> None:
 
 
 def test_redirects_are_followed(server: Server, http: HttpFetcher) -> None:
-    server.route("/new.csv")
+    new = server.route("/new.csv")
     url = server.route("/old.csv", "redirect", location="/new.csv")
     fetched = http.fetch(url)
-    assert (fetched.content, fetched.url) == (CSV, url)  # provenance keeps the requested URL
+    # provenance records where the bytes came from, and the URL asked for
+    assert (fetched.content, fetched.url, fetched.requested_url) == (CSV, new, url)
 
 
 def test_probe_uses_head(server: Server, http: HttpFetcher) -> None:

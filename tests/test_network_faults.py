@@ -11,7 +11,10 @@ This file adds what only shows end to end, plus the partial downloads that it do
 * a body cut mid-transfer with no Content-Length to compare (chunked encoding) is retried;
 * a truncated file served with a Content-Length that matches it cannot be told from a good
   download over HTTP: the SHA-256 check catches it when the expected hash is known, and the CSV
-  reader when it is not.
+  reader when it is not;
+* a redirect to another path on the same host is followed and the source's lineage records the
+  final URL (and the one asked for); one to another host fails its source step with one line
+  naming the host and the setting that would allow it (issue 12).
 
 The server (``http.server`` on 127.0.0.1, ephemeral port) serves each path by a script: each
 request takes the next step (the last step repeats) and its arrival time is recorded, so the
@@ -35,7 +38,9 @@ import dagster as dg
 import pytest
 from reliability_support import CORE, PIPELINE, shared_landing
 
+from league_pipeline import staging
 from league_pipeline.definitions import ALL_ASSETS, run_resources
+from league_pipeline.defs.sources import SOURCE_KEYS
 from league_pipeline.quarters import Quarter
 from league_pipeline.resources import LeagueConfig
 from league_pipeline.runner import root_cause
@@ -98,6 +103,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def _step(self, step: str, body: bytes) -> None:
         if step == "ok":
             self._send(200, body, "text/csv")
@@ -124,6 +135,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         elif step == "short":  # a truncated file whose Content-Length matches it
             self._send(200, truncated(body), "text/csv")
+        elif step == "moved":  # to another path on this host
+            self._redirect(self.path + "-moved")
+        elif step == "elsewhere":  # to this server under another host name
+            self._redirect(f"http://localhost:{self.server.server_address[1]}{self.path}")
         else:
             raise AssertionError(f"unknown step {step!r}")
 
@@ -155,11 +170,11 @@ class Mirror:
     def path(self, kind: str) -> str:
         return catalogue.url_for(kind, Q1, {"base_url": self.base_url}).removeprefix(self.base_url)
 
-    def script(self, kind: str, *steps: str) -> Script:
+    def script(self, kind: str, *steps: str, suffix: str = "") -> Script:
         body = landing_file(kind, Q1, self.landing).read_bytes()
         script = Script(body, list(steps))
         with self.state.lock:
-            self.state.scripts[self.path(kind)] = script
+            self.state.scripts[self.path(kind) + suffix] = script
         return script
 
 
@@ -290,3 +305,23 @@ def test_truncated_file_with_a_matching_length_is_caught_by_its_hash(mirror: Mir
     assert "\n" not in message
     assert "failed after 3 attempts (last: SHA-256 mismatch: expected " + good in message
     assert len(script.times) == 2 and sleeps == [BACKOFF, BACKOFF, 2 * BACKOFF]
+
+
+def test_redirects_in_a_run_same_host_recorded_other_host_refused(mirror: Mirror) -> None:
+    moved, refused = "nof_trust_data_acute", "nof_trust_data_ambulance"
+    mirror.script(moved, "moved")
+    target = mirror.script(moved, "ok", suffix="-moved")
+    mirror.script(refused, "elsewhere")
+    selection = dg.AssetSelection.assets(SOURCE_KEYS[moved], SOURCE_KEYS[refused])
+    result = materialize(mirror, retries=1, selection=selection)
+    url = mirror.base_url + mirror.path(moved)
+    record = staging.read_lineage(moved, Q1.key)
+    assert (record["url"], record["requested_url"]) == (url + "-moved", url)
+    assert record["sha256"] == hashlib.sha256(target.body).hexdigest()
+    errors = step_errors(result)
+    assert set(errors) == {refused}
+    cls, message = errors[refused]
+    port = mirror.base_url.rsplit(":", 1)[1]
+    assert cls == "RedirectRefused" and "\n" not in message
+    assert f"redirected to another host, localhost:{port} " in message
+    assert "LEAGUE_HTTP_ALLOWED_HOSTS" in message

@@ -1,8 +1,13 @@
 """The one call assets make to get a source file: fetch it (landing or http) and keep it.
 
-Belongs here: choosing the fetch mode, resolving the kind's landing path or URL from the catalogue
-and putting the bytes in the source store; plus :func:`probe`, the cheap change check a sensor
-uses. No parsing.
+Belongs here: choosing the fetch mode, resolving the kind's landing path, URL and size cap from
+the catalogue and putting the bytes in the source store; plus :func:`probe`, the cheap change
+check a sensor uses. No parsing.
+
+The bytes never pass through memory whole: both fetchers stream them, under the kind's size cap
+(``max_bytes`` in ``assets/sources.yaml``), to a temporary file in the store's folder, which the
+store hashes and renames into place. Lineage records the URL the bytes came from (the final one
+after any redirect) and, when it differs, the URL asked for.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from league_pipeline.sources.fetch import (
     Fetched,
     HttpFetcher,
     LandingFetcher,
+    SizeCap,
     SourceFetchError,
     SourceProbe,
 )
@@ -40,10 +46,18 @@ def _landing(landing_dir: Path | None) -> LandingFetcher:
     return LandingFetcher(landing_dir if landing_dir is not None else paths.landing_dir())
 
 
-def _landing_fetch(kind_id: str, quarter: Quarter, landing_dir: Path | None) -> Fetched:
-    """Read the kind's file from the landing folder under whichever published name it has."""
+def size_cap(kind_id: str, max_bytes: int | None = None) -> SizeCap:
+    """The kind's size cap: ``max_bytes`` when given, else the catalogue's."""
+    return SizeCap(catalogue.max_bytes(kind_id) if max_bytes is None else max_bytes, kind_id)
+
+
+def _landing_fetch(
+    kind_id: str, quarter: Quarter, landing_dir: Path | None, cap: SizeCap, spool_dir: Path
+) -> Fetched:
+    """Copy the kind's file from the landing folder (under whichever published name it has)
+    into a temporary file in ``spool_dir``, under ``cap``."""
     fetcher = _landing(landing_dir)
-    return fetcher.fetch(_landing_choice(kind_id, quarter, fetcher))
+    return fetcher.fetch(_landing_choice(kind_id, quarter, fetcher), cap=cap, spool_dir=spool_dir)
 
 
 def landing_file(kind_id: str, quarter: Quarter, landing_dir: Path | None = None) -> Path:
@@ -92,30 +106,43 @@ def acquire(
     landing_dir: Path | None = None,
     http: HttpFetcher | None = None,
     url_overrides: Mapping[str, Any] | None = None,
+    max_bytes: int | None = None,
 ) -> StoredFile:
     """Fetch ``kind_id`` for ``quarter`` and keep it in ``store``; return the stored file.
 
     ``mode`` is ``landing`` (read ``landing_dir``, default :func:`paths.landing_dir`) or ``http``
     (download the catalogue URL). In http mode a kind that NHS England does not publish
-    (``http: none``) is read from ``landing_dir`` when one is given.
+    (``http: none``) is read from ``landing_dir`` when one is given. A file over the kind's size
+    cap (``max_bytes``, default the catalogue's) is refused with
+    :class:`~league_pipeline.sources.fetch.SourceTooLarge` before it is read.
     """
     _check_mode(mode)
+    cap = size_cap(kind_id, max_bytes)
+    spool = store.spool_dir()
     fetched: Fetched
     if mode == "landing":
-        fetched = _landing_fetch(kind_id, quarter, landing_dir)
+        fetched = _landing_fetch(kind_id, quarter, landing_dir, cap, spool)
     else:
         url = _http_url(kind_id, quarter, url_overrides, landing_dir)
         if url is None:
             log.info("%s has no http source; reading it from the landing folder", kind_id)
-            fetched = _landing_fetch(kind_id, quarter, landing_dir)
+            fetched = _landing_fetch(kind_id, quarter, landing_dir, cap, spool)
         elif http is not None:
-            fetched = http.fetch(url)
+            fetched = http.fetch(url, cap=cap, spool_dir=spool)
         else:
             with HttpFetcher() as fetcher:
-                fetched = fetcher.fetch(url)
-    stored = store.put(
-        fetched.content, url=fetched.url, fetched_at=fetched.fetched_at, etag=fetched.etag
-    )
+                fetched = fetcher.fetch(url, cap=cap, spool_dir=spool)
+    assert fetched.path is not None  # both fetchers were given the spool folder
+    try:
+        stored = store.put_file(
+            fetched.path,
+            url=fetched.url,
+            fetched_at=fetched.fetched_at,
+            etag=fetched.etag,
+            requested_url=fetched.requested_url,
+        )
+    finally:
+        fetched.discard()
     log.info(
         "%s %s: %s (%s bytes) from %s",
         kind_id,
@@ -136,12 +163,13 @@ def probe(
     http: HttpFetcher | None = None,
     url_overrides: Mapping[str, Any] | None = None,
 ) -> SourceProbe | None:
-    """A cheap look at the source (size, etag; sha256 in landing mode); None if it is missing."""
+    """A cheap look at the source (size, etag; sha256 in landing mode, unless the file is over
+    its size cap); None if it is missing."""
     _check_mode(mode)
     url = None if mode == "landing" else _http_url(kind_id, quarter, url_overrides, landing_dir)
     if url is None:
         fetcher = _landing(landing_dir)
-        return fetcher.probe(_landing_choice(kind_id, quarter, fetcher))
+        return fetcher.probe(_landing_choice(kind_id, quarter, fetcher), cap=size_cap(kind_id))
     if http is not None:
         return http.probe(url)
     with HttpFetcher() as fetcher:

@@ -1,8 +1,9 @@
 """The source catalogue: which source files exist, where they land and where they are published.
 
-Belongs here: loading and validating ``assets/sources.yaml`` and resolving a kind's landing path
-and URL for a quarter (including config overrides such as a local mirror's ``base_url``). The
-catalogue is declarative; fetching lives in :mod:`league_pipeline.sources.fetch`.
+Belongs here: loading and validating ``assets/sources.yaml`` and resolving a kind's landing path,
+URL (including config overrides such as a local mirror's ``base_url``) and size cap
+(``max_bytes``) for a quarter. The catalogue is declarative; fetching lives in
+:mod:`league_pipeline.sources.fetch`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ TEMPLATE_VARIABLES = (
     *(f"m{i}{suffix}" for i in (1, 2, 3) for suffix in MONTH_VARIABLES),
 )
 OVERRIDE_KEYS = ("base_url", "urls")
+# The size cap of a kind that states none and of a catalogue with no ``defaults: max_bytes``.
+DEFAULT_MAX_BYTES = 64 << 20
 _SLUG = re.compile(r"^\d{4}-\d{2}-q[1-4]$")
 _KIND_KEYS = {
     "description",
@@ -48,6 +51,21 @@ _KIND_KEYS = {
     "url",
     "http",
     "http_archive_member",
+    "max_bytes",
+}
+_TOP_KEYS = {"version", "defaults", "kinds"}
+_DEFAULT_KEYS = {"max_bytes"}
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "bytes": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
 }
 
 
@@ -66,6 +84,7 @@ class SourceKind:
     landing_aliases: tuple[str, ...] = ()  # other names the file is published under (templates)
     url_by_quarter: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     http_archive_member: str | None = None  # the member to read when the http file is a ZIP
+    max_bytes: int = DEFAULT_MAX_BYTES  # larger files are refused before they are read
 
     @property
     def has_http(self) -> bool:
@@ -126,7 +145,29 @@ def _render(template: str, quarter: Quarter | _Example, where: str) -> str:
         ) from None
 
 
-def _parse_kind(kind_id: str, raw: Any, where: str) -> SourceKind:
+def parse_size(value: Any, where: str) -> int:
+    """A size in bytes: a whole number, or text such as ``64 MiB``, ``1.5 GiB``, ``500 kB``
+    (KiB/MiB/GiB are powers of 1024, kB/MB/GB of 1000)."""
+    if isinstance(value, bool):
+        raise CatalogueError(f"{where}: max_bytes must be a size, not {value!r}")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _SIZE.match(str(value))
+        unit = match.group(2).lower() if match else ""
+        if match is None or unit not in _SIZE_UNITS:
+            raise CatalogueError(
+                f"{where}: max_bytes {value!r} is not a size; write bytes or e.g. '64 MiB', '2 GiB'"
+            )
+        size = int(float(match.group(1)) * _SIZE_UNITS[unit])
+    if size < 1:
+        raise CatalogueError(f"{where}: max_bytes must be at least 1 byte, not {value!r}")
+    return size
+
+
+def _parse_kind(
+    kind_id: str, raw: Any, where: str, default_max_bytes: int = DEFAULT_MAX_BYTES
+) -> SourceKind:
     here = f"{where} kind '{kind_id}'"
     if not isinstance(raw, dict):
         raise CatalogueError(f"{here} must be a mapping")
@@ -177,6 +218,7 @@ def _parse_kind(kind_id: str, raw: Any, where: str) -> SourceKind:
         if urlsplit(_render(template, _EXAMPLE, here)).scheme not in ("http", "https"):
             raise CatalogueError(f"{here}: {template!r} is not an http(s) URL")
     member = raw.get("http_archive_member")
+    cap = raw.get("max_bytes")
     return SourceKind(
         id=kind_id,
         description=" ".join(raw["description"].split()),
@@ -185,6 +227,7 @@ def _parse_kind(kind_id: str, raw: Any, where: str) -> SourceKind:
         url_default=default,
         url_by_quarter=MappingProxyType(by_quarter),
         http_archive_member=str(member) if member else None,
+        max_bytes=default_max_bytes if cap is None else parse_size(cap, here),
     )
 
 
@@ -198,7 +241,22 @@ def _load(path: Path) -> Mapping[str, SourceKind]:
         raise CatalogueError(f"cannot parse {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict) or not isinstance(data.get("kinds"), dict):
         raise CatalogueError(f"{path} must have a top-level 'kinds' mapping")
-    kinds = {str(k): _parse_kind(str(k), v, str(path)) for k, v in data["kinds"].items()}
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise CatalogueError(
+            f"{path} has unknown keys {sorted(unknown)}; allowed {sorted(_TOP_KEYS)}"
+        )
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict) or set(defaults) - _DEFAULT_KEYS:
+        raise CatalogueError(f"{path}: 'defaults' may hold only {sorted(_DEFAULT_KEYS)}")
+    default_max = (
+        DEFAULT_MAX_BYTES
+        if defaults.get("max_bytes") is None
+        else parse_size(defaults["max_bytes"], f"{path} defaults")
+    )
+    kinds = {
+        str(k): _parse_kind(str(k), v, str(path), default_max) for k, v in data["kinds"].items()
+    }
     return MappingProxyType(kinds)
 
 
@@ -215,6 +273,11 @@ def source_kind(kind_id: str) -> SourceKind:
         raise CatalogueError(
             f"unknown source kind '{kind_id}': choose one of {', '.join(sorted(kinds))}"
         ) from None
+
+
+def max_bytes(kind_id: str) -> int:
+    """The size cap of ``kind_id``: a larger file is refused before it is read."""
+    return source_kind(kind_id).max_bytes
 
 
 def landing_path(kind_id: str, quarter: Quarter) -> str:
