@@ -27,6 +27,22 @@ fresh cursor, ATTACHes the catalog under an alias of its own (``lake_<n>``), mak
 cursor's current database (``USE``), does its work and DETACHes, so no catalog handle or SQLite
 lock outlives the call and threads of one process do not wait for each other. SQL therefore
 names lake tables without a catalog prefix.
+
+Catalog safety (issue 12). The catalog is the only record of which Parquet files make up which
+snapshot, and DuckLake inlines small tables (the snapshot manifest among them) into the catalog
+itself, so a lost catalog cannot be rebuilt from the data files. Hence:
+
+* :func:`sqlite_catalog_problem` says what is wrong with a SQLite catalog file (missing, empty,
+  not a database, damaged pages, not a DuckLake catalog), read through SQLite in read-only mode;
+  the snapshot store refuses to start a new lake beside existing data files and raises
+  :class:`CatalogDamagedError` (a problem and a fix) instead;
+* :func:`copy_sqlite` copies a catalog with SQLite's online backup API (a consistent copy of a
+  WAL database, which a file copy is not); the store keeps the last ``LEAGUE_LAKE_BACKUPS``
+  (default 5) verified copies in ``<catalog folder>/backups/`` and restores the newest good one
+  (:func:`install_catalog`, after :func:`move_aside` has kept the broken file and its
+  ``-wal``/``-shm`` as ``<name>.broken-<UTC time>``);
+* a Postgres catalog is the database's to back up (``pg_dump``); the store checks it, but keeps
+  no copies of it.
 """
 
 from __future__ import annotations
@@ -35,13 +51,17 @@ import contextlib
 import importlib.resources
 import itertools
 import os
+import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
 from filelock import FileLock
@@ -49,6 +69,13 @@ from filelock import FileLock
 ALIAS_PREFIX = "lake_"
 CATALOG_ENV = "LEAGUE_LAKE_CATALOG"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+BACKUPS_ENV = "LEAGUE_LAKE_BACKUPS"
+DEFAULT_BACKUPS = 5  # verified catalog copies kept (0: none)
+BACKUP_FOLDER = "backups"
+# tables every DuckLake catalog has (the ones the store's checks read)
+DUCKLAKE_TABLES = frozenset(
+    {"ducklake_metadata", "ducklake_snapshot", "ducklake_table", "ducklake_data_file"}
+)
 # pg_advisory_lock key of the snapshot store's writers (one lake per Postgres database)
 PG_WRITER_LOCK_KEY = 0x4C45_4147_5545_0001
 
@@ -71,6 +98,17 @@ _PIP_NAMES = {
 
 class LakeError(RuntimeError):
     """The lake cannot be reached: a missing extension package or a bad catalog setting."""
+
+
+class CatalogDamagedError(LakeError):
+    """The catalog is missing, empty, unreadable or damaged while the lake has data (or it
+    cannot be used at all): nothing was written. ``problem`` (also ``str()``, one line) says
+    what is wrong, ``fix`` how to recover."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(problem)
 
 
 @dataclass(frozen=True)
@@ -334,3 +372,188 @@ def _pg_advisory_lock(dsn: str, timeout: float) -> Iterator[None]:
         yield
     finally:
         conn.close()  # ends the session, and with it the advisory lock
+
+
+# -- catalog safety ------------------------------------------------------------------------------
+
+
+def backups_setting() -> int:
+    """How many verified catalog backups to keep: ``LEAGUE_LAKE_BACKUPS``, default 5."""
+    text = os.environ.get(BACKUPS_ENV, "").strip()
+    if not text:
+        return DEFAULT_BACKUPS
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(
+            f"{BACKUPS_ENV}={text!r} is not a whole number: set how many catalog backups to keep "
+            f"(default {DEFAULT_BACKUPS}; 0 keeps none)"
+        )
+    return int(text)
+
+
+def data_files(spec: CatalogSpec) -> Iterator[Path]:
+    """Every regular file under the lake's data folder (Parquet data and delete files)."""
+    if not spec.data_path.is_dir():
+        return
+    for path in spec.data_path.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            yield path
+
+
+def has_data_files(spec: CatalogSpec) -> bool:
+    return next(data_files(spec), None) is not None
+
+
+def _sqlite_uri(file: Path) -> str:
+    return f"file:{quote(str(file))}?mode=ro"
+
+
+def _is_busy(exc: BaseException) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
+
+
+def sqlite_catalog_problem(file: Path) -> str | None:
+    """What makes ``file`` unusable as a DuckLake catalog (a phrase starting with the path),
+    or None when it is one.
+
+    Opens it read-only with SQLite (never creating it) and runs ``PRAGMA quick_check``: a
+    missing or empty file, a file that is not a SQLite database (e.g. its header overwritten),
+    damaged pages (e.g. cut to half its size) and a database without DuckLake's tables are
+    each named. A busy database is not a problem (None): the caller's own access decides.
+    """
+    if not file.exists():
+        return f"{file} is missing"
+    if not file.is_file():
+        return f"{file} is not a file"
+    if file.stat().st_size == 0:
+        return f"{file} is empty (0 bytes)"
+    try:
+        con = sqlite3.connect(_sqlite_uri(file), uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        return f"{file} cannot be opened ({exc})"
+    try:
+        rows = con.execute("PRAGMA quick_check").fetchall()
+        if rows != [("ok",)]:
+            first = rows[0][0] if rows else "no answer"
+            return f"{file} has damaged pages (SQLite quick_check: {first})"
+        names = {
+            row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if not names >= DUCKLAKE_TABLES:
+            return f"{file} is not a DuckLake catalog (it has no DuckLake tables)"
+    except sqlite3.Error as exc:
+        if _is_busy(exc):
+            return None
+        return f"{file} is unreadable (SQLite: {exc})"
+    finally:
+        con.close()
+    return None
+
+
+def copy_sqlite(source: Path, target: Path, *, journal_mode: str) -> None:
+    """Copy the SQLite database ``source`` to ``target`` with SQLite's online backup API.
+
+    The copy is one consistent state of the database (WAL frames included), whatever else
+    reads it meanwhile; a plain file copy of a WAL database is not. ``target`` is overwritten
+    and left in ``journal_mode`` (``DELETE`` for a backup: one self-contained file; ``WAL`` for
+    a catalog put back into use).
+    """
+    if journal_mode.upper() not in {"DELETE", "WAL"}:
+        raise ValueError(f"journal mode {journal_mode!r}")
+    src = sqlite3.connect(_sqlite_uri(source), uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        dst = sqlite3.connect(str(target), timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            src.backup(dst)
+            mode = dst.execute(f"PRAGMA journal_mode = {journal_mode.upper()}").fetchone()[0]
+            if str(mode).upper() != journal_mode.upper():
+                raise LakeError(f"{target} stayed in journal mode {mode}, not {journal_mode}")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    for suffix in ("-wal", "-shm", "-journal"):  # DELETE mode, closed: nothing pending
+        if journal_mode.upper() == "DELETE":
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+
+
+def backup_dir(spec: CatalogSpec) -> Path:
+    """Where a SQLite catalog's backups go: ``backups/`` beside the catalog file."""
+    assert spec.sqlite_file is not None
+    return spec.sqlite_file.parent / BACKUP_FOLDER
+
+
+_BACKUP_TIME = "%Y%m%dT%H%M%S%fZ"
+
+
+def backup_name(spec: CatalogSpec, moment: datetime) -> str:
+    """``catalog-20251201T084819123456Z.sqlite``: the catalog's name and the UTC time taken."""
+    assert spec.sqlite_file is not None
+    return f"{spec.sqlite_file.stem}-{moment.astimezone(UTC).strftime(_BACKUP_TIME)}.sqlite"
+
+
+def backup_time(spec: CatalogSpec, path: Path) -> datetime | None:
+    """The UTC time in a backup's name (None: not one of this catalog's backups)."""
+    assert spec.sqlite_file is not None
+    pattern = re.escape(spec.sqlite_file.stem) + r"-(\d{8}T\d{12}Z)\.sqlite"
+    match = re.fullmatch(pattern, path.name)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), _BACKUP_TIME).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def list_backups(spec: CatalogSpec) -> list[Path]:
+    """The catalog's backups, newest first (empty for a server catalog)."""
+    if spec.sqlite_file is None or not backup_dir(spec).is_dir():
+        return []
+    found = [p for p in backup_dir(spec).iterdir() if p.is_file() and backup_time(spec, p)]
+    return sorted(found, key=lambda p: backup_time(spec, p), reverse=True)
+
+
+def move_aside(file: Path, moment: datetime) -> list[Path]:
+    """Rename ``file`` and its ``-wal``/``-shm``/``-journal`` to ``<name>.broken-<UTC time>``
+    (and the suffix): kept for inspection, never deleted. Returns the new paths."""
+    stamp = moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    moved = []
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = Path(f"{file}{suffix}")
+        if path.exists() or path.is_symlink():
+            target = Path(f"{file}.broken-{stamp}{suffix}")
+            n = 1
+            while target.exists():
+                n += 1
+                target = Path(f"{file}.broken-{stamp}-{n}{suffix}")
+            os.replace(path, target)
+            moved.append(target)
+    return moved
+
+
+def install_catalog(backup: Path, file: Path) -> None:
+    """Put a copy of ``backup`` in place as the catalog ``file`` (WAL mode), atomically.
+
+    The caller holds the write lock and has moved the old catalog (and its ``-wal`` and
+    ``-shm``, which SQLite would otherwise apply to the new file) aside.
+    """
+    for suffix in ("-wal", "-shm", "-journal"):
+        if Path(f"{file}{suffix}").exists():
+            raise LakeError(f"{file}{suffix} is still there: move it aside before restoring")
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.restore.tmp")
+    for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+        stale.unlink(missing_ok=True)
+    try:
+        copy_sqlite(backup, tmp, journal_mode="WAL")
+        problem = sqlite_catalog_problem(tmp)
+        if problem is not None:
+            raise LakeError(f"the copy of {backup} failed its check: {problem}")
+        wal = Path(f"{tmp}-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise LakeError(f"the copy of {backup} was not checkpointed; not moving it into place")
+        for suffix in ("-wal", "-shm"):  # closed and checkpointed: empty leftovers
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+        os.replace(tmp, file)
+    finally:
+        for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            stale.unlink(missing_ok=True)
