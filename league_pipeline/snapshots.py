@@ -41,6 +41,29 @@ under ``<lake_dir>/data/``; a Postgres catalog is the team option, see :mod:`~.l
   touched the lake; ``created_at`` is taken just after that, so ``as_of=info.created_at``
   (or any later time) shows the snapshot ``info``. Naive datetimes are read as UTC.
 
+Catalog safety (``tests/test_lake_safety.py``, ``league lake``):
+
+* The store never starts a new lake where data files already exist but the catalog is missing,
+  empty, unreadable or damaged: writes (and reads, and orphan removal) raise
+  :class:`~league_pipeline.lake.CatalogDamagedError` with the problem and the fix. (Before,
+  an emptied catalog was silently re-created: ``status`` said "no snapshots yet", the next
+  run took v1 again and every earlier snapshot was lost from the catalog.)
+* After every commit, still under the write lock, a SQLite catalog is copied with SQLite's
+  backup API into ``<catalog folder>/backups/``; the copy is read back (SQLite
+  ``quick_check``, then DuckLake lists its snapshots, which must be the catalog's, and every
+  data file it references must exist) before it joins the last ``LEAGUE_LAKE_BACKUPS``
+  (default 5) and the oldest beyond them is deleted. A failed backup is logged, never fails
+  the committed snapshot. :meth:`SnapshotStore.restore` puts the newest backup that passes the
+  same checks back in place, keeping the broken catalog as ``<name>.broken-<UTC time>``.
+* A version number is never handed out twice: the next version of a quarter is above the
+  catalog's newest, above the highest ever recorded in ``<lake>/versions.json`` (written
+  after every commit) and above every ``outputs/<quarter slug>/v<N>`` folder, so even a
+  catalog restored from an older backup cannot reuse a published version or its outputs.
+* :meth:`SnapshotStore.check` compares the catalog with the data files: referenced files
+  missing (or of another size), orphaned files (told apart: in a backup, i.e. snapshots the
+  catalog lost, or left by an interrupted write), versions 1..n per quarter without reuse, and
+  each table's rows per snapshot against the manifest's counts.
+
 Tested (``tests/test_snapshots.py``): 4 writer processes (three on one quarter) plus a reader
 polling in a loop run with no errors, versions 1..n unique per quarter and exact row counts; a
 writer SIGKILLed after its Parquet files are written but before COMMIT (and, tried by hand, in
@@ -87,6 +110,9 @@ PUBLISHED_ROWS = "published_rows"
 RESERVED_COLUMNS = frozenset({*SYSTEM_COLUMNS, "rowid"})
 COMMIT_AUTHOR = "league-pipeline"
 WRITE_LOCK_NAME = ".write.lock"
+VERSIONS_FILE = "versions.json"  # quarter -> highest version ever handed out
+# an outputs folder of a version, or a temporary folder beside one (``v3``, ``.v3.tmp-x``)
+_OUTPUT_VERSION = re.compile(r"^\.?v(\d+)(?![0-9])")
 # DuckDB type names a column may take (nested STRUCT/MAP types are refused: store JSON text)
 _TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_ ]*(\(\d+(, ?\d+)?\))?(\[\d*\])*$")
 _FRAME_VIEW = "snapshot-frame"  # not a valid table name, so it never shadows a lake table
@@ -118,6 +144,60 @@ class SnapshotInfo:
     columns: dict[str, list[str]] = field(default_factory=dict)  # table -> columns written
 
 
+@dataclass(frozen=True)
+class CatalogFile:
+    """A file the catalog references."""
+
+    path: Path
+    table: str | None
+    kind: str  # 'data' or 'delete'
+    size: int | None
+
+
+@dataclass
+class BackupCheck:
+    """One catalog backup, read back: its snapshots, or why it cannot be used."""
+
+    path: Path
+    taken_at: datetime | None
+    snapshots: list[SnapshotInfo] = field(default_factory=list)
+    files: list[CatalogFile] = field(default_factory=list)
+    problem: str | None = None
+
+    @property
+    def good(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class RestoreResult:
+    """What :meth:`SnapshotStore.restore` did."""
+
+    backup: BackupCheck
+    catalog: Path
+    kept_aside: list[Path]
+    skipped: list[BackupCheck]  # newer backups that failed their check
+    not_restored: list[str]  # versions handed out before that the backup does not hold
+
+
+@dataclass
+class LakeReport:
+    """What :meth:`SnapshotStore.check` found. Healthy when there are no problems; warnings
+    are worth knowing but lose nothing."""
+
+    catalog: str
+    snapshots: list[SnapshotInfo] = field(default_factory=list)
+    data_files: int = 0
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    orphans: list[Path] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
 def validate_identifier(name: str, what: str = "table") -> str:
     """Return ``name`` if it is a safe SQL identifier (``^[a-z_][a-z0-9_]*$``), else raise."""
     if not isinstance(name, str) or not IDENTIFIER.match(name):
@@ -140,6 +220,45 @@ def _table(name: str) -> str:
 @functools.cache
 def _sql(name: str) -> str:
     return (paths.sql_dir() / "lake" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _metadata_sql(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """A statement on DuckLake's metadata database of the cursor's current lake."""
+    alias = con.execute("SELECT current_database()").fetchone()[0]
+    return _sql(name).replace("{metadata}", f'"__ducklake_metadata_{alias}"')
+
+
+def _flag(value: Any) -> bool:
+    return bool(value) and str(value).lower() not in {"0", "false", "f"}
+
+
+def _catalog_files(con: duckdb.DuckDBPyConnection, data_path: Path) -> list[CatalogFile]:
+    """Every file the attached catalog references, with its full path."""
+    out = []
+    for row in con.execute(_metadata_sql(con, "catalog_files")).fetchall():
+        kind, table, schema_path, schema_rel, table_path, table_rel, path, path_rel, size = row
+        base = Path(data_path)
+        if schema_path is not None:
+            base = base / schema_path if _flag(schema_rel) else Path(schema_path)
+        if table_path is not None:
+            base = base / table_path if _flag(table_rel) else Path(table_path)
+        full = base / path if _flag(path_rel) else Path(path)
+        out.append(CatalogFile(full, table, kind, None if size is None else int(size)))
+    return out
+
+
+def _file_intact(f: CatalogFile) -> bool:
+    """The file is on disk with the size the catalog recorded."""
+    try:
+        return f.size is None or f.path.stat().st_size == f.size
+    except OSError:
+        return False
+
+
+def _scheduled_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """File names DuckLake has scheduled for deletion (not orphans)."""
+    rows = con.execute(_metadata_sql(con, "scheduled_files")).fetchall()
+    return {Path(str(row[0])).name for row in rows}
 
 
 def _quarter(quarter: str | Quarter) -> Quarter:
@@ -278,6 +397,10 @@ class SnapshotStore:
         self.lock_path = self.root / WRITE_LOCK_NAME
         self.lock_timeout = 900.0  # seconds a writer waits for the others before giving up
         self._sessions: dict[int, _ReadSession] = {}  # thread id -> its open read session
+        self.backups_kept = lake.backups_setting()  # verified catalog copies (SQLite only)
+        self.versions_file = self.root / VERSIONS_FILE
+        # $LEAGUE_HOME/outputs for the default lake ($LEAGUE_HOME/lake)
+        self.outputs_root = self.root.parent / "outputs"
 
     def __repr__(self) -> str:
         return f"SnapshotStore(root={str(self.root)!r}, catalog={self.spec.kind})"
@@ -301,7 +424,12 @@ class SnapshotStore:
         self.root.mkdir(parents=True, exist_ok=True)
         with self._writer_lock():
             self._ensure_catalog()
-            return _retrying(lambda: self._write_locked(q, frames, lineage, lineage_json, run_id))
+            floor = self._issued_version(q)
+            info = _retrying(
+                lambda: self._write_locked(q, frames, lineage, lineage_json, run_id, floor)
+            )
+            self._after_commit(info)
+            return info
 
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[None]:
@@ -315,8 +443,550 @@ class SnapshotStore:
             ) from exc
 
     def _ensure_catalog(self) -> None:
+        """Make sure the catalog can take a write: create it when the lake is new; refuse
+        when the lake has data files but the catalog is missing, empty or damaged."""
+        damage = self.catalog_damage(doing="refusing to start a new lake over them")
+        if damage is not None:
+            raise damage
+        file = self.spec.sqlite_file
+        if file is not None and (not file.exists() or file.stat().st_size == 0):
+            lake.create_sqlite_catalog(self.spec, [_sql("create_manifest")])  # a new lake
+
+    # -- catalog safety ------------------------------------------------------------------------
+
+    def catalog_damage(self, doing: str | None = None) -> lake.CatalogDamagedError | None:
+        """The error to raise when the catalog cannot be used, else None.
+
+        A missing or empty catalog (or a server catalog with no lake in it) is fine for a new
+        lake, but not when data files exist: their snapshots would be lost from the catalog
+        and their version numbers handed out again. An unreadable or damaged catalog is never
+        fine. ``doing`` is added to the problem (what the caller will not do).
+        """
+        if self.spec.kind == "sqlite":
+            assert self.spec.sqlite_file is not None
+            problem = lake.sqlite_catalog_problem(self.spec.sqlite_file)
+            if problem is None:
+                return None
+            absent = not self.spec.sqlite_file.exists() or (
+                self.spec.sqlite_file.is_file() and self.spec.sqlite_file.stat().st_size == 0
+            )
+            if absent and not lake.has_data_files(self.spec):
+                return None  # a new lake
+        else:
+            if not lake.has_data_files(self.spec):
+                return None
+            try:
+                with lake.attached(self.spec, read_only=True):
+                    return None
+            except duckdb.Error as exc:
+                if not lake.is_missing_catalog(exc):
+                    return None  # unreachable or busy: the caller's own access reports it
+            problem = f"the Postgres catalog {self._catalog_label()} holds no lake"
+        return self._damaged(problem, doing)
+
+    def _damaged(self, detail: str, doing: str | None) -> lake.CatalogDamagedError:
+        # (worded so that the command line's error mapping knows it: "catalog", "damaged")
+        problem = f"the lake catalog is damaged or lost: {detail}"
+        count = sum(1 for _ in lake.data_files(self.spec))
+        if count:
+            problem += (
+                f", while {self.spec.data_path} holds {count} data file(s) of earlier snapshots"
+            )
+        if doing:
+            problem += f"; {doing}"
+        return lake.CatalogDamagedError(problem, self._recovery_fix())
+
+    def _recovery_fix(self) -> str:
+        if self.spec.kind != "sqlite":
+            return (
+                "restore the catalog database from its last dump (pg_dump/pg_restore), or point "
+                f"{lake.CATALOG_ENV} at the right database, then run `league lake check`"
+            )
+        assert self.spec.sqlite_file is not None
+        backups = lake.list_backups(self.spec)
+        if backups:
+            return (
+                "run `league lake restore` to bring back the newest verified catalog backup "
+                f"({len(backups)} in {lake.backup_dir(self.spec)}), then `league lake check`"
+            )
+        return (
+            f"there is no catalog backup in {lake.backup_dir(self.spec)}: put the catalog file "
+            f"back if it was moved; otherwise move {self.spec.sqlite_file} and "
+            f"{self.spec.data_path} aside to start a new lake (earlier snapshots cannot be read "
+            "without their catalog; their outputs folders are kept)"
+        )
+
+    def _catalog_label(self) -> str:
+        if self.spec.sqlite_file is not None:
+            return str(self.spec.sqlite_file)
+        dsn = re.sub(r"password=\S+", "password=***", self.spec.dsn)
+        return f"postgres:{dsn}"
+
+    def check_catalog(self) -> None:
+        """Raise :class:`~league_pipeline.lake.CatalogDamagedError` when the catalog cannot be
+        used (see :meth:`catalog_damage`)."""
+        damage = self.catalog_damage()
+        if damage is not None:
+            raise damage
+
+    def _reraise_damage(self, exc: BaseException) -> None:
+        """After a failed catalog access: raise the damage behind it, if that is the cause."""
+        if _is_transient(exc):
+            return
+        damage = self.catalog_damage()
+        if damage is not None:
+            raise damage from exc
+
+    # versions --------------------------------------------------------------------------------
+
+    def _recorded_versions(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.versions_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "cannot read %s (%s); versions are taken from elsewhere", self.versions_file, exc
+            )
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): int(v) for k, v in data.items() if isinstance(v, int)}
+
+    def _output_versions(self, q: Quarter) -> list[int]:
+        folder = self.outputs_root / q.slug
+        if not folder.is_dir():
+            return []
+        found = []
+        for entry in folder.iterdir():
+            match = _OUTPUT_VERSION.match(entry.name)
+            if match:
+                found.append(int(match.group(1)))
+        return found
+
+    def _issued_version(self, q: Quarter) -> int:
+        """The highest version of ``q`` ever handed out as far as the lake's folders tell
+        (``versions.json`` and the outputs folders), whatever the catalog now says."""
+        return max([0, self._recorded_versions().get(q.label, 0), *self._output_versions(q)])
+
+    def _after_commit(self, info: SnapshotInfo) -> None:
+        """Record the version handed out and back up the catalog (under the write lock).
+        Neither may fail a committed snapshot: a failure is logged."""
+        try:
+            recorded = self._recorded_versions()
+            recorded[info.quarter] = max(recorded.get(info.quarter, 0), info.version)
+            text = json.dumps(dict(sorted(recorded.items())), indent=1) + "\n"
+            atomic_write(self.versions_file, lambda tmp: Path(tmp).write_text(text, "utf-8"))
+        except OSError as exc:
+            log.warning(
+                "snapshot %s is committed, but %s was not updated: %s",
+                info.snapshot_id,
+                self.versions_file,
+                exc,
+            )
+        if self.spec.kind != "sqlite" or self.backups_kept <= 0:
+            return
+        try:
+            self._backup_locked()
+        except Exception as exc:  # the snapshot is committed whatever happens here
+            log.warning(
+                "snapshot %s is committed, but the catalog backup failed: %s (run `league lake "
+                "backup`; `league lake check` shows the newest backup)",
+                info.snapshot_id,
+                exc,
+            )
+
+    # backups ---------------------------------------------------------------------------------
+
+    def backup(self) -> BackupCheck:
+        """Take a verified backup of the SQLite catalog now (under the write lock)."""
+        if self.spec.kind != "sqlite":
+            raise lake.LakeError(
+                "a Postgres catalog is backed up by the database: use pg_dump (the store keeps "
+                "no copies of it)"
+            )
+        self.check_catalog()
+        if not self.spec.exists():
+            raise SnapshotNotFoundError(
+                f"the snapshot store {self.root} is empty: nothing to back up"
+            )
+        with self._writer_lock():
+            return self._backup_locked()
+
+    def _backup_locked(self) -> BackupCheck:
+        """Copy the catalog aside, read the copy back, and only then let it join the backups
+        (pruning the oldest beyond ``backups_kept``)."""
+        assert self.spec.sqlite_file is not None
+        folder = lake.backup_dir(self.spec)
+        folder.mkdir(parents=True, exist_ok=True)
+        moment = datetime.now(UTC)
+        final = folder / lake.backup_name(self.spec, moment)
+        while final.exists():
+            moment = datetime.now(UTC)
+            final = folder / lake.backup_name(self.spec, moment)
+        expected = [i.snapshot_id for i in self.list()]
+        checked: list[BackupCheck] = []
+
+        def write(tmp: str) -> None:
+            lake.copy_sqlite(self.spec.sqlite_file, Path(tmp), journal_mode="DELETE")
+            result = self.verify_backup(Path(tmp))
+            if result.problem is not None:
+                raise lake.LakeError(f"the new backup failed its check: {result.problem}")
+            got = [i.snapshot_id for i in result.snapshots]
+            if got != expected:
+                raise lake.LakeError(
+                    f"the new backup lists {len(got)} snapshot(s), the catalog {len(expected)}"
+                )
+            checked.append(result)
+
+        atomic_write(final, write)
+        kept = lake.list_backups(self.spec)
+        for old in kept[max(self.backups_kept, 1) :]:
+            old.unlink(missing_ok=True)
+        result = checked[0]
+        result.path, result.taken_at = final, moment
+        return result
+
+    def backups(self) -> list[BackupCheck]:
+        """Every backup of the catalog, newest first, each read back."""
+        if self.spec.kind != "sqlite":
+            return []
+        return [self.verify_backup(path) for path in lake.list_backups(self.spec)]
+
+    def verify_backup(self, path: Path) -> BackupCheck:
+        """Read a catalog backup back: SQLite's quick_check, DuckLake lists its snapshots, and
+        every data file it references exists with its size."""
+        result = BackupCheck(
+            Path(path), lake.backup_time(self.spec, Path(path)) if self.spec.sqlite_file else None
+        )
+        problem = lake.sqlite_catalog_problem(Path(path))
+        if problem is not None:
+            result.problem = problem
+            return result
+        other = SnapshotStore(self.root, catalog=f"sqlite:{Path(path).resolve()}")
+        try:
+            with lake.attached(other.spec, read_only=True) as con:
+                con.execute("BEGIN TRANSACTION")
+                result.snapshots = other._manifest(con, None, None)
+                result.files = _catalog_files(con, self.spec.data_path)
+                con.execute("COMMIT")
+        except duckdb.Error as exc:
+            result.problem = f"DuckLake cannot read it: {str(exc).splitlines()[0]}"
+            return result
+        missing = [f.path for f in result.files if not f.path.is_file()]
+        if missing:
+            result.problem = (
+                f"{len(missing)} data file(s) it references are missing, e.g. {missing[0]}"
+            )
+            return result
+        wrong = [
+            f.path for f in result.files if f.size is not None and f.path.stat().st_size != f.size
+        ]
+        if wrong:
+            result.problem = (
+                f"{len(wrong)} data file(s) it references changed size, e.g. {wrong[0]}"
+            )
+        return result
+
+    def restore(self, backup: Path | None = None, *, force: bool = False) -> RestoreResult:
+        """Put the newest good backup (or ``backup``) in place of the catalog.
+
+        Refuses when the catalog is healthy, unless ``force``. Every backup tried is read
+        back first (see :meth:`verify_backup`); the current catalog file and its ``-wal`` and
+        ``-shm`` are renamed to ``<name>.broken-<UTC time>``, never deleted.
+        """
+        if self.spec.kind != "sqlite":
+            raise lake.LakeError(
+                "a Postgres catalog is restored by the database: pg_restore its last dump, "
+                "then run `league lake check`"
+            )
+        assert self.spec.sqlite_file is not None
+        file = self.spec.sqlite_file
+        with self._writer_lock():
+            problem = lake.sqlite_catalog_problem(file)
+            if problem is None and not force:
+                count = len(self.list())
+                raise lake.LakeError(
+                    f"the lake catalog {file} is healthy ({count} snapshot(s)): nothing to "
+                    "restore (add --force to replace it with a backup anyway; it is kept aside)"
+                )
+            if backup is not None:
+                backup = Path(backup)
+                if not backup.exists() and (lake.backup_dir(self.spec) / backup).exists():
+                    backup = lake.backup_dir(self.spec) / backup  # a backup's name
+                if not backup.is_file():
+                    raise lake.LakeError(f"there is no backup file {backup}")
+            candidates = [backup] if backup is not None else lake.list_backups(self.spec)
+            if not candidates:
+                raise lake.CatalogDamagedError(
+                    f"there is no catalog backup in {lake.backup_dir(self.spec)}",
+                    self._recovery_fix(),
+                )
+            skipped: list[BackupCheck] = []
+            chosen = None
+            for path in candidates:
+                checked = self.verify_backup(path)
+                if checked.good:
+                    chosen = checked
+                    break
+                skipped.append(checked)
+            if chosen is None:
+                reasons = "; ".join(f"{c.path.name}: {c.problem}" for c in skipped)
+                raise lake.CatalogDamagedError(
+                    f"no catalog backup passes its check ({reasons})",
+                    "restore a copy of the lake folder from your own backups (or move the catalog "
+                    "and the data folder aside to start a new lake)",
+                )
+            kept = lake.move_aside(file, datetime.now(UTC)) if file.exists() else []
+            for suffix in ("-wal", "-shm", "-journal"):  # left beside a deleted catalog
+                stale = Path(f"{file}{suffix}")
+                if stale.exists():
+                    kept += lake.move_aside(stale, datetime.now(UTC))
+            lake.install_catalog(chosen.path, file)
+            now = [i.snapshot_id for i in self.list()]
+            if now != [i.snapshot_id for i in chosen.snapshots]:
+                raise lake.LakeError(
+                    f"the restored catalog lists {len(now)} snapshot(s), its backup "
+                    f"{len(chosen.snapshots)}; the previous catalog is kept as {kept}"
+                )
+        return RestoreResult(chosen, file, kept, skipped, self._not_in(chosen.snapshots))
+
+    # the check ---------------------------------------------------------------------------------
+
+    def check(self) -> LakeReport:
+        """Compare the catalog with the data files (see :class:`LakeReport`).
+
+        Raises :class:`~league_pipeline.lake.CatalogDamagedError` when the catalog cannot be
+        used at all. Takes the write lock: a running writer's files are not orphans yet.
+        """
+        report = LakeReport(self._catalog_label())
+        self.check_catalog()
         if self.spec.kind == "sqlite" and not self.spec.exists():
-            lake.create_sqlite_catalog(self.spec, [_sql("create_manifest")])
+            report.notes.append("no lake yet: no catalog and no data files")
+            return report
+        with self._writer_lock():
+            try:
+                with lake.attached(self.spec, read_only=True) as con:
+                    con.execute("BEGIN TRANSACTION")
+                    infos = self._manifest(con, None, None)
+                    files = _catalog_files(con, self.spec.data_path)
+                    scheduled = _scheduled_names(con)
+                    con.execute("COMMIT")
+                    # counted one statement each (a failed one would abort a transaction), and
+                    # not through a file that is missing or changed (reported as such); the
+                    # write lock keeps the lake as it was read above
+                    broken = {f.table for f in files if not _file_intact(f)}
+                    rows = self._row_counts(con, infos, broken)
+            except duckdb.Error as exc:
+                self._reraise_damage(exc)
+                if lake.is_missing_catalog(exc):
+                    report.notes.append("no lake yet: the catalog holds no lake, no data files")
+                    return report
+                raise
+            on_disk = sorted(lake.data_files(self.spec))
+        report.snapshots = infos
+        report.data_files = len(on_disk)
+        self._check_files(report, files, on_disk, scheduled)
+        self._check_versions(report, infos)
+        self._check_rows(report, infos, rows)
+        self._check_backups(report, infos)
+        return report
+
+    def _row_counts(
+        self, con: duckdb.DuckDBPyConnection, infos: list[SnapshotInfo], broken: set[str | None]
+    ) -> dict[str, dict[tuple[str, int], int] | str]:
+        """table -> (quarter, version) -> rows, or why the table could not be read. Tables
+        with a missing or changed file (``broken``, reported as such) are left out."""
+        listed = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+        names = {row[0] for row in listed} - {MANIFEST_TABLE}
+        names |= {name for info in infos for name in info.tables}
+        out: dict[str, dict[tuple[str, int], int] | str] = {}
+        for name in sorted(names - broken):
+            if not IDENTIFIER.match(name):
+                out[name] = "not a table name the store writes"
+                continue
+            try:
+                counted = con.execute(_sql("row_counts").replace("{table}", _table(name)))
+                out[name] = {(q, int(v)): int(n) for q, v, n in counted.fetchall()}
+            except duckdb.Error as exc:
+                out[name] = str(exc).splitlines()[0]
+        return out
+
+    def _check_files(
+        self,
+        report: LakeReport,
+        files: list[CatalogFile],
+        on_disk: list[Path],
+        scheduled: set[str],
+    ) -> None:
+        referenced = {f.path.resolve(strict=False): f for f in files}
+        for f in files:
+            if not f.path.is_file():
+                report.problems.append(
+                    f"missing data file: {f.path} (table {f.table}) is referenced by the "
+                    "catalog but not on disk; restore it from a copy of the lake folder"
+                )
+                continue
+            if f.size is None:
+                continue
+            size = f.path.stat().st_size
+            if size != f.size:
+                report.problems.append(
+                    f"changed data file: {f.path} (table {f.table}) has {size} bytes, the catalog "
+                    f"recorded {f.size}; restore it from a copy of the lake folder"
+                )
+        orphans = [
+            path
+            for path in on_disk
+            if path.resolve() not in referenced and path.name not in scheduled
+        ]
+        report.orphans = orphans
+        if not orphans:
+            return
+        in_backups: dict[Path, str] = {}
+        for checked in self.backups():
+            names = {f.path.resolve(strict=False) for f in checked.files}
+            for path in orphans:
+                if path.resolve() in names:
+                    in_backups.setdefault(path, checked.path.name)
+        lost = [p for p in orphans if p in in_backups]
+        loose = [p for p in orphans if p not in in_backups]
+        if lost:
+            newest = in_backups[lost[0]]
+            report.problems.append(
+                f"{len(lost)} data file(s) belong to snapshots a backup holds ({newest}) but the "
+                f"catalog does not, e.g. {lost[0]}: the catalog lost snapshots; run `league lake "
+                f"restore --force --backup {newest}` to bring back that backup"
+            )
+        if loose:
+            report.problems.append(
+                f"{len(loose)} orphaned data file(s) no snapshot references, e.g. {loose[0]}: "
+                "left by an interrupted write (or by snapshots lost with no backup); "
+                "`league lake remove-orphans` deletes them"
+            )
+
+    def _check_versions(self, report: LakeReport, infos: list[SnapshotInfo]) -> None:
+        by_quarter: dict[str, list[int]] = {}
+        for info in infos:
+            by_quarter.setdefault(info.quarter, []).append(info.version)
+            q = _quarter(info.quarter)
+            if info.snapshot_id != f"{q.slug}/v{info.version}":
+                report.problems.append(
+                    f"snapshot id {info.snapshot_id} does not match {info.quarter} v{info.version}"
+                )
+        recorded = self._recorded_versions()
+        for label, versions in sorted(by_quarter.items()):
+            q = _quarter(label)
+            seen = sorted(versions)
+            twice = sorted({v for v in seen if seen.count(v) > 1})
+            if twice:
+                report.problems.append(
+                    f"{label}: version(s) {', '.join(map(str, twice))} published more than once"
+                )
+            gaps = sorted(set(range(1, max(seen) + 1)) - set(seen))
+            if gaps:
+                report.warnings.append(
+                    f"{label}: no version {', '.join(map(str, gaps))} in the catalog (versions "
+                    f"{', '.join(map(str, sorted(set(seen))))}): numbers handed out before are "
+                    "never reused, so a snapshot the catalog lost leaves a gap"
+                )
+        for label in sorted(set(recorded) | set(by_quarter)):
+            q = _quarter(label)
+            top = max(by_quarter.get(label, [0]))
+            issued = max([recorded.get(label, 0), *self._output_versions(q)])
+            if issued > top:
+                report.warnings.append(
+                    f"{label}: version {issued} was handed out before (versions.json or "
+                    f"{self.outputs_root / q.slug}), the catalog's newest is "
+                    f"{top or 'none'}: the next run takes v{issued + 1}"
+                )
+
+    def _check_rows(
+        self,
+        report: LakeReport,
+        infos: list[SnapshotInfo],
+        rows: dict[str, dict[tuple[str, int], int] | str],
+    ) -> None:
+        listed = {(i.quarter, i.version) for i in infos}
+        for table, counts in sorted(rows.items()):
+            if isinstance(counts, str):
+                report.problems.append(f"table {table} cannot be read: {counts}")
+        for info in infos:
+            for table, expected in info.tables.items():
+                if table not in rows or isinstance(rows[table], str):
+                    continue  # reported above, or through its missing or changed file
+                counts = rows[table]
+                found = (counts or {}).get((info.quarter, info.version), 0)
+                if found != expected:
+                    report.problems.append(
+                        f"{info.snapshot_id}: table {table} has {found} rows, the manifest "
+                        f"says {expected}"
+                    )
+        for table, counts in sorted(rows.items()):
+            if isinstance(counts, str):
+                continue
+            for (quarter, version), n in sorted(counts.items()):
+                if (quarter, version) not in listed:
+                    report.problems.append(
+                        f"table {table} holds {n} rows of {quarter} v{version}, which no "
+                        "snapshot in the manifest lists"
+                    )
+
+    def _check_backups(self, report: LakeReport, infos: list[SnapshotInfo]) -> None:
+        if self.spec.kind != "sqlite":
+            report.notes.append(
+                "backups: a Postgres catalog is backed up by the database (pg_dump); the "
+                "store keeps no copies of it"
+            )
+            return
+        if self.backups_kept <= 0:
+            report.warnings.append(f"catalog backups are off ({lake.BACKUPS_ENV}=0)")
+        checked = self.backups()
+        for bad in (c for c in checked if not c.good):
+            report.warnings.append(f"backup {bad.path.name} cannot be used: {bad.problem}")
+        good = [c for c in checked if c.good]
+        if not good:
+            if infos:
+                report.warnings.append(
+                    f"no usable catalog backup in {lake.backup_dir(self.spec)}: run "
+                    "`league lake backup`"
+                )
+            return
+        newest = good[0]
+        ids = {i.snapshot_id for i in newest.snapshots}
+        behind = [i.snapshot_id for i in infos if i.snapshot_id not in ids]
+        when = newest.taken_at.strftime("%Y-%m-%d %H:%M:%S UTC") if newest.taken_at else "?"
+        report.notes.append(
+            f"backups: {len(good)} usable in {lake.backup_dir(self.spec)}; the newest "
+            f"({newest.path.name}, {when}) holds {len(newest.snapshots)} snapshot(s)"
+        )
+        if behind:
+            report.warnings.append(
+                f"the newest backup lacks {', '.join(behind)}: run `league lake backup`"
+            )
+
+    def _not_in(self, infos: list[SnapshotInfo]) -> list[str]:
+        """Versions handed out before (versions.json, outputs folders) missing from ``infos``."""
+        have: dict[str, set[int]] = {}
+        for info in infos:
+            have.setdefault(info.quarter, set()).add(info.version)
+        recorded = self._recorded_versions()
+        quarters = set(recorded) | set(have)
+        if self.outputs_root.is_dir():
+            for folder in self.outputs_root.iterdir():
+                with contextlib.suppress(ValueError):
+                    quarters.add(_quarter(folder.name).label)
+        missing = []
+        for label in sorted(quarters):
+            q = _quarter(label)
+            issued = set(self._output_versions(q))
+            top = recorded.get(label, 0)
+            issued |= {v for v in range(1, top + 1)}
+            for version in sorted(issued - have.get(label, set())):
+                missing.append(f"{q.slug}/v{version}")
+        return missing
 
     def _write_locked(
         self,
@@ -325,6 +995,7 @@ class SnapshotStore:
         lineage: dict[str, Any],
         lineage_json: str,
         run_id: str | None,
+        floor: int = 0,
     ) -> SnapshotInfo:
         info: SnapshotInfo | None = None
         try:
@@ -335,6 +1006,7 @@ class SnapshotStore:
                 con.execute("BEGIN TRANSACTION")
                 con.execute(_sql("create_manifest"))  # no-op once created (server catalogs)
                 version = int(con.execute(_sql("next_version"), [q.label]).fetchone()[0])
+                version = max(version, floor + 1)  # never a version handed out before
                 # after the lake transaction has started, so that as_of=created_at sees it
                 created_at = datetime.now(UTC)
                 snapshot_id = f"{q.slug}/v{version}"
@@ -460,6 +1132,8 @@ class SnapshotStore:
 
         Takes the write lock, so no writer is half-way through adding files.
         """
+        # a damaged catalog would be re-created empty, and every data file deleted as orphan
+        self.check_catalog()
         if not self.spec.exists():
             return []
         with self._writer_lock():
@@ -482,7 +1156,11 @@ class SnapshotStore:
         one. An empty store opens no session (its reads raise as usual).
         """
         thread = threading.get_ident()
-        if thread in self._sessions or not self.spec.exists():
+        if thread in self._sessions:
+            yield self
+            return
+        if not self.spec.exists():
+            self.check_catalog()  # no catalog file but data files: say so
             yield self
             return
         with contextlib.ExitStack() as stack:
@@ -491,6 +1169,7 @@ class SnapshotStore:
                     lambda: stack.enter_context(lake.attached(self.spec, read_only=True))
                 )
             except duckdb.Error as exc:
+                self._reraise_damage(exc)
                 if not lake.is_missing_catalog(exc):
                     raise
                 con = None  # a server catalog nobody has written to yet
@@ -549,6 +1228,7 @@ class SnapshotStore:
         self, quarter: str | None, as_of: datetime | None = None
     ) -> list[SnapshotInfo]:
         if not self.spec.exists():
+            self.check_catalog()  # no catalog file but data files: say so
             return []
 
         def work() -> list[SnapshotInfo]:
@@ -558,6 +1238,8 @@ class SnapshotStore:
         try:
             return _retrying(work)
         except duckdb.Error as exc:
+            # an emptied or damaged catalog beside data files is not "no snapshots yet"
+            self._reraise_damage(exc)
             if lake.is_missing_catalog(exc):  # a server catalog nobody has written to yet
                 return []
             raise
@@ -617,6 +1299,7 @@ class SnapshotStore:
         q = _quarter(quarter) if quarter is not None else None
         as_of = _utc(as_of)
         if not self.spec.exists():
+            self.check_catalog()  # no catalog file but data files: say so
             raise SnapshotNotFoundError(f"the snapshot store {self.root} is empty")
 
         def work() -> pd.DataFrame:
@@ -634,6 +1317,7 @@ class SnapshotStore:
         try:
             return _retrying(work)
         except duckdb.Error as exc:
+            self._reraise_damage(exc)
             if lake.is_missing_catalog(exc):
                 raise SnapshotNotFoundError(
                     f"the snapshot store {self.spec.kind} is empty"

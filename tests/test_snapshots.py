@@ -124,6 +124,7 @@ def test_reading_block_shares_one_attachment_and_one_view(
         lake, "attached", lambda *a, **k: attaches.append(1) or real_attached(*a, **k)
     )
     other_writer = SnapshotStore(store.root)
+    other_writer.backups_kept = 0  # (reading its catalog backup back would attach it too)
     with store.reading():
         first = store.read("league_table", Q1)
         with store.reading():  # nested: the same session
