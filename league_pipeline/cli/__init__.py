@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "league_pipeline.cli.outputs",
     "league_pipeline.cli.raw",
     "league_pipeline.cli.audit",
+    "league_pipeline.cli.lake",
 )
 
 EXAMPLES = """\

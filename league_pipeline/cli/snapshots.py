@@ -43,9 +43,15 @@ def print_snapshots(quarters: list[str] | None = None) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from league_pipeline.cli.lake import print_damage
+    from league_pipeline.lake import CatalogDamagedError
     from league_pipeline.quarters import parse_quarter
     from league_pipeline.snapshots import SnapshotStore
 
+    try:  # a missing, emptied or damaged catalog beside data files is not "no snapshots yet"
+        SnapshotStore().check_catalog()
+    except CatalogDamagedError as exc:
+        return print_damage(exc)
     if args.lineage:
         quarter = parse_quarter(args.lineage).label
         print(json.dumps(SnapshotStore().lineage(quarter, args.version), indent=2, default=str))
