@@ -191,7 +191,7 @@ _TRUST_TYPE_ALIASES = {
 }
 _UTF8_BOM = b"\xef\xbb\xbf"
 # the block reader: rows per block, bytes decoded at a time, characters the start check reads
-_BLOCK_ROWS = 16_384
+_BLOCK_ROWS = 2048
 _DECODE_CHUNK = 1 << 20
 _TEXT_START = 1024
 _BLANK_BYTES = re.compile(rb"[ \t\n\r\x0b\x0c]*")  # what bytes.strip() strips
