@@ -6,7 +6,12 @@ import argparse
 import json
 import sys
 
-from league_pipeline.cli.common import CliError, print_data_label, snapshot_to_read
+from league_pipeline.cli.common import (
+    CliError,
+    print_data_label,
+    snapshot_to_read,
+    terminal_safe_rows,
+)
 
 FORMATS = ("table", "csv", "json")
 
@@ -79,7 +84,7 @@ def _print_table(rows, label: str, version: int, summary) -> None:
         for r in summary.itertuples()
     ]
     headers = ["layer", "compared", "from publication", "computed agree", "rate", "differ"]
-    print(tabulate(table, headers=headers, disable_numparse=True))
+    print(tabulate(terminal_safe_rows(table), headers=headers, disable_numparse=True))
     bad = rows[~rows["agrees"]]
     if bad.empty:
         print("\nEvery compared figure agrees with NHS England's.")
@@ -98,7 +103,7 @@ def _print_table(rows, label: str, version: int, summary) -> None:
         for r in bad.itertuples()
     ]
     headers = ["peer group", "trust", "layer", "item", "ours", "published", "reason"]
-    print(tabulate(shown, headers=headers, disable_numparse=True))
+    print(tabulate(terminal_safe_rows(shown), headers=headers, disable_numparse=True))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,19 +1,71 @@
-"""Shared helpers for the ``league`` sub-commands: errors, progress, quarter arguments."""
+"""Shared helpers for the ``league`` sub-commands: errors, progress, quarter arguments, and
+text that is safe to print on a terminal."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 
 from league_pipeline import paths
 
+# characters a terminal acts on rather than shows: C0 and C1 controls and DEL (ESC starts the
+# ANSI sequences that clear the screen or set the title; CR, LF and TAB move the cursor), format
+# characters such as the bidi overrides (U+202E) and isolates, and the line/paragraph separators
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def terminal_safe(value):
+    """``value`` with every character a terminal would act on (C0/C1 controls including ESC,
+    CR, LF and TAB; DEL; bidi overrides and other format characters; line and paragraph
+    separators) shown as a visible escape (``\\x1b``, ``\\n``, ``\\u202e``), so that a name
+    cannot clear the screen, set the title, reorder a line or add a row. Anything but a string
+    is returned unchanged. Use it on every name or text from the data before printing it."""
+    if not isinstance(value, str):
+        return value
+    if value.isprintable() and value.isascii():  # the common case: nothing to do
+        return value
+    return "".join(
+        _escape(c) if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in value
+    )
+
+
+def terminal_safe_rows(rows):
+    """Table rows (lists of cells) with every text cell made :func:`terminal_safe`."""
+    return [[terminal_safe(cell) for cell in row] for row in rows]
+
+
+def terminal_safe_frame(frame):
+    """A copy of a DataFrame whose text cells are :func:`terminal_safe` (for ``to_string``)."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    out = frame.copy()
+    for column in out.columns:
+        if is_object_dtype(out[column].dtype) or is_string_dtype(out[column].dtype):
+            out[column] = out[column].map(terminal_safe, na_action="ignore")
+    return out
+
 
 class CliError(Exception):
-    """A problem the user can fix; printed as one line."""
+    """A problem the user can fix; printed as one line (control characters in it escaped, as
+    it may quote a name or an argument)."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(terminal_safe(str(message)))
 
 
 def progress(message: str) -> None:
-    print(f"[league] {message}", file=sys.stderr, flush=True)
+    print(f"[league] {terminal_safe(message)}", file=sys.stderr, flush=True)
 
 
 def log_level(args: argparse.Namespace) -> str:

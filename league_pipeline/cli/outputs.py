@@ -12,7 +12,13 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-from league_pipeline.cli.common import CliError, print_data_label, progress
+from league_pipeline.cli.common import (
+    CliError,
+    print_data_label,
+    progress,
+    terminal_safe,
+    terminal_safe_rows,
+)
 
 
 @contextmanager
@@ -90,9 +96,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     e = explanation
     print_data_label(results.info.lineage)
-    print(f"{e.trust_name} ({e.trust_code}), {e.quarter.label} (snapshot v{e.version})")
+    print(
+        f"{terminal_safe(e.trust_name)} ({terminal_safe(e.trust_code)}), {e.quarter.label} "
+        f"(snapshot v{e.version})"
+    )
     for sentence in e.sentences():
-        print(f"- {sentence}")
+        print(f"- {terminal_safe(sentence)}")
     rows = [
         [
             i["label"],
@@ -106,7 +115,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print()
     print(
         tabulate(
-            rows,
+            terminal_safe_rows(rows),
             headers=["metric", "domain", "score", "peer median", "effect"],
             disable_numparse=True,
         )
@@ -183,7 +192,7 @@ def cmd_movement(args: argparse.Namespace) -> int:
     ]
     print(
         tabulate(
-            rows,
+            terminal_safe_rows(rows),
             headers=["group", "code", "trust", "segment", "why", "rank", "average"],
             disable_numparse=True,
         )
@@ -245,7 +254,7 @@ def cmd_revisions(args: argparse.Namespace) -> int:
     hidden = len(rev.trusts) - len(rows)
     print(
         tabulate(
-            rows,
+            terminal_safe_rows(rows),
             headers=["code", "trust", "change", "values", "scores", "average", "segment", "rank"],
             disable_numparse=True,
         )

@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 
 from league_pipeline import paths
-from league_pipeline.cli.common import CliError, check_landing, log_level, progress
+from league_pipeline.cli.common import (
+    CliError,
+    check_landing,
+    log_level,
+    progress,
+    terminal_safe,
+)
 from league_pipeline.cli.snapshots import print_snapshots
 
 
@@ -43,7 +49,7 @@ def report(outcomes) -> int:
         problems = outcome.problems or ["the run failed (see `dagster dev` for the logs)"]
         fixes = []
         for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {terminal_safe(problem)}", file=sys.stderr)  # may quote a name
             found = from_text(None, problem)
             if found is not None and found.fix not in fixes:
                 fixes.append(found.fix)

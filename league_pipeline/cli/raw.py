@@ -19,6 +19,8 @@ from league_pipeline.cli.common import (
     print_data_label,
     progress,
     staged_lineage,
+    terminal_safe,
+    terminal_safe_frame,
 )
 
 
@@ -50,7 +52,7 @@ def _run_job(job_name: str, quarter, args: argparse.Namespace) -> None:
             if "blocking asset check" not in message:
                 problems.append(f"{event.step_key}: {message}")
     for problem in problems[:-1]:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {terminal_safe(problem)}", file=sys.stderr)  # may quote a name
     raise CliError(
         (problems[-1] if problems else "the run failed")
         + f" (run {result.run_id}; fix the source file and re-run)"
@@ -75,12 +77,12 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     shown = rates.assign(match_rate=(rates["match_rate"] * 100).round(1))
     print_data_label(staged_lineage(quarter.key))
     print(f"Derived vs official metric values, {quarter.label}\n")
-    print(shown.drop(columns="quarter").to_string(index=False))
+    print(terminal_safe_frame(shown.drop(columns="quarter")).to_string(index=False))
     differs = table[table["status"] == "differs"]
     if len(differs):
         cols = ["metric_id", "trust_code", "trust_name", "derived_value", "official_value", "note"]
         print(f"\nTrusts whose derived value differs from NHS England's ({len(differs)}):")
-        print(differs[cols].to_string(index=False, max_colwidth=70))
+        print(terminal_safe_frame(differs[cols]).to_string(index=False, max_colwidth=70))
     for r in rates[~rates["passed"]].itertuples():
         print(
             f"warning: {r.metric_id} matches for {r.match_rate:.1%} of trusts, below the "
@@ -113,7 +115,8 @@ def cmd_provisional(args: argparse.Namespace) -> int:
         f"PROVISIONAL league table, {quarter.label}: not NHS England's. Metric values derived "
         f"from the raw statistics where available, all others carried from {carried_from}.\n"
     )
-    print(table[cols].round({"average_score": 2}).to_string(index=False, max_colwidth=60))
+    shown = terminal_safe_frame(table[cols].round({"average_score": 2}))
+    print(shown.to_string(index=False, max_colwidth=60))
     _write_csv(table, args.csv)
     return 0
 
