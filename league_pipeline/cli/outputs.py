@@ -126,6 +126,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_movement(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from league_pipeline.outputs.exports import frame_csv
     from league_pipeline.outputs.movement import movement, movement_summary
     from league_pipeline.outputs.results import load_previous, load_quarter
     from league_pipeline.peer_groups import peer_group
@@ -146,7 +147,7 @@ def cmd_movement(args: argparse.Namespace) -> int:
     if args.peer_group:
         moves = moves[moves["peer_group"] == peer_group(args.peer_group).id]
     if args.csv:
-        moves.to_csv(args.csv, index=False)
+        args.csv.write_bytes(frame_csv(moves))
         progress(f"wrote {len(moves)} rows to {args.csv}")
     summary = movement_summary(moves)
     print_data_label(current.info.lineage, previous.info.lineage)
@@ -216,6 +217,7 @@ def _f2(value) -> str | None:
 def cmd_revisions(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from league_pipeline.outputs.exports import frame_csv
     from league_pipeline.outputs.revisions import revision
 
     quarter = _quarter(args.quarter)
@@ -232,7 +234,7 @@ def cmd_revisions(args: argparse.Namespace) -> int:
         f"{summary['ranks_changed']} ranks)"
     )
     if args.csv:
-        rev.trusts.to_csv(args.csv, index=False)
+        args.csv.write_bytes(frame_csv(rev.trusts))
         progress(f"wrote {len(rev.trusts)} rows to {args.csv}")
     if not rev.has_changes:
         print("no trust's values, scores, segments or rank changed")

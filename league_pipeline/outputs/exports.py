@@ -15,11 +15,21 @@ column, units ``percent``, UTF-8 with BOM, CRLF); later quarters follow the late
 Files made from the generated sample data (snapshot lineage ``data: synthetic``) are named
 ``synthetic-<NHS England's name>``, so that no copy of them passes for NHS England's file; their
 content keeps the published layout. Files of NHS England's data keep the published names.
+
+CSV injection: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return (a trust name such as ``=HYPERLINK(...)``) is written with a single quote in front, as
+OWASP's CSV-injection guidance advises, so that a spreadsheet shows it as text rather than
+running it (:func:`neutralise_formulas`). Numbers are never changed (``-1.5`` stays), and NHS
+England's own files, which start no text cell that way, are reproduced byte for byte. The
+Parquet files hold what the readers read back, so a neutralised cell keeps its quote there too.
+A carriage return inside a cell is always quoted, also in files with LF line ends (Python's CSV
+writer quotes only the characters of the line terminator), so that it cannot end a row early.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +56,9 @@ NOF_SOURCE_KINDS = {
     "mental_health_community": "nof_trust_data_mental_health_community",
     "ambulance": "nof_trust_data_ambulance",
 }
+# OWASP CSV injection: the characters a spreadsheet starts a formula (or DDE call) with
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _METADATA_COLUMNS = [
     "peer_group",
     "metric_id",
@@ -70,6 +83,35 @@ SEPT_2025_LAYOUT = Layout(
     with_quarter=False, bom=True, line_terminator="\r\n", percent_unit="percent"
 )
 LATER_LAYOUT = Layout(with_quarter=True, bom=False, line_terminator="\n", percent_unit="%")
+
+
+def neutralise_cell(value):
+    """A text cell a spreadsheet would run as a formula, with ``'`` in front; anything else
+    (numbers, text that is a plain number such as ``-1.5``, missing values) unchanged."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_LEADS)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text cells neutralised (:func:`neutralise_cell`); numeric, boolean
+    and date columns are left alone. A copy is made only when a cell changes."""
+    out = frame
+    for column in frame.columns:
+        series = frame[column]
+        if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
+            continue
+        fixed = series.map(neutralise_cell, na_action="ignore")
+        changed = fixed.ne(series) & series.notna()
+        if changed.any():
+            if out is frame:
+                out = frame.copy()
+            out[column] = series.where(~changed, fixed)
+    return out
 
 
 def publication_layout(quarter: Quarter) -> Layout:
@@ -171,24 +213,40 @@ def official_trust_data(
     return _split(frame)
 
 
+def _with_line_ends(crlf: bytes, line_terminator: str) -> bytes:
+    """CSV written with CRLF record ends (so that Python's writer quotes every cell holding a
+    CR or an LF), given ``line_terminator`` ones. With LF, a bare CR in a cell is then quoted
+    rather than left to end the row in a spreadsheet (a CRLF inside a quoted cell becomes LF).
+    Files without such cells come out byte for byte as written with ``line_terminator``."""
+    return crlf if line_terminator == "\r\n" else crlf.replace(b"\r\n", line_terminator.encode())
+
+
+def frame_csv(frame: pd.DataFrame) -> bytes:
+    """Any table as a UTF-8 CSV file (LF line ends), text cells that a spreadsheet would run as
+    a formula neutralised and any cell holding a line break quoted: the insights files and the
+    ``--csv`` files of the ``league`` commands."""
+    crlf = neutralise_formulas(frame).to_csv(index=False, lineterminator="\r\n")
+    return _with_line_ends(crlf.encode("utf-8"), "\n")
+
+
 def league_table_csv(frame: pd.DataFrame, quarter: Quarter) -> bytes:
     """The league table as the quarter's publication writes it."""
     layout = publication_layout(quarter)
-    return readers.write_nof_league_table(
-        frame, bom=layout.bom, line_terminator=layout.line_terminator
-    )
+    crlf = readers.write_nof_league_table(frame, bom=layout.bom, line_terminator="\r\n")
+    return _with_line_ends(crlf, layout.line_terminator)
 
 
 def trust_data_csv(frame: pd.DataFrame, quarter: Quarter) -> bytes:
     """The trust data file as the quarter's publication writes it."""
     layout = publication_layout(quarter)
-    return readers.write_nof_trust_data(
+    crlf = readers.write_nof_trust_data(
         frame,
         with_quarter=layout.with_quarter,
         percent_unit=layout.percent_unit,
         bom=layout.bom,
-        line_terminator=layout.line_terminator,
+        line_terminator="\r\n",
     )
+    return _with_line_ends(crlf, layout.line_terminator)
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
@@ -223,6 +281,8 @@ def write_official_exports(
     export = OfficialExport(quarter=quarter, version=results.version)
     tables = official_league_tables(results)
     data = official_trust_data(results, published_metadata(results, source_store))
+    tables = {g: neutralise_formulas(frame) for g, frame in tables.items()}
+    data = {g: neutralise_formulas(frame) for g, frame in data.items()}
     for group_id in tables:
         group = BY_ID[group_id]
         if progress:
