@@ -3,6 +3,12 @@
 Belongs here: the command-line face of :mod:`league_pipeline.outputs`. Each command reads a
 quarter's snapshot (the latest version unless ``--version``), calls the library and prints or
 writes the result; problems the user can fix are one line with the fix.
+
+Every name or text from the data is printed through :func:`.common.terminal_safe` (control
+characters shown escaped), and every CSV written goes through
+:func:`league_pipeline.outputs.exports.frame_csv` (no cell runs as a formula).
+``export`` and ``report`` to the default folder rebuild the version's whole outputs folder (all
+or nothing) when it is missing or incomplete, as ``league status`` reports it.
 """
 
 from __future__ import annotations
@@ -41,6 +47,24 @@ def _quarter(text: str):
     return parse_quarter(text)
 
 
+def _rebuilt(results, store):
+    """When the version's outputs folder is missing or incomplete, write all of it (all or
+    nothing, :func:`league_pipeline.outputs.publish.publish`) and return what was written;
+    None when it is complete (the command then rewrites only its own files)."""
+    from league_pipeline.outputs import folder
+
+    found = folder.version_state(results.quarter, results.version)
+    if found == folder.COMPLETE:
+        return None
+    from league_pipeline.outputs.publish import publish
+
+    progress(
+        f"{results.quarter.label} v{results.version}: outputs {found}, writing all of them "
+        "(official files, snapshot Parquet, insights, report)"
+    )
+    return publish(results.quarter, results.version, store=store, progress=progress)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from league_pipeline.outputs import quarter_output_dir
     from league_pipeline.outputs.exports import write_official_exports
@@ -51,14 +75,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     with _user_errors():
         results = load_quarter(_quarter(args.quarter), args.version, store=store)
     folder = args.out or quarter_output_dir(results.quarter, results.version) / "official"
-    export = write_official_exports(results, folder, progress=progress)
-    files = list(export.files)
+    rebuilt = None if args.out else _rebuilt(results, store)
+    if rebuilt is not None:
+        files = list(rebuilt.official.files)
+    else:
+        files = list(write_official_exports(results, folder, progress=progress).files)
     if args.snapshot_parquet:
         files += store.export_parquet(results.quarter, results.version, folder / "snapshot")
     print_data_label(results.info.lineage)
-    print(f"{results.quarter.label} (snapshot v{results.version}): {len(files)} files in {folder}")
+    print(
+        f"{results.quarter.label} (snapshot v{results.version}): {len(files)} files in "
+        f"{terminal_safe(str(folder))}"
+    )
     for path in files:
-        print(f"  {path.relative_to(folder)}")
+        print(f"  {terminal_safe(str(path.relative_to(folder)))}")
+    if rebuilt is not None:
+        print(
+            f"(the version's other outputs were rebuilt too: {terminal_safe(str(rebuilt.folder))})"
+        )
     return 0
 
 
@@ -71,10 +105,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     store = SnapshotStore()
     with _user_errors():
         results = load_quarter(_quarter(args.quarter), args.version, store=store)
-    out = args.out or quarter_output_dir(results.quarter, results.version) / REPORT_FILE
-    path = write_report(results.quarter, out, store=store, results=results, progress=progress)
+    rebuilt = None if args.out else _rebuilt(results, store)
+    if rebuilt is not None:
+        path = rebuilt.report
+    else:
+        out = args.out or quarter_output_dir(results.quarter, results.version) / REPORT_FILE
+        path = write_report(results.quarter, out, store=store, results=results, progress=progress)
     print_data_label(results.info.lineage)
-    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): open it in any browser, no network needed")
+    print(
+        f"{terminal_safe(str(path))} ({path.stat().st_size / 1e6:.1f} MB): open it in any "
+        "browser, no network needed"
+    )
     return 0
 
 

@@ -1,20 +1,34 @@
-"""``league status`` and ``league table``: reading the snapshot store."""
+"""``league status`` and ``league table``: reading the snapshot store.
+
+``status`` lists every snapshot version with the state of its outputs folder (``complete``,
+``missing`` or ``incomplete``: :mod:`league_pipeline.outputs.folder`) and the command that
+rebuilds the ones not complete. Names from the data are printed through
+:func:`.common.terminal_safe`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from league_pipeline.cli.common import print_data_label, snapshot_to_read
+from league_pipeline.cli.common import (
+    print_data_label,
+    snapshot_to_read,
+    terminal_safe,
+    terminal_safe_rows,
+)
 
 
 def print_snapshots(quarters: list[str] | None = None) -> None:
     from tabulate import tabulate
 
     from league_pipeline import data_origin
+    from league_pipeline.outputs import folder
+    from league_pipeline.quarters import parse_quarter
     from league_pipeline.snapshots import SnapshotStore
 
     rows = []
+    not_complete = []  # (quarter label, version, state) of outputs to rebuild
     synthetic = None  # the lineage of a listed snapshot made from sample data
     for info in SnapshotStore().list():
         if quarters and info.quarter not in quarters:
@@ -22,6 +36,9 @@ def print_snapshots(quarters: list[str] | None = None) -> None:
         is_synthetic = data_origin.is_synthetic_lineage(info.lineage)
         if is_synthetic:
             synthetic = info.lineage
+        outputs = folder.version_state(parse_quarter(info.quarter), info.version)
+        if outputs != folder.COMPLETE:
+            not_complete.append((info.quarter, info.version, outputs))
         rows.append(
             [
                 info.quarter,
@@ -32,14 +49,21 @@ def print_snapshots(quarters: list[str] | None = None) -> None:
                 info.lineage.get("code_version", ""),
                 len(info.lineage.get("inputs", {})),
                 data_origin.SYNTHETIC if is_synthetic else data_origin.PUBLISHED,
+                outputs,
             ]
         )
     if not rows:
         print('no snapshots yet: run `league run --quarter "2025/26 Q1"`')
         return
     print_data_label(synthetic)  # any snapshot listed made from the sample data
-    headers = ["quarter", "version", "created (UTC)", "trusts", "run", "code", "inputs", "data"]
-    print(tabulate(rows, headers=headers))
+    headers = ["quarter", "version", "created (UTC)", "trusts", "run", "code", "inputs"]
+    headers += ["data", "outputs"]
+    print(tabulate(terminal_safe_rows(rows), headers=headers))
+    for quarter, version, outputs in not_complete:
+        print(
+            f"outputs {outputs} for {quarter} v{version}: run "
+            f'`league export --quarter "{quarter}" --version {version}` to write them'
+        )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -77,8 +101,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     rows = [
         [
             r.rank,
-            r.trust_code,
-            r.trust_name,
+            terminal_safe(r.trust_code),
+            terminal_safe(r.trust_name),
             f"{r.average_score:.2f}",
             f"{r.score_lower:.2f} to {r.score_upper:.2f}",
             r.adjusted_segment,

@@ -13,7 +13,10 @@ Belongs here: the Dagster face of :func:`league_pipeline.outputs.publish.publish
 * ``outputs/html_report``: the static HTML report.
 
 Files go to ``$LEAGUE_HOME/outputs/<quarter slug>/v<snapshot version>/``. The step reads the
-quarter's latest snapshot, which in the main job is the one just written upstream.
+quarter's latest snapshot, which in the main job is the one just written upstream. Each
+quarter's folder is written whole or not at all (:mod:`league_pipeline.outputs.folder`): a step
+that fails or is killed after the snapshot commit leaves no half folder, and the version's
+outputs show as missing in ``league status`` until ``league export`` (or a re-run) writes them.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime

@@ -12,24 +12,32 @@ asset and the ``league`` commands. For ``$LEAGUE_HOME/outputs/<2025-26-q2>/v<N>/
 ``report.html`` the static report (:mod:`.report`)
 ``SYNTHETIC-DATA.txt`` only for a snapshot of the generated sample data: says so (the official
                 files are then named ``synthetic-...``, and the report carries a banner)
+``outputs-manifest.json`` every file above, with its size and SHA-256; written last
 
-Re-running for the same version replaces the files (each is written atomically).
+The folder is written whole or not at all (:mod:`.folder`): the files go to a temporary folder
+beside it, ``.v<N>.tmp-<pid>-<random>``, which is renamed to ``v<N>`` once every file and the
+manifest ``outputs-manifest.json`` are written. A run killed or failing part-way (a full disk,
+a bug, SIGKILL) leaves no ``v<N>`` folder, and its temporary folder is removed by the next write.
+Re-running for the same version replaces the whole folder. :func:`.folder.version_state` says
+whether a version's outputs are complete, missing or incomplete (``league status`` shows it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from league_pipeline import data_origin
 from league_pipeline.atomic import write_bytes
+from league_pipeline.outputs import folder as version_folder
 from league_pipeline.outputs import quarter_output_dir
 from league_pipeline.outputs.explain import Explainer
 from league_pipeline.outputs.exports import (
     OfficialExport,
+    frame_csv,
     top_and_bottom,
     write_official_exports,
 )
@@ -72,7 +80,8 @@ class QuarterOutputs:
 
 
 def _csv(path: Path, frame: pd.DataFrame) -> Path:
-    return write_bytes(path, frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    """``frame`` as CSV, no cell runnable as a formula (:func:`.exports.frame_csv`)."""
+    return write_bytes(path, frame_csv(frame))
 
 
 def _check_round_trip(official: OfficialExport) -> list[str]:
@@ -137,53 +146,87 @@ def publish(
 ) -> QuarterOutputs:
     """Write the official exports, snapshot Parquet, insights and report of a snapshot (the
     quarter's latest version unless ``version``) under ``root`` (default
-    ``$LEAGUE_HOME/outputs``)."""
+    ``$LEAGUE_HOME/outputs``), all or nothing: into a temporary folder renamed to ``v<N>`` when
+    complete (replacing an earlier folder of the version). The paths returned are the final
+    ones."""
     say = progress or (lambda _m: None)
     store = store or SnapshotStore()
     with store.reading():  # one attachment and one consistent view for every read
         results = load_quarter(quarter, version, store=store)
         q = results.quarter
-        folder = quarter_output_dir(q, results.version, root)
-        say(f"{q.label} v{results.version}: writing outputs to {folder}")
-        official = write_official_exports(
-            results, folder / "official", source_store=source_store, progress=say
-        )
-        snapshot_files = store.export_parquet(q, results.version, folder / "snapshot")
-        previous = load_previous(q, store=store)
-        revised = latest_revision(q, results.version, store=store)
-        moves = movement(results, previous) if previous is not None else None
-        say(f"{q.label} v{results.version}: explanations, movement and revisions")
-        explainer = Explainer(results)
-        insight_files = write_insights(explainer, folder / "insights", moves=moves, revised=revised)
-        say(f"{q.label} v{results.version}: HTML report")
-        html = build_report(
-            results,
-            previous=previous,
-            revised=revised,
-            versions=[i.version for i in store.list(q)],
-            progress=say,
-            explainer=explainer,
-            moves_frame=moves,
-        )
-        report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
-        notice = _synthetic_notice(results, folder)
-        return QuarterOutputs(
-            quarter=q,
-            version=results.version,
-            folder=folder,
-            official=official,
-            snapshot_files=snapshot_files,
-            insight_files=insight_files,
-            report=report,
-            notice=notice,
-            data=data_origin.SYNTHETIC if notice else data_origin.PUBLISHED,
-            previews={
-                BY_ID[g].label: top_and_bottom(frame) for g, frame in official.league_tables.items()
-            },
-            schema_problems=_check_round_trip(official),
-            movement_summary=movement_summary(moves) if moves is not None else None,
-            revision_summary=revised.summary() if revised is not None else None,
-        )
+        final = quarter_output_dir(q, results.version, root)
+        say(f"{q.label} v{results.version}: writing outputs to {final}")
+        with version_folder.building(final) as work:
+            outputs = _write_outputs(results, work, store, source_store, say)
+            version_folder.write_manifest(
+                work,
+                outputs.files,
+                {"quarter": q.label, "version": results.version, "data": outputs.data},
+            )
+        return _moved(outputs, work, final)
+
+
+def _write_outputs(
+    results, folder: Path, store: SnapshotStore, source_store: SourceStore | None, say: Progress
+) -> QuarterOutputs:
+    """Every output of ``results`` under ``folder`` (the temporary folder of :func:`publish`)."""
+    q = results.quarter
+    official = write_official_exports(
+        results, folder / "official", source_store=source_store, progress=say
+    )
+    snapshot_files = store.export_parquet(q, results.version, folder / "snapshot")
+    previous = load_previous(q, store=store)
+    revised = latest_revision(q, results.version, store=store)
+    moves = movement(results, previous) if previous is not None else None
+    say(f"{q.label} v{results.version}: explanations, movement and revisions")
+    explainer = Explainer(results)
+    insight_files = write_insights(explainer, folder / "insights", moves=moves, revised=revised)
+    say(f"{q.label} v{results.version}: HTML report")
+    html = build_report(
+        results,
+        previous=previous,
+        revised=revised,
+        versions=[i.version for i in store.list(q)],
+        progress=say,
+        explainer=explainer,
+        moves_frame=moves,
+    )
+    report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
+    notice = _synthetic_notice(results, folder)
+    return QuarterOutputs(
+        quarter=q,
+        version=results.version,
+        folder=folder,
+        official=official,
+        snapshot_files=snapshot_files,
+        insight_files=insight_files,
+        report=report,
+        notice=notice,
+        data=data_origin.SYNTHETIC if notice else data_origin.PUBLISHED,
+        previews={
+            BY_ID[g].label: top_and_bottom(frame) for g, frame in official.league_tables.items()
+        },
+        schema_problems=_check_round_trip(official),
+        movement_summary=movement_summary(moves) if moves is not None else None,
+        revision_summary=revised.summary() if revised is not None else None,
+    )
+
+
+def _moved(outputs: QuarterOutputs, work: Path, final: Path) -> QuarterOutputs:
+    """``outputs`` with every path under the temporary folder ``work`` moved to ``final``."""
+
+    def move(path: Path | None) -> Path | None:
+        return None if path is None else final / path.relative_to(work)
+
+    return replace(
+        outputs,
+        folder=final,
+        official=replace(outputs.official, files=[move(p) for p in outputs.official.files]),
+        snapshot_files=[move(p) for p in outputs.snapshot_files],
+        insight_files=[move(p) for p in outputs.insight_files],
+        report=move(outputs.report),
+        notice=move(outputs.notice),
+    )
 
 
 def publish_latest(
