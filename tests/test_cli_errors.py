@@ -149,3 +149,23 @@ def test_the_innermost_known_cause_wins():
 def test_home_path_is_reported(tmp_path: Path):
     found = explain(PermissionError(errno.EACCES, "Permission denied", str(tmp_path)))
     assert found.error == f"{tmp_path} is not writable (permission denied)"
+
+
+def test_a_run_over_a_lost_catalog_is_refused_before_any_work(
+    capsys, league_home, monkeypatch, generated_landing
+):
+    from league_pipeline import runner
+
+    shutil.copytree(generated_landing, league_home / "landing")
+    data = league_home / "lake" / "data" / "main" / "league_table"
+    data.mkdir(parents=True)
+    (data / "part-0.parquet").write_bytes(b"PAR1 earlier snapshot PAR1")  # data, no catalog
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("no run may start over a lost catalog")
+
+    monkeypatch.setattr(runner, "run_quarters", never)
+    code, _, err = run(capsys, "run", "--quarter", "2025/26 Q1")
+    error, fix = _two_lines(err)
+    assert code == 1 and "catalog is damaged or lost" in error
+    assert "no catalog backup" in fix  # the store says what recovery is possible

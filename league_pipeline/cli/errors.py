@@ -107,6 +107,9 @@ def explain(exc: BaseException) -> Explained:
     """One error line and its fix for ``exc`` (the innermost cause that we recognise)."""
     seen = exc
     while seen is not None:
+        problem, fix = getattr(seen, "problem", None), getattr(seen, "fix", None)
+        if isinstance(problem, str) and isinstance(fix, str):  # says both itself
+            return Explained(problem, fix)
         if isinstance(seen, OSError):
             found = from_os_error(seen.errno, seen.strerror or str(seen), seen.filename)
             if found is not None:

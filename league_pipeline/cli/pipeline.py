@@ -79,13 +79,17 @@ def peer_groups_arg(text: str) -> list[str]:
 def _run(quarters, args: argparse.Namespace, *, single_run: bool, parallel: int = 1) -> int:
     from league_pipeline.resources import config_from_env
     from league_pipeline.runner import run_quarters, with_peer_groups
+    from league_pipeline.snapshots import SnapshotStore
 
     check_landing(quarters)
+    league = with_peer_groups(config_from_env(), args.peer_groups)
+    # a lost or damaged lake catalog stops the run before any work (nothing would be kept)
+    SnapshotStore(catalog=league.lake_catalog).check_catalog()
     outcomes = run_quarters(
         quarters,
         single_run=single_run,
         parallel=parallel,
-        league=with_peer_groups(config_from_env(), args.peer_groups),
+        league=league,
         progress=progress,
         log_level=log_level(args),
     )
