@@ -82,11 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
+        from league_pipeline.cli.common import terminal_safe
         from league_pipeline.cli.errors import explain, is_input_error
 
-        explained = explain(exc)
-        print(f"error: {explained.error}", file=sys.stderr)
-        print(f"fix: {explained.fix}", file=sys.stderr)
+        explained = explain(exc)  # the text may quote a file name or input: made safe to print
+        print(f"error: {terminal_safe(explained.error)}", file=sys.stderr)
+        print(f"fix: {terminal_safe(explained.fix)}", file=sys.stderr)
         return 2 if is_input_error(exc) else 1
 
 

@@ -49,7 +49,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         out["ours"] = out["ours"].map(_number)
         out["published"] = out["published"].map(_number)
         out["agrees"] = out["agrees"].map(lambda a: "true" if a else "false")
-        out.to_csv(sys.stdout, index=False, lineterminator="\n")
+        from league_pipeline.outputs.exports import frame_csv
+
+        sys.stdout.write(frame_csv(out).decode("utf-8"))  # formula-leading cells neutralised
     elif args.format == "json":
         records = [
             {**r, "ours": None if r["ours"] != r["ours"] else r["ours"]}

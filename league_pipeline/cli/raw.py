@@ -61,8 +61,10 @@ def _run_job(job_name: str, quarter, args: argparse.Namespace) -> None:
 
 def _write_csv(df: pd.DataFrame, path: Path | None) -> None:
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(path, index=False)
+        from league_pipeline.atomic import write_bytes
+        from league_pipeline.outputs.exports import frame_csv
+
+        write_bytes(path, frame_csv(df))  # formula-leading text cells neutralised
         progress(f"wrote {len(df)} rows to {path}")
 
 
