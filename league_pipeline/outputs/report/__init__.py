@@ -70,9 +70,19 @@ def _missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+# characters escaped in embedded JSON: none of them can then open or close a tag, a comment or
+# an entity, whatever a trust name holds (``<!--<script>`` put the script element's end out of
+# reach), and the JSON means the same. U+2028/2029 end a line in older JavaScript parsers.
+_SCRIPT_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
 def _script_json(data: Any) -> str:
-    """JSON that is safe inside a ``<script type="application/json">`` element."""
-    return json.dumps(data, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+    """JSON that is safe inside a ``<script type="application/json">`` element: ``<``, ``>``
+    and ``&`` are written as ``\\u003c``, ``\\u003e`` and ``\\u0026`` (they occur only inside
+    strings, where the escapes mean the same characters)."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False).translate(_SCRIPT_ESCAPES)
 
 
 def _movement_text(row: pd.Series | None) -> dict[str, Any] | None:
