@@ -28,6 +28,9 @@ TABLES = (
     "metric_values",
     "trusts",
 )
+# read when the snapshot has them: the audit (every recomputed figure beside the published one,
+# league_pipeline.audit) is in snapshots built since the audit existed
+OPTIONAL_TABLES = ("audit",)
 
 
 class NoSnapshotError(LookupError):
@@ -69,6 +72,19 @@ class QuarterResults:
     @property
     def trusts(self) -> pd.DataFrame:
         return self.tables["trusts"]
+
+    @property
+    def audit(self) -> pd.DataFrame | None:
+        """The audit rows (quarter, peer_group, trust_code, layer, item, ours, published, basis,
+        agrees, reason), or None for a snapshot built before the audit existed."""
+        return self.tables.get("audit")
+
+    @property
+    def cut_points_basis(self) -> str:
+        """``computed``, or ``published`` when the run could not compute the cut-points (they
+        are then the ones the published segments imply)."""
+        cuts = self.tables["segment_cut_points"]
+        return str(cuts["basis"].iloc[0]) if "basis" in cuts else "computed"
 
     @property
     def cut_points(self) -> dict[str, float]:
@@ -131,7 +147,8 @@ def load_quarter(
             f"snapshot {info.snapshot_id} lacks the table(s) {', '.join(missing)}: re-run "
             f'`league run --quarter "{q.label}"` to write a complete version'
         )
-    tables = {name: _frame(store, name, q, info.version) for name in TABLES}
+    names = [*TABLES, *(t for t in OPTIONAL_TABLES if t in info.tables)]
+    tables = {name: _frame(store, name, q, info.version) for name in names}
     return QuarterResults(quarter=q, info=info, tables=tables)
 
 

@@ -9,8 +9,14 @@ themselves are :mod:`.charts`. The page has:
 * the distribution of average scores with the segment cut-points;
 * movement against the previous quarter (significant only where likely ranges do not overlap);
 * the revisions that produced this snapshot version, if it is not the first;
+* what is computed and what is taken from the publication, with the audit's counts, and every
+  disagreement with NHS England's published figures and its reason (:mod:`.comparison`);
 * a page per trust (``#trust-<code>``, shown with CSS ``:target``): its explanation, a chart of
-  what raises or lowers its average, its domain scores, movement and revision.
+  what raises or lowers its average, its domain scores, its disagreements with the published
+  figures and which of its figures were taken from the publication, movement and revision.
+
+Names are data: the template autoescapes, and the JSON of the chart specs has ``<``, ``>`` and
+``&`` escaped (:func:`_script_json`).
 
 A snapshot made from the generated sample data (lineage ``data: synthetic``) says so in the
 ``<title>``, in a banner that stays at the top of the window, on every trust page and in the
@@ -39,6 +45,7 @@ from league_pipeline.atomic import write_bytes
 from league_pipeline.outputs.explain import Explainer, TrustExplanation
 from league_pipeline.outputs.movement import movement, movement_summary
 from league_pipeline.outputs.report import charts
+from league_pipeline.outputs.report.comparison import comparison_context
 from league_pipeline.outputs.results import QuarterResults, load_previous, load_quarter
 from league_pipeline.outputs.revisions import Revision, latest_revision
 from league_pipeline.peer_groups import BY_ID
@@ -104,9 +111,16 @@ def _movement_text(row: pd.Series | None) -> dict[str, Any] | None:
     }
 
 
+def _published(value: Any) -> int | None:
+    """A published segment or rank (None when the publication has none for the trust)."""
+    return None if _missing(value) else int(value)
+
+
 def _league_rows(table: pd.DataFrame, moves: dict[str, dict[str, Any] | None]) -> list[dict]:
     rows = []
     for r in table.sort_values(["rank", "trust_code"]).itertuples():
+        published_rank = _published(getattr(r, "published_rank", None))
+        published_segment = _published(getattr(r, "published_segment", None))
         rows.append(
             {
                 "rank": int(r.rank),
@@ -123,6 +137,13 @@ def _league_rows(table: pd.DataFrame, moves: dict[str, dict[str, Any] | None]) -
                 "deficit": bool(r.deficit_flag),
                 "rsp": bool(r.in_rsp),
                 "move": moves.get(r.trust_code),
+                # NHS England's published rank and segment, where they differ from ours
+                "published_rank": published_rank if published_rank not in (None, r.rank) else None,
+                "published_segment": (
+                    published_segment
+                    if published_segment not in (None, int(r.adjusted_segment))
+                    else None
+                ),
             }
         )
     return rows
@@ -134,6 +155,7 @@ def _trust_page(
     revised: dict[str, Any] | None,
     subtype: str,
     region: str,
+    check: dict[str, Any] | None,
 ) -> dict[str, Any]:
     return {
         "code": e.trust_code,
@@ -150,6 +172,7 @@ def _trust_page(
         ),
         "move": move,
         "revised": revised,
+        "check": check,  # its audit: differences from the published figures, and its basis
     }
 
 
@@ -193,6 +216,8 @@ def build_report(
         for _, row in moves_frame.iterrows():
             moves[row["trust_code"]] = _movement_text(row)
     revision_context = _revision_context(revised)
+    synthetic_label = data_origin.label(results.info.lineage)
+    comparison = comparison_context(results, synthetic=synthetic_label is not None)
     say(f"{quarter.label}: charts")
     groups = []
     for group in results.peer_groups():
@@ -234,6 +259,7 @@ def build_report(
             (revision_context or {}).get("by_trust", {}).get(e.trust_code),
             str(info.at[e.trust_code, "trust_subtype"]),
             str(info.at[e.trust_code, "region"]),
+            comparison["by_trust"].get(e.trust_code),
         )
         for e in explainer.all()
     ]
@@ -263,7 +289,7 @@ def build_report(
         "run_id": info_.run_id or "",
         "code_version": info_.lineage.get("code_version", ""),
         # the label of a snapshot made from `league sample-data`'s files, else None
-        "synthetic_label": data_origin.label(info_.lineage),
+        "synthetic_label": synthetic_label,
         "methodology_version": info_.lineage.get("methodology_version", ""),
         "inputs": [
             {"kind": kind, "url": rec.get("url", ""), "sha256": rec.get("sha256", "")}
@@ -271,6 +297,8 @@ def build_report(
         ],
         "national_average": results.national_average,
         "cut_points": results.cut_points,
+        "cut_points_basis": results.cut_points_basis,
+        "comparison": comparison,
         "trust_count": len(table),
         "segment_counts": {
             BY_ID[g].label: {int(s): int(n) for s, n in row.items()}
