@@ -13,8 +13,10 @@ only: the pools and cut-points that span a group left out are taken from the pub
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import json
+import re
 import shutil
 import threading
 import zipfile
@@ -113,6 +115,11 @@ def landing_run(real_landing, tmp_path_factory) -> dict[str, pd.DataFrame]:
         audits = _run(league)
         lineage = {q: SnapshotStore().lineage(q) for q in audits}
         tables = {q: SnapshotStore().read("league_table", q) for q in audits}
+        # the report the job wrote for each quarter's snapshot (v1)
+        reports = {
+            q.label: (home / "outputs" / q.slug / "v1" / "report.html").read_text(encoding="utf-8")
+            for q in PEER_GROUPS
+        }
         cli = {
             name: _cli(*argv)
             for name, argv in {
@@ -123,7 +130,13 @@ def landing_run(real_landing, tmp_path_factory) -> dict[str, pd.DataFrame]:
                 "strict": ("audit", "--quarter", Q1.label, "--strict"),
             }.items()
         }
-    return {"audit": audits, "lineage": lineage, "league_table": tables, "cli": cli}
+    return {
+        "audit": audits,
+        "lineage": lineage,
+        "league_table": tables,
+        "cli": cli,
+        "report": reports,
+    }
 
 
 def _cli(*argv: str) -> tuple[int, str, str]:
@@ -227,6 +240,61 @@ def test_the_cli_shows_the_basis_and_the_audit(landing_run):
     # --strict: Q1 has unexplained rounding residues (RD1's access domain, five averages)
     code, _, err = landing_run["cli"]["strict"]
     assert code == 1 and "have no known reason" in err
+
+
+def _text(fragment: str) -> str:
+    """The text of an HTML fragment, tags dropped, entities decoded, spaces collapsed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment))).strip()
+
+
+def _element(page: str, tag: str, element_id: str) -> str:
+    found = re.search(rf'<{tag}\b[^>]*\bid="{element_id}"[^>]*>.*?</{tag}>', page, re.S)
+    assert found, f"no <{tag} id={element_id}> in the report"
+    return found.group(0)
+
+
+def test_the_report_shows_where_the_recomputation_differs(landing_run):
+    """The report the job wrote says what is computed and what is NHS England's, with the
+    audit's counts, lists every disagreement, and shows each trust its own."""
+    for quarter, rows in landing_run["audit"].items():
+        page = landing_run["report"][quarter]
+        # real files: no label, and the figures are NHS England's, not "the publication's"
+        assert 'content="published"' in page and "SYNTHETIC" not in page
+        assert "the publication's" not in page
+        section = _text(_element(page, "section", "audit"))
+        computed = rows[rows["basis"] == "computed"]
+        bad = rows[~rows["agrees"]]
+        taken = int((rows["basis"] == "published").sum())
+        assert (
+            f"{len(computed):,} figures were computed here and compared with NHS England's "
+            f"published figures: {int(computed['agrees'].sum()):,} agree and {len(bad):,} differ, "
+            f"for {bad['trust_code'].nunique()} trusts. {taken:,} more are taken from the "
+            "publication."
+        ) in section
+        left_out = (
+            "ambulance trusts" if quarter == Q1.label else "acute trusts and ambulance trusts"
+        )
+        trusts = rows["trust_code"].nunique()
+        assert (
+            f"Segments are NHS England's published segments ({trusts} trusts): this run left "
+            f"out {left_out}, whose averages the cut-points need."
+        ) in section
+        differences = re.findall(r'<tr data-trust="(\w+)" data-layer="(\w+)">', page)
+        assert sorted(differences) == sorted(zip(bad["trust_code"], bad["layer"], strict=True))
+        assert "≠" not in _text(_element(page, "section", "group-mental_health_community"))
+    q1 = landing_run["report"][Q1.label]
+    rcx = _text(_element(q1, "article", "trust-RCX"))
+    assert "1 of its " in rcx and "Average metric score 3.3447 3.35 Not explained." in rcx
+    assert "Its segment before the financial override and its average score" in rcx
+    rh5 = _text(_element(q1, "article", "trust-RH5"))
+    assert "Metric score: Community waits over 52 weeks (%) (OF1005) 1.675 1.7 Rounding." in rh5
+    rx1 = _text(_element(q1, "article", "trust-RX1"))
+    assert re.search(
+        r"Every one of its \d+ figures computed here agrees with NHS England's published "
+        r"figures; \d+ more are taken from the publication\.",
+        rx1,
+    )
+    assert "Metric scores published only as scores: SHMI (score only)" in rx1
 
 
 # -- http mode ------------------------------------------------------------------------------------
