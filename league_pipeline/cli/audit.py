@@ -59,21 +59,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(records, indent=1, default=str))
     else:
-        _print_table(rows, quarter.label, version, layer_summary(rows))
+        # synthetic sample data are nobody's published figures: never say NHS England's
+        source = "the publication's" if lineage.get("data") == "synthetic" else "NHS England's"
+        _print_table(rows, quarter.label, version, layer_summary(rows), source)
     if args.strict and unexplained:
         print(
-            f"error: {unexplained} disagreement(s) with NHS England have no known reason "
-            "(--strict)",
+            f"error: {unexplained} disagreement(s) with the published figures have no known "
+            "reason (--strict)",
             file=sys.stderr,
         )
+        print("fix: see `league audit` for each one and its layer", file=sys.stderr)
         return 1
     return 0
 
 
-def _print_table(rows, label: str, version: int, summary) -> None:
+def _print_table(rows, label: str, version: int, summary, source: str) -> None:
     from tabulate import tabulate
 
-    print(f"Audit of {label} (snapshot v{version}): recomputed vs NHS England's published figures")
+    print(f"Audit of {label} (snapshot v{version}): recomputed vs {source} figures")
     table = [
         [
             r.layer,
@@ -89,7 +92,7 @@ def _print_table(rows, label: str, version: int, summary) -> None:
     print(tabulate(terminal_safe_rows(table), headers=headers, disable_numparse=True))
     bad = rows[~rows["agrees"]]
     if bad.empty:
-        print("\nEvery compared figure agrees with NHS England's.")
+        print(f"\nEvery compared figure agrees with {source}.")
         return
     print(f"\n{len(bad)} disagreement(s):")
     shown = [
