@@ -144,10 +144,10 @@ def test_damaged_catalog_status_run_check_restore(capsys, populated, home, fault
     assert f"holds {len(data_before)} data file(s) of earlier snapshots" in error
     assert "`league lake restore`" in fix
 
-    # run: refused at the snapshot step; nothing written, nothing overwritten
+    # run: refused before any work, with the same error and fix; nothing written or overwritten
     code, _, err = cli(capsys, "run", "--quarter", Q1)
-    assert code == 1
-    assert "refusing to start a new lake over them" in err and "league lake restore" in err
+    assert code == 1 and "[league] running" not in err
+    assert error_and_fix(err) == (error, fix)
     assert (catalog.read_bytes() if catalog.exists() else None) == broken
     assert data_files(home) == data_before
     outputs = home / "outputs" / "2025-26-q1"
