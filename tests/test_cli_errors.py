@@ -169,3 +169,53 @@ def test_a_run_over_a_lost_catalog_is_refused_before_any_work(
     error, fix = _two_lines(err)
     assert code == 1 and "catalog is damaged or lost" in error
     assert "no catalog backup" in fix  # the store says what recovery is possible
+
+
+@pytest.fixture(scope="module")
+def built_home(tmp_path_factory, generated_landing) -> Path:
+    """A home with a 2025/26 Q1 snapshot of the generated default (built once)."""
+    home = tmp_path_factory.mktemp("built") / "league"
+    shutil.copytree(generated_landing, home / "landing")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEAGUE_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        mp.setenv("LEAGUE_BOOTSTRAP_REPLICATES", "100")
+        assert main(["run", "--quarter", "2025/26 Q1"]) == 0
+    return home
+
+
+@pytest.fixture
+def home_copy(built_home, tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "league"
+    shutil.copytree(built_home, home)
+    monkeypatch.setenv("LEAGUE_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    monkeypatch.setenv("LEAGUE_SOURCE_MODE", "landing")
+    monkeypatch.delenv("LEAGUE_LANDING_DIR", raising=False)
+    return home
+
+
+def test_a_read_only_home_for_run_and_report(capsys, home_copy, monkeypatch):
+    from league_pipeline import runner
+    from league_pipeline.outputs import report
+
+    monkeypatch.setattr(runner, "instance", _raise(errno.EROFS, str(home_copy / "dagster")))
+    code, _, err = run(capsys, "run", "--quarter", "2025/26 Q1")
+    error, fix = _two_lines(err)
+    assert code == 1 and error.endswith("/dagster is on a read-only file system")
+    assert "set LEAGUE_HOME" in fix
+    monkeypatch.setattr(report, "write_report", _raise(errno.EROFS, str(home_copy / "outputs")))
+    code, _, err = run(capsys, "report", "--quarter", "2025/26 Q1")
+    error, fix = _two_lines(err)
+    assert code == 1 and error.endswith("/outputs is on a read-only file system")
+
+
+def test_a_corrupt_catalog_for_status_and_table(capsys, home_copy):
+    catalog = home_copy / "lake" / "catalog.sqlite"
+    with open(catalog, "r+b") as fh:
+        fh.write(b"garbage!" * 16)  # the SQLite header overwritten
+    for argv in (["status"], ["table", "--quarter", "2025/26 Q1", "--peer-group", "acute"]):
+        code, _, err = run(capsys, *argv)
+        error, fix = _two_lines(err)
+        assert code == 1 and "catalog is damaged or lost" in error, argv
+        assert "league lake restore" in fix, argv
