@@ -54,7 +54,7 @@ COLUMNS = [
     "agrees",
     "reason",
 ]
-# the summary layer -> (the engine column, the published column, the item id)
+# the summary layer -> (its column in the engine's tables and the published summary, the item)
 SUMMARY_LAYERS = {
     "average_score": ("average_score", "OF5002"),
     "unadjusted_segment": ("unadjusted_segment", "OF5003"),
@@ -105,17 +105,14 @@ def _finish(frame: pd.DataFrame, trusts: pd.DataFrame) -> pd.DataFrame:
 
 def _pool_gaps(trusts: pd.DataFrame) -> set[tuple[str, str]]:
     """(quarter, score_id) whose ranking pool spans a peer group with no trust in ``trusts``."""
-    present = trusts.groupby("quarter")["peer_group"].agg(set).to_dict()
-    cat = catalogue.metric_catalogue()
-    out = set()
-    for row in cat.itertuples():
-        groups = set(str(row.peer_groups).split("|")) if isinstance(row.peer_groups, str) else set()
-        if not isinstance(row.pool, str) or row.pool != "all":
-            continue
-        for quarter, have in present.items():
-            if groups - have:
-                out.add((quarter, row.score_id))
-    return out
+    from league_pipeline.peer_groups import PEER_GROUPS
+
+    every = {g.id for g in PEER_GROUPS}
+    return {
+        (quarter, score_id)
+        for quarter, have in trusts.groupby("quarter")["peer_group"].agg(set).items()
+        for score_id in catalogue.pools_spanning(every - have)
+    }
 
 
 def _all_groups_present(trusts: pd.DataFrame) -> dict[str, bool]:

@@ -324,14 +324,7 @@ def _left_out_pools(peer_groups: list[str]) -> str:
     out = {g.id for g in PEER_GROUPS} - set(peer_groups)
     if not out:
         return ""
-    cat = catalogue.metric_catalogue()
-    pools = sorted(
-        row.score_id
-        for row in cat.itertuples()
-        if isinstance(row.pool, str)
-        and row.pool == "all"
-        and out & set(str(row.peer_groups).split("|"))
-    )
+    pools = catalogue.pools_spanning(out)
     return (
         f"the ranking pools of {', '.join(pools)} and the segment cut-points span "
         f"{', '.join(sorted(out))}, which the run leaves out"

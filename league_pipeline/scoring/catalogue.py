@@ -44,6 +44,19 @@ def domains() -> pd.DataFrame:
     return _read("domains.csv").copy()
 
 
+def pools_spanning(peer_groups: set[str]) -> list[str]:
+    """Score ids ranked across trust types (pool ``all``) whose pool includes any of
+    ``peer_groups``: the pools a run leaving those groups out cannot complete (the SQL's
+    ``01_metric_scores.published.sql`` decides the same from ``run_scope``)."""
+    cat = metric_catalogue()
+    across = cat[cat["pool"].eq("all").fillna(False).astype(bool)]
+    return sorted(
+        row.score_id
+        for row in across.itertuples()
+        if peer_groups & set(str(row.peer_groups).split("|"))
+    )
+
+
 def value_ids() -> set[str]:
     """OF0xxx ids the methodology scores."""
     return set(metric_catalogue()["value_id"].dropna())

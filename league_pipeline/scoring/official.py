@@ -135,7 +135,6 @@ def published_domains(df: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # NHS England's published layers as scoring-engine inputs
 # --------------------------------------------------------------------------------------------
-PUBLISHED_TABLES = ("run_scope", "published_scores", "published_domains", "published_summary")
 SUMMARY_COLUMNS = [
     "average_score",
     "unadjusted_segment",
