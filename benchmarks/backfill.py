@@ -5,7 +5,7 @@ Run: ``.venv/bin/python benchmarks/backfill.py [--replicates 10000] [--parallel 
 
 The embedded default for every quarter of the methodology (2025/26 Q1-Q4) is written once (not
 timed). Each mode then runs in a fresh process on a fresh working home and Dagster instance,
-through ``league backfill``'s code path (``league_pipeline.runner.run_quarters``), every asset
+through ``league backfill``'s code path (``league_pipeline.cli.runner.run_quarters``), every asset
 of the job:
 
 * one quarter: 2025/26 Q1 alone; "N x one quarter" is that time times N, the cost of running
@@ -39,8 +39,8 @@ TARGET_RATIO = 2.0
 
 def task_backfill(first: str, last: str, mode: str, parallel: str) -> dict:
     started = time.perf_counter()
-    from league_pipeline.quarters import parse_quarter, quarter_range
-    from league_pipeline.runner import run_quarters
+    from league_pipeline.cli.runner import run_quarters
+    from league_pipeline.core.quarters import parse_quarter, quarter_range
 
     imported = time.perf_counter()
     quarters = quarter_range(parse_quarter(first), parse_quarter(last))
@@ -68,8 +68,8 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=10_000)
     parser.add_argument("--parallel", type=int, default=0, help="also time N runs at a time")
     args = parser.parse_args()
-    from league_pipeline.quarters import all_quarters
-    from league_pipeline.sample_data import write_sample_landing
+    from league_pipeline.core.quarters import all_quarters
+    from league_pipeline.sample.generator import write_sample_landing
 
     quarters = all_quarters()
     first, last = quarters[0].label, quarters[-1].label

@@ -71,7 +71,7 @@ def whole_text_reader(content: bytes, quarter_label: str | None):
     each number tested cell by cell."""
     import pandas as pd
 
-    from league_pipeline import readers as r
+    from league_pipeline.formats import readers as r
 
     what = "NOF trust data"
     df = r._read_csv(r.decode_text(content, what), what)
@@ -95,7 +95,7 @@ def whole_text_reader(content: bytes, quarter_label: str | None):
 
 def read_task(which: str, path: str, warm: str) -> dict:
     """In a child: read the file with ``which`` reader; its peak memory above the loaded bytes."""
-    from league_pipeline import readers
+    from league_pipeline.formats import readers
 
     reader = whole_text_reader if which == "before" else readers.read_nof_trust_data
     content = Path(path).read_bytes()

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import duckdb
 
-from league_pipeline.quarters import Quarter
-from league_pipeline.raw.ae import read_ae_monthly
-from league_pipeline.raw.ambsys import read_ambsys
-from league_pipeline.raw.cwt import read_cwt_provider
-from league_pipeline.raw.rtt import BAND_COLUMNS, read_rtt_extract
+from league_pipeline.core.quarters import Quarter
+from league_pipeline.formats.ae import read_ae_monthly
+from league_pipeline.formats.ambsys import read_ambsys
+from league_pipeline.formats.cwt import read_cwt_provider
+from league_pipeline.formats.rtt import BAND_COLUMNS, read_rtt_extract
 
 Q1 = Quarter(2025, 1)
 

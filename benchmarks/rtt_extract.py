@@ -10,7 +10,7 @@ English commissioners (``NONC``), most band cells 0.
 
 Each approach then runs in a fresh process, timed from the call to the per-provider result:
 
-* pipeline: ``league_pipeline.raw.rtt.read_rtt_extract`` (DuckDB, with a 1 GB ``memory_limit``,
+* pipeline: ``league_pipeline.formats.rtt.read_rtt_extract`` (DuckDB, with a 1 GB ``memory_limit``,
   copies the lines that may hold a wanted row to a small file in a cheap first pass, then parses
   and aggregates those to one row per provider), then OF0023/OF0003 per provider;
 * pandas (the baseline): ``pandas.read_csv`` with the columns needed (``usecols``) and int32
@@ -40,7 +40,7 @@ def generate(path: Path, rows: int) -> None:
     """Write ``rows`` rows of the 121-column extract to ``path`` with DuckDB."""
     import duckdb
 
-    from league_pipeline.raw.rtt import BAND_COLUMNS
+    from league_pipeline.formats.rtt import BAND_COLUMNS
 
     def q(name: str) -> str:
         return '"' + name + '"'
@@ -107,8 +107,8 @@ def _metrics(per_provider) -> dict:
 
 
 def task_pipeline(path: str) -> dict:
-    from league_pipeline.quarters import Quarter
-    from league_pipeline.raw.rtt import read_rtt_extract
+    from league_pipeline.core.quarters import Quarter
+    from league_pipeline.formats.rtt import read_rtt_extract
 
     started = time.perf_counter()
     totals = read_rtt_extract(Path(path), Quarter(2025, 1))
@@ -120,7 +120,7 @@ def task_pipeline(path: str) -> dict:
 def task_pandas(path: str, engine: str) -> dict:
     import pandas as pd
 
-    from league_pipeline.raw.rtt import BAND_COLUMNS
+    from league_pipeline.formats.rtt import BAND_COLUMNS
 
     within = [b for b in BAND_COLUMNS if int(b.split()[1]) < 18]
     over = [b for b in BAND_COLUMNS if int(b.split()[1]) >= 52]

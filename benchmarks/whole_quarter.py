@@ -5,14 +5,14 @@ Run: ``.venv/bin/python benchmarks/whole_quarter.py [--replicates 10000]``.
 The embedded default for 2025/26 Q1 is written to a fresh working home (not timed). Then, each
 in a fresh process:
 
-* pipeline: ``league run``'s code path (``league_pipeline.runner.run_quarters``, a persistent
+* pipeline: ``league run``'s code path (``league_pipeline.cli.runner.run_quarters``, a persistent
   Dagster instance): every asset and check of the job, from fetching the landing files to the
   snapshot and the outputs after it. Wall time of the run (imports excluded, reported apart),
   peak memory, and each step's time from the run's progress lines;
 * floor (the issue's definition): the same scoring SQL (``assets/sql/scoring``, all eight
   steps) run directly in DuckDB on the same inputs (the engine inputs the pipeline staged),
   without Dagster; median of 5;
-* SQL floor, all of it: the raw-statistics derivation SQL (``assets/sql/raw``) on the staged
+* SQL floor, all of it: the raw-statistics derivation SQL (``assets/sql/derivation``) on the staged
   raw extracts, the scoring SQL, and the snapshot write (DuckLake's SQL) to a fresh lake, in
   DuckDB without Dagster; median of 3. (The outputs' three small queries are left out.);
 * Dagster alone: a job of as many no-op partitioned assets as the pipeline has steps, run the
@@ -48,8 +48,8 @@ ENGINE_INPUTS = ("trusts", "metric_values", "given_scores", "deficit_flags", "rs
 
 def task_pipeline() -> dict:
     started = time.perf_counter()
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.runner import run_quarters
+    from league_pipeline.cli.runner import run_quarters
+    from league_pipeline.core.quarters import parse_quarter
 
     imported = time.perf_counter()
     lines: list[str] = []
@@ -62,8 +62,8 @@ def task_pipeline() -> dict:
 
 
 def task_floor(repeats: str) -> dict:
-    from league_pipeline import staging
-    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.core import staging
+    from league_pipeline.core.quarters import parse_quarter
     from league_pipeline.scoring.engine import OUTPUT_TABLES, ScoringSession
 
     key = parse_quarter(QUARTER).key
@@ -82,12 +82,12 @@ def task_floor(repeats: str) -> dict:
 
 def task_sql_floor(repeats: str) -> dict:
     """Every SQL statement the pipeline runs up to the snapshot, directly in DuckDB."""
-    from league_pipeline import staging
-    from league_pipeline.defs.raw import RAW_SOURCE_SPECS
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.raw.derive import Derivation
+    from league_pipeline.core import staging
+    from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.defs.derived import RAW_SOURCE_SPECS
+    from league_pipeline.derivation.derive import Derivation
     from league_pipeline.scoring.engine import OUTPUT_TABLES, ScoringSession
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.snapshots.store import SnapshotStore
 
     quarter = parse_quarter(QUARTER)
     key = quarter.key
@@ -153,16 +153,17 @@ def task_library(replicates: str) -> dict:
     """Sources to snapshot with the library functions, no Dagster."""
     import pandas as pd
 
-    from league_pipeline import consistency, paths
+    from league_pipeline.core import paths
+    from league_pipeline.core.quarters import parse_quarter
     from league_pipeline.defs.sources import SOURCE_SPECS
-    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.ingest.acquire import acquire
+    from league_pipeline.ingest.store import SourceStore
     from league_pipeline.scoring import inputs
     from league_pipeline.scoring.engine import ScoringInputs, run_scoring
     from league_pipeline.scoring.likely_ranges import likely_ranges
-    from league_pipeline.snapshots import SnapshotStore
-    from league_pipeline.sources.acquire import acquire
-    from league_pipeline.sources.store import SourceStore
-    from league_pipeline.validation import validate
+    from league_pipeline.snapshots.store import SnapshotStore
+    from league_pipeline.validation import consistency
+    from league_pipeline.validation.validate import validate
 
     quarter = parse_quarter(QUARTER)
     started = time.perf_counter()
@@ -206,8 +207,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=10_000)
     args = parser.parse_args()
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.sample_data import write_sample_landing
+    from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.sample.generator import write_sample_landing
 
     home = Path(tempfile.mkdtemp(prefix="league-bench-quarter-"))
     try:
@@ -235,7 +236,7 @@ def main() -> None:
     )
     to_snapshot = sum(steps[n] for n in names[: snapshot_at + 1])
     warnings.filterwarnings("ignore")  # Dagster's beta notices on importing the definitions
-    from league_pipeline.defs.raw import RAW_SOURCE_KEYS
+    from league_pipeline.defs.derived import RAW_SOURCE_KEYS
 
     raw = {key.to_user_string() for key in RAW_SOURCE_KEYS.values()}
     same_work = sum(

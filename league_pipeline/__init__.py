@@ -2,7 +2,7 @@
 
 The package holds the code; the methodology itself (metric catalogue, DuckDB SQL) lives in the
 repository's ``assets/`` folder and the pandera schemas in ``schemas/``. Both are located through
-:mod:`league_pipeline.paths` so that editable and wheel installs behave the same.
+:mod:`league_pipeline.core.paths` so that editable and wheel installs behave the same.
 """
 
 __version__ = "0.1.0"

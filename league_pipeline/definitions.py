@@ -13,12 +13,12 @@ from league_pipeline.defs.automation import (
     quarterly_league_schedule,
 )
 from league_pipeline.defs.consistency import consistency_checks
+from league_pipeline.defs.derived import raw_assets, raw_jobs
 from league_pipeline.defs.outputs import output_assets
-from league_pipeline.defs.raw import raw_assets, raw_jobs
+from league_pipeline.defs.resources import LeagueConfig, config_from_env, workers_from_env
 from league_pipeline.defs.scoring import scoring_assets
 from league_pipeline.defs.snapshots import quarterly_snapshot
 from league_pipeline.defs.sources import source_assets
-from league_pipeline.resources import LeagueConfig, config_from_env, workers_from_env
 
 # the blocking cross-source checks ride along, so every materialize(ALL_ASSETS) runs them
 ALL_ASSETS = [

@@ -67,8 +67,8 @@ def fidelity_report() -> list[str]:
 def generated_landing(tmp_path_factory) -> Path:
     """The embedded default's landing folder for 2025/26 Q1-Q2, made once; copy it before
     changing anything in it."""
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.sample_data import write_sample_landing
+    from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.sample.generator import write_sample_landing
 
     landing = tmp_path_factory.mktemp("landing")
     write_sample_landing(landing, [parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")])

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from league_pipeline import readers
+from league_pipeline.formats import readers
+from league_pipeline.ingest.store import SourceStore
 from league_pipeline.scoring import official
 from league_pipeline.scoring.engine import run_scoring
 from league_pipeline.scoring.likely_ranges import likely_ranges
-from league_pipeline.snapshots import SnapshotInfo, SnapshotStore
-from league_pipeline.sources.store import SourceStore
+from league_pipeline.snapshots.store import SnapshotInfo, SnapshotStore
 
 Q1, Q2 = "2025/26 Q1", "2025/26 Q2"
 ACUTE_KIND = "nof_trust_data_acute"

@@ -18,13 +18,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from league_pipeline import lake
+from league_pipeline.core.quarters import Quarter
 from league_pipeline.definitions import ALL_ASSETS, run_resources
+from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import SOURCE_KEYS
-from league_pipeline.quarters import Quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.sample_data import write_sample_landing
-from league_pipeline.snapshots import SYSTEM_COLUMNS, SnapshotStore
+from league_pipeline.sample.generator import write_sample_landing
+from league_pipeline.snapshots.store import SYSTEM_COLUMNS, SnapshotStore, lake
 
 SNAPSHOT = dg.AssetKey(["snapshots", "quarterly_snapshot"])
 # everything the snapshot is built from (the raw statistics too)

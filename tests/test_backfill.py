@@ -14,15 +14,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from league_pipeline import readers
 from league_pipeline.cli import main
+from league_pipeline.cli.runner import BACKFILL_TAG, MODE_TAG
+from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.defs.automation import new_publication_sensor
+from league_pipeline.defs.resources import config_from_env
 from league_pipeline.defs.snapshots import SNAPSHOT_TABLES
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.resources import config_from_env
-from league_pipeline.runner import BACKFILL_TAG, MODE_TAG
-from league_pipeline.sample_data import write_sample_landing
-from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.formats import readers
+from league_pipeline.sample.generator import write_sample_landing
+from league_pipeline.snapshots.store import SnapshotStore
 
 REPO = Path(__file__).resolve().parents[1]
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")

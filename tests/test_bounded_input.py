@@ -46,13 +46,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from league_pipeline import readers
-from league_pipeline.quarters import Quarter
-from league_pipeline.readers import ReaderError
-from league_pipeline.resources import LeagueConfig, config_from_env
-from league_pipeline.sources import catalogue
-from league_pipeline.sources.acquire import acquire, probe
-from league_pipeline.sources.fetch import (
+from league_pipeline.core.quarters import Quarter
+from league_pipeline.defs.resources import LeagueConfig, config_from_env
+from league_pipeline.formats import readers
+from league_pipeline.formats.readers import ReaderError
+from league_pipeline.ingest import catalogue
+from league_pipeline.ingest.acquire import acquire, probe
+from league_pipeline.ingest.fetch import (
     HttpFetcher,
     LandingFetcher,
     RedirectRefused,
@@ -61,7 +61,7 @@ from league_pipeline.sources.fetch import (
     check_redirect,
     format_size,
 )
-from league_pipeline.sources.store import SourceStore
+from league_pipeline.ingest.store import SourceStore
 
 CSV = b"Trust_code,Metric_ID,Value\nRXX,OF0001,0.5\nRYY,OF0001,0.7\n"
 KIND = "nof_trust_data_acute"
@@ -855,7 +855,7 @@ def test_generated_files_read_as_the_whole_text_reader_read_them(
 _MEMORY_CHILD = r"""
 import json, sys
 from pathlib import Path
-from league_pipeline import readers
+from league_pipeline.formats import readers
 
 def status(field):
     for line in open("/proc/self/status"):

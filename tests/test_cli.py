@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from league_pipeline import data_origin
 from league_pipeline.cli import main
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.sample_data import write_sample_landing
+from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.sample import data_origin
+from league_pipeline.sample.generator import write_sample_landing
 
 LABEL_LINE = "*** synthetic sample data, not NHS England's figures ***"
 

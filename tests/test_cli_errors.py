@@ -38,7 +38,7 @@ def _raise(code: int, path: str):
 
 
 def test_disk_full_while_writing_the_sample_data(capsys, league_home, monkeypatch):
-    from league_pipeline import sample_data
+    from league_pipeline.sample import generator as sample_data
 
     target = str(league_home / "landing" / "2025-26-q1" / "etr.csv")
     monkeypatch.setattr(sample_data, "write_sample_landing", _raise(errno.ENOSPC, target))
@@ -53,7 +53,7 @@ def test_disk_full_while_writing_the_sample_data(capsys, league_home, monkeypatc
     ("code", "words"), [(errno.EROFS, "read-only file system"), (errno.EACCES, "not writable")]
 )
 def test_a_home_that_cannot_be_written(capsys, league_home, monkeypatch, code, words):
-    from league_pipeline import sample_data
+    from league_pipeline.sample import generator as sample_data
 
     monkeypatch.setattr(sample_data, "write_sample_landing", _raise(code, str(league_home)))
     status, _, err = run(capsys, "sample-data")
@@ -63,7 +63,7 @@ def test_a_home_that_cannot_be_written(capsys, league_home, monkeypatch, code, w
 
 
 def test_a_full_disk_under_the_dagster_home(capsys, league_home, monkeypatch, generated_landing):
-    from league_pipeline import runner
+    from league_pipeline.cli import runner
 
     shutil.copytree(generated_landing, league_home / "landing")
 
@@ -80,7 +80,7 @@ def test_a_full_disk_under_the_dagster_home(capsys, league_home, monkeypatch, ge
 def test_a_full_disk_during_the_snapshot_says_so(capsys, league_home, monkeypatch, tmp_path):
     """A step that fails on the disk gets the disk's fix, not "correct the source file(s)"."""
     from league_pipeline.cli.pipeline import report
-    from league_pipeline.runner import RunOutcome
+    from league_pipeline.cli.runner import RunOutcome
 
     problem = (
         "snapshots__quarterly_snapshot: [Errno 28] No space left on device: "
@@ -96,7 +96,7 @@ def test_a_full_disk_during_the_snapshot_says_so(capsys, league_home, monkeypatc
 
 def test_a_bad_source_file_still_gets_the_source_fix(capsys):
     from league_pipeline.cli.pipeline import report
-    from league_pipeline.runner import RunOutcome
+    from league_pipeline.cli.runner import RunOutcome
 
     problem = "sources/nof_trust_data_acute failed pandera_schema: 1 of 7,265 rows fail"
     report([RunOutcome([], "abc123", False, [problem])])
@@ -107,7 +107,7 @@ def test_a_bad_source_file_still_gets_the_source_fix(capsys):
 def test_unexpected_errors_are_two_lines_and_debug_shows_the_traceback(
     capsys, league_home, monkeypatch
 ):
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.snapshots.store import SnapshotStore
 
     def boom(self, *args, **kwargs):
         raise RuntimeError("something nobody planned for\nsecond line")
@@ -154,7 +154,7 @@ def test_home_path_is_reported(tmp_path: Path):
 def test_a_run_over_a_lost_catalog_is_refused_before_any_work(
     capsys, league_home, monkeypatch, generated_landing
 ):
-    from league_pipeline import runner
+    from league_pipeline.cli import runner
 
     shutil.copytree(generated_landing, league_home / "landing")
     data = league_home / "lake" / "data" / "main" / "league_table"
@@ -196,7 +196,7 @@ def home_copy(built_home, tmp_path, monkeypatch) -> Path:
 
 
 def test_a_read_only_home_for_run_and_report(capsys, home_copy, monkeypatch):
-    from league_pipeline import runner
+    from league_pipeline.cli import runner
     from league_pipeline.outputs import report
 
     monkeypatch.setattr(runner, "instance", _raise(errno.EROFS, str(home_copy / "dagster")))

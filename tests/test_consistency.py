@@ -1,4 +1,4 @@
-"""Cross-source consistency checks (league_pipeline.consistency) on NHS England's real files and
+"""Cross-source consistency checks (league_pipeline.validation.consistency) on NHS England's real files and
 on deliberately broken copies: unknown trust codes, missing trusts, trusts in the wrong file,
 closed trusts, and a file placed under another quarter."""
 
@@ -9,15 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from league_pipeline import readers
-from league_pipeline.consistency import (
+from league_pipeline.core.quarters import Quarter
+from league_pipeline.formats import readers
+from league_pipeline.validation.consistency import (
     PROBLEM_COLUMNS,
     ConsistencyReport,
     reporting_period,
     reporting_quarters,
     trust_consistency,
 )
-from league_pipeline.quarters import Quarter
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
 ACUTE, MHC = "nof_trust_data_acute", "nof_trust_data_mental_health_community"
@@ -209,7 +209,7 @@ def test_reporting_period_without_quarterly_dates_passes(acute) -> None:
 
 def test_check_refuses_a_staging_file_that_is_not_the_extract(league_home: Path) -> None:
     """The Dagster check reads the staged extracts; anything else is a one-line error."""
-    from league_pipeline import staging
+    from league_pipeline.core import staging
     from league_pipeline.defs.consistency import _extract
 
     engine_input = pd.DataFrame({"quarter": [Q1.label], "trust_code": ["RTX"], "x": [True]})

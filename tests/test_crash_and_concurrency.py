@@ -43,8 +43,8 @@ from reliability_support import (
 )
 
 from league_pipeline.definitions import ALL_ASSETS, run_resources
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.snapshots.store import SnapshotStore
 
 LOCK_ERRORS = ("database is locked", "database is busy", "could not set lock", "lock timeout")
 
@@ -57,10 +57,10 @@ import json, logging, os, sys, time, warnings
 from pathlib import Path
 warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)
-logging.getLogger("league_pipeline.snapshots").setLevel(logging.INFO)  # shows store retries
+logging.getLogger("league_pipeline.snapshots.store").setLevel(logging.INFO)  # shows store retries
 mode = sys.argv[1]
 if mode == "pause-in-snapshot":
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.snapshots.store import SnapshotStore
     real_append, marker = SnapshotStore._append, Path(sys.argv[2])
     def append(self, con, name, *args):
         columns = real_append(self, con, name, *args)
@@ -75,8 +75,8 @@ elif mode == "run":
     import dagster as dg
     from league_pipeline.definitions import ALL_ASSETS, run_resources
     from league_pipeline.defs.sources import SOURCE_KEYS
-    from league_pipeline.resources import config_from_env
-    from league_pipeline.runner import _problems, instance
+    from league_pipeline.defs.resources import config_from_env
+    from league_pipeline.cli.runner import _problems, instance
     snapshot = dg.AssetKey(["snapshots", "quarterly_snapshot"])
     core = (dg.AssetSelection.assets(*SOURCE_KEYS.values()) | dg.AssetSelection.groups("scoring")
             | dg.AssetSelection.assets(snapshot))
@@ -87,7 +87,7 @@ elif mode == "run":
                       "problems": _problems(result)}))
     sys.exit(0 if result.success else 1)
 elif mode == "read":
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.snapshots.store import SnapshotStore
     store, stop, reads = SnapshotStore(), Path(sys.argv[2]), 0
     while not stop.exists():  # the newest snapshot, each time: it may be seconds old
         info = store.list()[-1]
@@ -207,9 +207,9 @@ def test_parallel_quarter_runs_with_a_reader(home: Path, tmp_path: Path) -> None
 def test_staged_source_extract_survives_a_run(home: Path) -> None:
     """After a run, each source's staging table is still its validated extract (the scoring
     engine's own deficit/RSP inputs once replaced it, which broke parallel runs of a quarter)."""
-    from league_pipeline import staging
+    from league_pipeline.core import staging
     from league_pipeline.defs.sources import SOURCE_SPECS
-    from league_pipeline.validation import validate
+    from league_pipeline.validation.validate import validate
 
     for spec in SOURCE_SPECS:
         extract = staging.read_table(spec.kind, Q1.key)

@@ -17,14 +17,14 @@ from pathlib import Path
 
 from reliability_support import Q1, REPLICATES, populated_home, snapshot_digests, use_home
 
-from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.snapshots.store import SnapshotStore
 
 RERUN = """
 import sys, warnings
 warnings.filterwarnings("ignore")
 import dagster as dg
 from league_pipeline.definitions import ALL_ASSETS, run_resources
-from league_pipeline.resources import LeagueConfig
+from league_pipeline.defs.resources import LeagueConfig
 snapshot = dg.AssetKey(["snapshots", "quarterly_snapshot"])
 result = dg.materialize(ALL_ASSETS, selection=dg.AssetSelection.assets(snapshot).upstream(),
                         partition_key=sys.argv[1], instance=dg.DagsterInstance.ephemeral(),

@@ -159,8 +159,8 @@ def test_competition_ranks_rowwise():
 
 @pytest.fixture(scope="module")
 def sample_result():
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.sample_data import generate_quarter
+    from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.sample.generator import generate_quarter
 
     return generate_quarter(parse_quarter(Q)).scoring
 
@@ -192,8 +192,8 @@ def test_likely_ranges_reproducible_and_contain_the_estimate(sample_result):
 
 
 def test_scoring_is_deterministic(sample_result):
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.sample_data import generate_quarter
+    from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.sample.generator import generate_quarter
 
     again = generate_quarter(parse_quarter(Q)).scoring
     for name, df in sample_result.tables().items():

@@ -38,14 +38,14 @@ import dagster as dg
 import pytest
 from reliability_support import CORE, Q1, Q2, populated_home, snapshot_digests, use_home
 
-from league_pipeline import paths
+from league_pipeline.cli.runner import _problems, root_cause
+from league_pipeline.core import paths
+from league_pipeline.core.quarters import Quarter
 from league_pipeline.definitions import ALL_ASSETS, run_resources
-from league_pipeline.quarters import Quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.runner import _problems, root_cause
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources.acquire import landing_file
-from league_pipeline.sources.store import SourceStore
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.ingest.acquire import landing_file
+from league_pipeline.ingest.store import SourceStore
+from league_pipeline.snapshots.store import SnapshotStore
 
 BEFORE = [(Q1.label, 1), (Q2.label, 1)]  # the shared home's snapshots
 INSTANCE = dg.DagsterInstance.ephemeral()  # run history is not what is tested here

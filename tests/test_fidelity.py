@@ -1,5 +1,5 @@
 """Fidelity: the pipeline's numbers against NHS England's official NOF 2025/26 trust-data files,
-compared by the product's own audit (:mod:`league_pipeline.audit`, as ``league audit`` shows it).
+compared by the product's own audit (:mod:`league_pipeline.audit.compare`, as ``league audit`` shows it).
 
 Oracle: ../shared/data/real (acute Q1, mental health & community Q1-Q2). Every comparison
 asserts that the set of mismatches is EXACTLY the documented set below, each with its reason,
@@ -17,7 +17,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from league_pipeline import audit, readers
+from league_pipeline.audit import compare as audit
+from league_pipeline.formats import readers
 from league_pipeline.scoring import official
 from league_pipeline.scoring.engine import run_scoring
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from league_pipeline.atomic import write_bytes
-from league_pipeline.quarters import QuarterError, parse_quarter
-from league_pipeline.sources.fetch import LandingFetcher, SourceFetchError
+from league_pipeline.core.atomic import write_bytes
+from league_pipeline.core.quarters import QuarterError, parse_quarter
+from league_pipeline.ingest.fetch import LandingFetcher, SourceFetchError
 
 
 @pytest.mark.parametrize("text", ["２０２５/26 Q1", "2025/٢٦ Q1", "Q１ 2025/26", "２０２５-04"])

@@ -20,16 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from league_pipeline.quarters import Quarter
-from league_pipeline.sources import catalogue
-from league_pipeline.sources.acquire import acquire, probe
-from league_pipeline.sources.fetch import (
+from league_pipeline.core.quarters import Quarter
+from league_pipeline.ingest import catalogue
+from league_pipeline.ingest.acquire import acquire, probe
+from league_pipeline.ingest.fetch import (
     HttpFetcher,
     LandingFetcher,
     SourceFetchError,
     SourceMissing,
 )
-from league_pipeline.sources.store import SourceStore
+from league_pipeline.ingest.store import SourceStore
 
 CSV = b"Trust_code,Metric_ID,Value\nRXX,OF0001,0.5\nRYY,OF0001,0.7\n"
 HTML = b"<!DOCTYPE html>\n<html><body><h1>Page not found</h1></body></html>"

@@ -24,10 +24,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from league_pipeline import lake
 from league_pipeline.cli import main
-from league_pipeline.lake import CatalogDamagedError
-from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.snapshots.lake import CatalogDamagedError
+from league_pipeline.snapshots.store import SnapshotStore, lake
 
 Q1 = "2025/26 Q1"
 GARBAGE = b"GARBAGE!" * 16  # written over the first 128 bytes: SQLite's header is the first 100

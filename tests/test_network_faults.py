@@ -38,16 +38,16 @@ import dagster as dg
 import pytest
 from reliability_support import CORE, PIPELINE, shared_landing
 
-from league_pipeline import staging
+from league_pipeline.cli.runner import root_cause
+from league_pipeline.core import staging
+from league_pipeline.core.quarters import Quarter
 from league_pipeline.definitions import ALL_ASSETS, run_resources
+from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import SOURCE_KEYS
-from league_pipeline.quarters import Quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.runner import root_cause
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources import catalogue
-from league_pipeline.sources.acquire import landing_file
-from league_pipeline.sources.fetch import HttpFetcher, SourceFetchError
+from league_pipeline.ingest import catalogue
+from league_pipeline.ingest.acquire import landing_file
+from league_pipeline.ingest.fetch import HttpFetcher, SourceFetchError
+from league_pipeline.snapshots.store import SnapshotStore
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
 HTTP_KINDS = (

@@ -33,12 +33,12 @@ from pathlib import Path
 import pytest
 from outputs_support import Q1, build_real_home
 
-from league_pipeline.atomic import _umask
 from league_pipeline.cli import main
+from league_pipeline.core.atomic import _umask
+from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.ingest.store import SourceStore
 from league_pipeline.outputs import exports, folder, outputs_dir, publish
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources.store import SourceStore
+from league_pipeline.snapshots.store import SnapshotStore
 
 QUARTER = parse_quarter(Q1)
 

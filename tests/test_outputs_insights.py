@@ -18,6 +18,7 @@ from outputs_support import ACUTE_KIND, MHC_KIND, Q1, Q2, build_real_home, revis
 from outputs_support import write_snapshot as write_real_snapshot
 
 from league_pipeline.cli import main
+from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.outputs.explain import Explainer, UnknownTrustError, explain_trust
 from league_pipeline.outputs.movement import (
     NOT_SIGNIFICANT,
@@ -28,7 +29,6 @@ from league_pipeline.outputs.movement import (
 )
 from league_pipeline.outputs.results import load_previous, load_quarter
 from league_pipeline.outputs.revisions import NoRevisionError, latest_revision, revision
-from league_pipeline.quarters import parse_quarter
 
 REVISED_TRUST, REVISED_METRIC, REVISED_VALUE = "RTE", "OF0061", 7.5
 

@@ -13,7 +13,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from league_pipeline import readers
+from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.definitions import ALL_ASSETS, defs, run_resources
 from league_pipeline.defs.automation import quarterly_league_job
 from league_pipeline.defs.outputs import (
@@ -22,12 +22,12 @@ from league_pipeline.defs.outputs import (
     REPORT_KEY,
     ROUND_TRIP_CHECK,
 )
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.formats import readers
 from league_pipeline.outputs import outputs_dir
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.sample_data import write_sample_landing
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.validation import validate
+from league_pipeline.sample.generator import write_sample_landing
+from league_pipeline.snapshots.store import SnapshotStore
+from league_pipeline.validation.validate import validate
 
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")
 ACUTE_Q2 = "2025-26-q2/nhs-oversight-framework-acute-trust-data.csv"

@@ -25,16 +25,16 @@ import pytest
 from outputs_support import Q1, Q2, build_real_home, revise_acute_q1
 from playwright.sync_api import Page, sync_playwright
 
-from league_pipeline import audit
+from league_pipeline.audit import compare as audit
+from league_pipeline.cli.runner import run_quarters
+from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.ingest import catalogue
 from league_pipeline.outputs.movement import movement
 from league_pipeline.outputs.report import build_report, write_report
 from league_pipeline.outputs.results import QuarterResults, load_quarter
 from league_pipeline.outputs.revisions import latest_revision
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.runner import run_quarters
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources import catalogue
+from league_pipeline.snapshots.store import SnapshotStore
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -17,19 +17,20 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from league_pipeline import paths, readers, staging
+from league_pipeline.cli.runner import root_cause
+from league_pipeline.core import paths, staging
+from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.definitions import ALL_ASSETS, build_defs, defs, run_resources
 from league_pipeline.defs.automation import (
     due_quarter,
     new_publication_sensor,
     quarterly_league_schedule,
 )
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.runner import root_cause
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources import catalogue
-from league_pipeline.sources.acquire import landing_file
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.formats import readers
+from league_pipeline.ingest import catalogue
+from league_pipeline.ingest.acquire import landing_file
+from league_pipeline.snapshots.store import SnapshotStore
 
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")
 ACUTE_FILE = "2025-26-q1/nhs-oversight-framework-acute-trust-data.csv"

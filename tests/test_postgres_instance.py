@@ -28,12 +28,11 @@ import pandas as pd
 import psycopg2
 import pytest
 
-from league_pipeline import lake
+from league_pipeline.cli.runner import run_quarters
+from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.snapshots import SNAPSHOT_TABLES
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.runner import run_quarters
-from league_pipeline.snapshots import SnapshotError, SnapshotStore
+from league_pipeline.snapshots.store import SnapshotError, SnapshotStore, lake
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from league_pipeline.cli.pipeline import peer_groups_arg
-from league_pipeline.defs.raw import _left_out_pools
-from league_pipeline.resources import LeagueConfig
+from league_pipeline.defs.derived import _left_out_pools
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.ingest.revisions import publication_changes
 from league_pipeline.scoring import inputs
-from league_pipeline.sources.revisions import publication_changes
 
 Q1 = "2025/26 Q1"
 

@@ -16,14 +16,14 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from league_pipeline import readers
+from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.definitions import ALL_ASSETS, run_resources
+from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import REVISIONS_CHECK
+from league_pipeline.formats import readers
+from league_pipeline.ingest import catalogue
 from league_pipeline.outputs.revisions import revision
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources import catalogue
+from league_pipeline.snapshots.store import SnapshotStore
 
 pytestmark = pytest.mark.slow
 

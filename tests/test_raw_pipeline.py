@@ -16,17 +16,17 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from league_pipeline import staging
 from league_pipeline.cli import main
+from league_pipeline.core import paths, staging
+from league_pipeline.core.quarters import Quarter
 from league_pipeline.definitions import ALL_ASSETS, defs, run_resources
-from league_pipeline.quarters import Quarter
-from league_pipeline.raw.config import MetricSourcesError, metric_sources
-from league_pipeline.raw.cwt import read_cwt_provider, write_cwt_provider
-from league_pipeline.raw.precedence import official_values, provisional_values
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.sample_data import write_sample_landing
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources.catalogue import landing_path
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.derivation.config import MetricSourcesError, metric_sources
+from league_pipeline.derivation.precedence import official_values, provisional_values
+from league_pipeline.formats.cwt import read_cwt_provider, write_cwt_provider
+from league_pipeline.ingest.catalogue import landing_path
+from league_pipeline.sample.generator import write_sample_landing
+from league_pipeline.snapshots.store import SnapshotStore
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
 RECONCILIATION = dg.AssetKey(["raw", "reconciliation"])
@@ -240,7 +240,7 @@ def _frames():
 
 
 def _config(tmp_path: Path, precedence: str, metrics: str = "{}") -> Path:
-    text = (Path(__file__).parents[1] / "assets" / "metric_sources.yaml").read_text()
+    text = (paths.methodology_dir() / "metric_sources.yaml").read_text()
     text = text.replace(
         "precedence:\n  official: [official]\n  provisional: [derived, carried]\n\nmetrics: {}",
         f"precedence:\n{precedence}\n\nmetrics: {metrics}",

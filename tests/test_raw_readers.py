@@ -14,15 +14,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from league_pipeline.quarters import Quarter
-from league_pipeline.raw.ae import read_ae_monthly, write_ae_monthly
-from league_pipeline.raw.ambsys import read_ambsys, write_ambsys_csv
-from league_pipeline.raw.cwt import read_cwt_provider
-from league_pipeline.raw.derive import derive
-from league_pipeline.raw.reconcile import match_rates, reconcile, report_markdown
-from league_pipeline.readers import ReaderError, read_nof_trust_data, split_quarters
+from league_pipeline.core.quarters import Quarter
+from league_pipeline.derivation.derive import derive
+from league_pipeline.derivation.reconcile import match_rates, reconcile, report_markdown
+from league_pipeline.formats.ae import read_ae_monthly, write_ae_monthly
+from league_pipeline.formats.ambsys import read_ambsys, write_ambsys_csv
+from league_pipeline.formats.cwt import read_cwt_provider
+from league_pipeline.formats.readers import ReaderError, read_nof_trust_data, split_quarters
 from league_pipeline.scoring import inputs
-from league_pipeline.validation import validate
+from league_pipeline.validation.validate import validate
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
 AMBSYS = "ambsys_time_series_to_2025-08.xlsx"

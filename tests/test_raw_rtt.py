@@ -15,18 +15,18 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
-from league_pipeline.quarters import Quarter
-from league_pipeline.raw import rtt
-from league_pipeline.raw.derive import derive
-from league_pipeline.raw.rtt import (
+from league_pipeline.core.quarters import Quarter
+from league_pipeline.derivation.derive import derive
+from league_pipeline.formats import rtt
+from league_pipeline.formats.readers import ReaderError
+from league_pipeline.formats.rtt import (
     BAND_COLUMNS,
     EXTRACT_COLUMNS,
     ID_COLUMNS,
     read_rtt_extract,
     write_rtt_extract,
 )
-from league_pipeline.readers import ReaderError
-from league_pipeline.validation import validate
+from league_pipeline.validation.validate import validate
 
 Q1 = Quarter(2025, 1)
 

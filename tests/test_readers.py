@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from league_pipeline import readers
-from league_pipeline.readers import ReaderError
-from league_pipeline.validation import validate
+from league_pipeline.formats import readers
+from league_pipeline.formats.readers import ReaderError
+from league_pipeline.validation.validate import validate
 
 DERIVED_LEAGUE_FILE = "DERIVED_nof2526_q1_acute_league_table_reconstructed.csv"
 

@@ -28,13 +28,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from league_pipeline import audit
+from league_pipeline.audit import compare as audit
 from league_pipeline.cli import main
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.runner import run_quarters
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources import catalogue
+from league_pipeline.cli.runner import run_quarters
+from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.ingest import catalogue
+from league_pipeline.snapshots.store import SnapshotStore
 
 pytestmark = pytest.mark.slow
 

@@ -24,12 +24,12 @@ import pandas as pd
 import pytest
 from outputs_support import ACUTE_KIND, MHC_KIND, Q1, Q2, RealHome, write_snapshot
 
-from league_pipeline import readers
 from league_pipeline.cli import main
 from league_pipeline.cli.common import terminal_safe, terminal_safe_frame
+from league_pipeline.formats import readers
+from league_pipeline.ingest.store import SourceStore
 from league_pipeline.outputs.exports import neutralise_cell, neutralise_formulas
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources.store import SourceStore
+from league_pipeline.snapshots.store import SnapshotStore
 
 ESC = "\x1b"
 # trust code -> hostile name (acute Q1 trusts, and mental health trusts in Q1 and Q2)

@@ -1,4 +1,4 @@
-"""The synthetic landing folder generator (league_pipeline.sample_data).
+"""The synthetic landing folder generator (league_pipeline.sample.generator).
 
 Belongs here: determinism, the file set and trust counts, the published layout (parsed by the
 readers, valid against the schema, headers identical to NHS England's real files), cumulative
@@ -23,15 +23,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from league_pipeline import data_origin
-from league_pipeline.quarters import Quarter
-from league_pipeline.readers import (
+from league_pipeline.core.quarters import Quarter
+from league_pipeline.formats.readers import (
     read_deficit_flags,
     read_nof_trust_data,
     read_ods_trusts,
     read_rsp_list,
 )
-from league_pipeline.sample_data import (
+from league_pipeline.sample import data_origin
+from league_pipeline.sample.generator import (
     LandingNotOursError,
     generate_quarter,
     load_profiles,
@@ -41,7 +41,7 @@ from league_pipeline.sample_data import (
 )
 from league_pipeline.scoring.engine import run_scoring
 from league_pipeline.scoring.official import inputs_from_nof
-from league_pipeline.validation import validate
+from league_pipeline.validation.validate import validate
 
 Q1 = Quarter(2025, 1)
 Q2 = Quarter(2025, 2)
@@ -362,7 +362,7 @@ def test_a_corrupt_or_missing_manifest_means_not_synthetic(tmp_path: Path, caplo
     sha = data_origin.sha256_of(b"x")
     assert data_origin.synthetic_files(tmp_path) == {}  # no manifest: silently none
     (tmp_path / data_origin.MANIFEST_FILE).write_text("{not json")
-    with caplog.at_level(logging.WARNING, logger="league_pipeline.data_origin"):
+    with caplog.at_level(logging.WARNING, logger="league_pipeline.sample.data_origin"):
         assert not data_origin.is_synthetic(tmp_path, sha)
     assert "ignoring the sample-data manifest" in caplog.text
     (tmp_path / data_origin.MANIFEST_FILE).write_text(json.dumps({"files": {"a": sha}}))

@@ -20,12 +20,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from league_pipeline import lake
-from league_pipeline.snapshots import (
+from league_pipeline.snapshots.store import (
     SnapshotError,
     SnapshotNotFoundError,
     SnapshotStore,
     export_parquet,
+    lake,
 )
 
 Q1 = "2025/26 Q1"
@@ -318,7 +318,7 @@ def _context() -> mp.context.BaseContext:
     if "forkserver" not in methods:
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["numpy", "pandas", "league_pipeline.snapshots"])
+    ctx.set_forkserver_preload(["numpy", "pandas", "league_pipeline.snapshots.store"])
     return ctx
 
 

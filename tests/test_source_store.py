@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from league_pipeline.sources import store as store_module
-from league_pipeline.sources.store import (
+from league_pipeline.ingest import store as store_module
+from league_pipeline.ingest.store import (
     SourceNotFoundError,
     SourceStore,
     SourceStoreError,
@@ -165,7 +165,7 @@ _WORKER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from league_pipeline.sources.store import SourceStore
+    from league_pipeline.ingest.store import SourceStore
 
     store = SourceStore(Path(sys.argv[1]))
     for i in range(int(sys.argv[3])):

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from league_pipeline import readers
+from league_pipeline.formats import readers
 from league_pipeline.scoring import official
-from league_pipeline.validation import validate
+from league_pipeline.validation.validate import validate
 
 METRICS = ("OF0003", "OF1003")  # every acute trust's rows of two metrics: whole rank pools
 VALUE_ROW = 7  # an OF0003 row (a percentage), 0-based

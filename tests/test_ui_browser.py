@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from ui_browser_support import chromium_page, screenshot, webserver
 
-from league_pipeline import readers
-from league_pipeline.quarters import parse_quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.runner import run_quarters
-from league_pipeline.sample_data import write_sample_landing
+from league_pipeline.cli.runner import run_quarters
+from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.formats import readers
+from league_pipeline.sample.generator import write_sample_landing
 
 Q1 = parse_quarter("2025/26 Q1")
 ACUTE_Q1 = "2025-26-q1/nhs-oversight-framework-acute-trust-data.csv"

@@ -13,10 +13,12 @@ import pandera.pandas as pa
 import pytest
 import yaml
 
-from league_pipeline import paths, readers, validation
-from league_pipeline.peer_groups import PEER_GROUPS
-from league_pipeline.quarters import QuarterError
-from league_pipeline.validation import (
+from league_pipeline.core import paths
+from league_pipeline.core.peer_groups import PEER_GROUPS
+from league_pipeline.core.quarters import QuarterError
+from league_pipeline.formats import readers
+from league_pipeline.validation import validate as validation
+from league_pipeline.validation.validate import (
     FAILED_CHECKS_COLUMN,
     ValidationFailed,
     ValidationReport,

@@ -26,9 +26,9 @@ def _number(value: float) -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from league_pipeline.audit import COLUMNS, UNEXPLAINED, layer_summary
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.audit.compare import COLUMNS, UNEXPLAINED, layer_summary
+    from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.snapshots.store import SnapshotStore
 
     quarter = parse_quarter(args.quarter)
     store = SnapshotStore()

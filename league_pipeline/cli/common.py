@@ -7,7 +7,7 @@ import argparse
 import sys
 import unicodedata
 
-from league_pipeline import paths
+from league_pipeline.core import paths
 
 # characters a terminal acts on rather than shows: C0 and C1 controls and DEL (ESC starts the
 # ANSI sequences that clear the screen or set the title; CR, LF and TAB move the cursor), format
@@ -92,7 +92,7 @@ def print_data_label(*lineages, stream=None) -> None:
     """Print the synthetic-data line (on stdout unless ``stream``) when any of ``lineages`` (a
     snapshot lineage, or ``{"inputs": ...}`` of staged sources) comes from generated sample
     data; nothing for NHS England's files."""
-    from league_pipeline import data_origin
+    from league_pipeline.sample import data_origin
 
     for lineage in lineages:
         line = data_origin.banner_line(lineage)
@@ -104,9 +104,10 @@ def print_data_label(*lineages, stream=None) -> None:
 def staged_lineage(partition_key: str) -> dict:
     """``{"inputs": ...}`` of the source files staged for a quarter (the ones present), for
     commands that read staging rather than a snapshot (reconcile, provisional)."""
-    from league_pipeline import data_origin, staging
-    from league_pipeline.defs.raw import RAW_SOURCE_SPECS
+    from league_pipeline.core import staging
+    from league_pipeline.defs.derived import RAW_SOURCE_SPECS
     from league_pipeline.defs.sources import SOURCE_SPECS
+    from league_pipeline.sample import data_origin
 
     inputs = {}
     for spec in (*SOURCE_SPECS, *RAW_SOURCE_SPECS):

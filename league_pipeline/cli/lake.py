@@ -1,7 +1,7 @@
 """``league lake``: the snapshot catalog's safety net (check, backup, restore, orphans).
 
 Belongs here: the argument handling and the printing of the lake maintenance commands. The
-work is :class:`league_pipeline.snapshots.SnapshotStore` (``check``, ``backup``, ``restore``,
+work is :class:`league_pipeline.snapshots.store.SnapshotStore` (``check``, ``backup``, ``restore``,
 ``remove_orphan_files``). An unusable catalog is one ``error:`` line and one ``fix:`` line.
 """
 
@@ -15,13 +15,13 @@ from league_pipeline.cli.common import CliError
 
 
 def _store():
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.snapshots.store import SnapshotStore
 
     return SnapshotStore()
 
 
 def print_damage(exc) -> int:
-    """The ``error:`` and ``fix:`` lines of a :class:`~league_pipeline.lake.CatalogDamagedError`."""
+    """The ``error:`` and ``fix:`` lines of a :class:`~league_pipeline.snapshots.lake.CatalogDamagedError`."""
     print(f"error: {exc.problem}", file=sys.stderr)
     print(f"fix: {exc.fix}", file=sys.stderr)
     return 1
@@ -38,7 +38,7 @@ def _ids(infos, limit: int = 12) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from league_pipeline.lake import CatalogDamagedError
+    from league_pipeline.snapshots.lake import CatalogDamagedError
 
     store = _store()
     try:
@@ -65,7 +65,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from league_pipeline.lake import CatalogDamagedError, LakeError
+    from league_pipeline.snapshots.lake import CatalogDamagedError, LakeError
 
     store = _store()
     try:
@@ -82,7 +82,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from league_pipeline.lake import CatalogDamagedError, LakeError
+    from league_pipeline.snapshots.lake import CatalogDamagedError, LakeError
 
     store = _store()
     try:
@@ -111,7 +111,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_remove_orphans(args: argparse.Namespace) -> int:
-    from league_pipeline.lake import CatalogDamagedError
+    from league_pipeline.snapshots.lake import CatalogDamagedError
 
     store = _store()
     try:

@@ -33,7 +33,7 @@ def _user_errors():
     from league_pipeline.outputs.explain import UnknownTrustError
     from league_pipeline.outputs.results import NoSnapshotError
     from league_pipeline.outputs.revisions import NoRevisionError
-    from league_pipeline.snapshots import SnapshotNotFoundError
+    from league_pipeline.snapshots.store import SnapshotNotFoundError
 
     try:
         yield
@@ -42,7 +42,7 @@ def _user_errors():
 
 
 def _quarter(text: str):
-    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.core.quarters import parse_quarter
 
     return parse_quarter(text)
 
@@ -69,7 +69,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from league_pipeline.outputs import quarter_output_dir
     from league_pipeline.outputs.exports import write_official_exports
     from league_pipeline.outputs.results import load_quarter
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.snapshots.store import SnapshotStore
 
     store = SnapshotStore()
     with _user_errors():
@@ -100,7 +100,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from league_pipeline.outputs import quarter_output_dir
     from league_pipeline.outputs.report import REPORT_FILE, write_report
     from league_pipeline.outputs.results import load_quarter
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.snapshots.store import SnapshotStore
 
     store = SnapshotStore()
     with _user_errors():
@@ -120,9 +120,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from league_pipeline import data_origin
     from league_pipeline.outputs.explain import explain_trust
     from league_pipeline.outputs.results import load_quarter
+    from league_pipeline.sample import data_origin
 
     with _user_errors():
         results = load_quarter(_quarter(args.quarter), args.version)
@@ -167,11 +167,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_movement(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from league_pipeline.core.peer_groups import peer_group
+    from league_pipeline.core.quarters import FIRST_QUARTER
     from league_pipeline.outputs.exports import frame_csv
     from league_pipeline.outputs.movement import movement, movement_summary
     from league_pipeline.outputs.results import load_previous, load_quarter
-    from league_pipeline.peer_groups import peer_group
-    from league_pipeline.quarters import FIRST_QUARTER
 
     quarter = _quarter(args.quarter)
     with _user_errors():

@@ -1,7 +1,7 @@
 """``league sample-data``, ``league run`` and ``league backfill``: producing snapshots.
 
 Belongs here: the argument handling of the commands that write data. Running the job is
-:mod:`league_pipeline.runner`; each finished step prints a progress line on stderr.
+:mod:`league_pipeline.cli.runner`; each finished step prints a progress line on stderr.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from league_pipeline import paths
 from league_pipeline.cli.common import (
     CliError,
     check_landing,
@@ -19,12 +18,13 @@ from league_pipeline.cli.common import (
     terminal_safe,
 )
 from league_pipeline.cli.snapshots import print_snapshots
+from league_pipeline.core import paths
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
-    from league_pipeline import data_origin
-    from league_pipeline.quarters import all_quarters, parse_quarter
-    from league_pipeline.sample_data import LandingNotOursError, write_sample_landing
+    from league_pipeline.core.quarters import all_quarters, parse_quarter
+    from league_pipeline.sample import data_origin
+    from league_pipeline.sample.generator import LandingNotOursError, write_sample_landing
 
     landing = paths.landing_dir() if args.landing is None else args.landing.resolve()
     quarters = [parse_quarter(q) for q in args.quarter] if args.quarter else all_quarters()
@@ -65,7 +65,7 @@ def report(outcomes) -> int:
 
 def peer_groups_arg(text: str) -> list[str]:
     """``acute,mental_health_community`` -> the peer-group ids (aliases such as ``mh`` too)."""
-    from league_pipeline.peer_groups import peer_group
+    from league_pipeline.core.peer_groups import peer_group
 
     names = [part for part in text.split(",") if part.strip()]
     if not names:
@@ -77,9 +77,9 @@ def peer_groups_arg(text: str) -> list[str]:
 
 
 def _run(quarters, args: argparse.Namespace, *, single_run: bool, parallel: int = 1) -> int:
-    from league_pipeline.resources import config_from_env
-    from league_pipeline.runner import run_quarters, with_peer_groups
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.cli.runner import run_quarters, with_peer_groups
+    from league_pipeline.defs.resources import config_from_env
+    from league_pipeline.snapshots.store import SnapshotStore
 
     check_landing(quarters)
     league = with_peer_groups(config_from_env(), args.peer_groups)
@@ -100,14 +100,14 @@ def _run(quarters, args: argparse.Namespace, *, single_run: bool, parallel: int 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.core.quarters import parse_quarter
 
     quarters = [parse_quarter(q) for q in args.quarter]
     return _run(quarters, args, single_run=len(quarters) > 1)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from league_pipeline.quarters import parse_quarter, quarter_range
+    from league_pipeline.core.quarters import parse_quarter, quarter_range
 
     quarters = quarter_range(parse_quarter(args.start), parse_quarter(args.end))
     if args.parallel is not None and args.parallel < 1:

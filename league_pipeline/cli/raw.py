@@ -1,7 +1,7 @@
 """``league reconcile`` and ``league provisional``: metric values from the raw NHS statistics.
 
 Belongs here: the two commands that run the raw-statistics jobs of
-:mod:`league_pipeline.defs.raw` for one quarter and print what they found (match rates and the
+:mod:`league_pipeline.defs.derived` for one quarter and print what they found (match rates and the
 trusts that differ; a provisional league table, labelled as such).
 """
 
@@ -26,9 +26,9 @@ from league_pipeline.cli.common import (
 
 def _run_job(job_name: str, quarter, args: argparse.Namespace) -> None:
     """Run ``job_name`` for ``quarter`` in the persistent instance; CliError on failure."""
+    from league_pipeline.cli.runner import instance, root_cause
     from league_pipeline.definitions import build_defs
-    from league_pipeline.resources import config_from_env
-    from league_pipeline.runner import instance, root_cause
+    from league_pipeline.defs.resources import config_from_env
 
     job = build_defs(config_from_env()).resolve_job_def(job_name)
     progress(f"running {job_name} for {quarter.label} ...")
@@ -61,7 +61,7 @@ def _run_job(job_name: str, quarter, args: argparse.Namespace) -> None:
 
 def _write_csv(df: pd.DataFrame, path: Path | None) -> None:
     if path is not None:
-        from league_pipeline.atomic import write_bytes
+        from league_pipeline.core.atomic import write_bytes
         from league_pipeline.outputs.exports import frame_csv
 
         write_bytes(path, frame_csv(df))  # formula-leading text cells neutralised
@@ -69,8 +69,8 @@ def _write_csv(df: pd.DataFrame, path: Path | None) -> None:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from league_pipeline import staging
-    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.core import staging
+    from league_pipeline.core.quarters import parse_quarter
 
     quarter = parse_quarter(args.quarter)
     _run_job("raw_reconciliation_job", quarter, args)
@@ -88,7 +88,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     for r in rates[~rates["passed"]].itertuples():
         print(
             f"warning: {r.metric_id} matches for {r.match_rate:.1%} of trusts, below the "
-            f"{r.min_match_rate:.0%} expected (assets/metric_sources.yaml)",
+            f"{r.min_match_rate:.0%} expected (assets/methodology/metric_sources.yaml)",
             file=sys.stderr,
         )
     _write_csv(table, args.csv)
@@ -96,10 +96,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_provisional(args: argparse.Namespace) -> int:
-    from league_pipeline import staging
-    from league_pipeline.defs.raw import NoOfficialQuarterError, carried_inputs
-    from league_pipeline.peer_groups import peer_group
-    from league_pipeline.quarters import parse_quarter
+    from league_pipeline.core import staging
+    from league_pipeline.core.peer_groups import peer_group
+    from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.defs.derived import NoOfficialQuarterError, carried_inputs
 
     quarter = parse_quarter(args.quarter)
     try:

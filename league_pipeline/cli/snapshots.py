@@ -22,10 +22,10 @@ from league_pipeline.cli.common import (
 def print_snapshots(quarters: list[str] | None = None) -> None:
     from tabulate import tabulate
 
-    from league_pipeline import data_origin
+    from league_pipeline.core.quarters import parse_quarter
     from league_pipeline.outputs import folder
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.sample import data_origin
+    from league_pipeline.snapshots.store import SnapshotStore
 
     rows = []
     not_complete = []  # (quarter label, version, state) of outputs to rebuild
@@ -68,9 +68,9 @@ def print_snapshots(quarters: list[str] | None = None) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from league_pipeline.cli.lake import print_damage
-    from league_pipeline.lake import CatalogDamagedError
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.snapshots.lake import CatalogDamagedError
+    from league_pipeline.snapshots.store import SnapshotStore
 
     try:  # a missing, emptied or damaged catalog beside data files is not "no snapshots yet"
         SnapshotStore().check_catalog()
@@ -87,9 +87,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_table(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from league_pipeline.peer_groups import peer_group
-    from league_pipeline.quarters import parse_quarter
-    from league_pipeline.snapshots import SnapshotStore
+    from league_pipeline.core.peer_groups import peer_group
+    from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.snapshots.store import SnapshotStore
 
     quarter = parse_quarter(args.quarter)
     group = peer_group(args.peer_group)
@@ -134,7 +134,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 def basis_notes(lineage: dict, table) -> list[str]:
     """What in the table is NHS England's published figure rather than computed (basis), and
     how the computed segments and ranks compare with the published ones."""
-    from league_pipeline.peer_groups import PEER_GROUPS
+    from league_pipeline.core.peer_groups import PEER_GROUPS
 
     notes = []
     basis = lineage.get("basis", {})

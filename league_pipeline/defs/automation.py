@@ -16,12 +16,12 @@ from datetime import date, datetime
 
 import dagster as dg
 
+from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, all_quarters, parse_quarter
+from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import SOURCE_SPECS
-from league_pipeline.quarters import FIRST_QUARTER, Quarter, all_quarters, parse_quarter
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources.acquire import probe
-from league_pipeline.sources.fetch import SourceFetchError, SourceProbe
+from league_pipeline.ingest.acquire import probe
+from league_pipeline.ingest.fetch import SourceFetchError, SourceProbe
+from league_pipeline.snapshots.store import SnapshotStore
 
 CUMULATIVE_KINDS = {spec.kind for spec in SOURCE_SPECS if spec.cumulative}
 PUBLICATION_LAG_DAYS = 70  # NOF results appear about ten weeks after a quarter ends

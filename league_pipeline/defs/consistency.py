@@ -1,6 +1,6 @@
 """Blocking asset checks across a quarter's source files (trusts, reporting period).
 
-Belongs here: the Dagster wiring of :mod:`league_pipeline.consistency`. Each check reads the
+Belongs here: the Dagster wiring of :mod:`league_pipeline.validation.consistency`. Each check reads the
 staged extracts the source assets wrote for the run's quarters and fails (ERROR severity,
 blocking) with the offending rows in its ``failing_rows`` metadata, so no scoring asset and no
 snapshot is built from files that disagree.
@@ -15,10 +15,11 @@ snapshot is built from files that disagree.
 import dagster as dg
 import pandas as pd
 
-from league_pipeline import consistency, staging
-from league_pipeline.consistency import ConsistencyReport
+from league_pipeline.core import staging
+from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
-from league_pipeline.quarters import parse_quarter
+from league_pipeline.validation import consistency
+from league_pipeline.validation.consistency import ConsistencyReport
 
 TRUSTS_CHECK = "trusts_consistent"
 PERIOD_CHECK = "reporting_period"
@@ -69,7 +70,7 @@ def _result(reports: list[ConsistencyReport]) -> dg.AssetCheckResult:
     description=(
         "The quarter's files agree on its trusts: every NOF trust is in its own peer group's "
         "file only, known to ODS and open; every RSP and deficit-flag trust is scored; every "
-        "scored trust has a deficit flag (league_pipeline.consistency.trust_consistency)."
+        "scored trust has a deficit flag (league_pipeline.validation.consistency.trust_consistency)."
     ),
 )
 def trusts_consistent(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:

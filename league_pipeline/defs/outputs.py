@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from league_pipeline.quarters import quarterly_partitions
-from league_pipeline.resources import LeagueConfig, WorkerPool
+from league_pipeline.core.quarters import quarterly_partitions
+from league_pipeline.defs.resources import LeagueConfig, WorkerPool
 
 if TYPE_CHECKING:  # the outputs (Altair, Jinja) are imported when the step runs, not on load
     from league_pipeline.outputs.publish import QuarterOutputs

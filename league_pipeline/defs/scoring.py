@@ -12,16 +12,17 @@ from functools import partial
 import dagster as dg
 import pandas as pd
 
-from league_pipeline import audit, staging
+from league_pipeline.audit import compare as audit
+from league_pipeline.core import staging
+from league_pipeline.core.quarters import parse_quarter, quarterly_partitions
+from league_pipeline.defs.derived import RECONCILIATION_KEY
 from league_pipeline.defs.metadata import table_metadata
-from league_pipeline.defs.raw import RECONCILIATION_KEY
+from league_pipeline.defs.resources import LeagueConfig, WorkerPool
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
-from league_pipeline.quarters import parse_quarter, quarterly_partitions
-from league_pipeline.resources import LeagueConfig, WorkerPool
 from league_pipeline.scoring import inputs, official
 from league_pipeline.scoring.engine import ScoringSession
 from league_pipeline.scoring.staged import staged_likely_ranges
-from league_pipeline.validation import validate
+from league_pipeline.validation.validate import validate
 
 CODE_VERSION = "1"
 NOF_KINDS = (
@@ -229,7 +230,7 @@ def _flags_check(flags: dict) -> dg.AssetCheckResult:
     ],
     description=(
         "Every trust's metric values (OF0xxx) with their source (official NOF file or raw "
-        "derivation, by the precedence in assets/metric_sources.yaml), score-only metrics, "
+        "derivation, by the precedence in assets/methodology/metric_sources.yaml), score-only metrics, "
         "deficit and RSP flags (from the publication's OF5004/OF5007, else the landing files), "
         "and NHS England's published layers for the audit and for values the run cannot "
         "compute (peer groups left out)."

@@ -1,7 +1,7 @@
 """The snapshot asset: each quarter's results written as an immutable, versioned snapshot.
 
 Belongs here: collecting a quarter's staged tables and lineage and handing them to
-:class:`league_pipeline.snapshots.SnapshotStore`, which assigns the next version atomically. A
+:class:`league_pipeline.snapshots.store.SnapshotStore`, which assigns the next version atomically. A
 re-run creates a new version; an earlier one is never changed.
 """
 
@@ -9,13 +9,13 @@ re-run creates a new version; an earlier one is never changed.
 import dagster as dg
 import pandas as pd
 
-from league_pipeline import staging
-from league_pipeline.defs.raw import RAW_SOURCE_SPECS
+from league_pipeline.core import staging
+from league_pipeline.core.quarters import parse_quarter, quarterly_partitions
+from league_pipeline.defs.derived import RAW_SOURCE_SPECS
+from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import SOURCE_SPECS, is_absent
-from league_pipeline.lineage import snapshot_lineage
-from league_pipeline.quarters import parse_quarter, quarterly_partitions
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.snapshots import PUBLISHED_ROWS, SnapshotStore
+from league_pipeline.snapshots.lineage import snapshot_lineage
+from league_pipeline.snapshots.store import PUBLISHED_ROWS, SnapshotStore
 
 # staging table -> snapshot table
 SNAPSHOT_TABLES = {
@@ -32,7 +32,7 @@ SNAPSHOT_TABLES = {
 }
 
 
-# each scoring layer's comparison with NHS England's published figures (league_pipeline.audit)
+# each scoring layer's comparison with NHS England's published figures (league_pipeline.audit.compare)
 AUDIT_TABLES = (
     "audit_metric_scores",
     "audit_domain_scores",

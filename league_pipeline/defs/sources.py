@@ -1,7 +1,7 @@
 """Source-extract assets: fetch each published file, parse it, validate it with pandera.
 
 Belongs here: the one way a source asset is built (:func:`build_source_asset`, used for the
-NOF files here and for the raw statistics in :mod:`league_pipeline.defs.raw`), and the NOF
+NOF files here and for the raw statistics in :mod:`league_pipeline.defs.derived`), and the NOF
 sources' specs. Each asset has a blocking pandera asset check. The check's metadata holds the
 failing rows and columns, so a bad file is visible in the Dagster UI and nothing downstream
 (and so no snapshot) is built from it. A rejected extract is kept as
@@ -14,16 +14,18 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from league_pipeline import data_origin, readers, staging
+from league_pipeline.core import staging
+from league_pipeline.core.quarters import Quarter, parse_quarter, quarterly_partitions
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
-from league_pipeline.quarters import Quarter, parse_quarter, quarterly_partitions
-from league_pipeline.resources import LeagueConfig
-from league_pipeline.snapshots import PUBLISHED_ROWS, SnapshotNotFoundError, SnapshotStore
-from league_pipeline.sources.acquire import acquire, publications
-from league_pipeline.sources.fetch import SourceMissing
-from league_pipeline.sources.revisions import publication_changes
-from league_pipeline.sources.store import StoredFile
-from league_pipeline.validation import ValidationReport, validate
+from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.formats import readers
+from league_pipeline.ingest.acquire import acquire, publications
+from league_pipeline.ingest.fetch import SourceMissing
+from league_pipeline.ingest.revisions import publication_changes
+from league_pipeline.ingest.store import StoredFile
+from league_pipeline.sample import data_origin
+from league_pipeline.snapshots.store import PUBLISHED_ROWS, SnapshotNotFoundError, SnapshotStore
+from league_pipeline.validation.validate import ValidationReport, validate
 
 SCHEMA_CHECK = "pandera_schema"
 REVISIONS_CHECK = "publication_revisions"

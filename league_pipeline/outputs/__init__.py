@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from league_pipeline import paths
-from league_pipeline.quarters import Quarter
+from league_pipeline.core import paths
+from league_pipeline.core.quarters import Quarter
 
 
 def outputs_dir() -> Path:

@@ -21,7 +21,7 @@ metric that *raises* the average makes the trust look worse.
 * **Override and RSP**: the unadjusted, adjusted (after the financial override) and final
   (segment 5 for the Recovery Support Programme) segments side by side.
 * **Rank without the override**: the league rule (``08_league_table.sql``) re-applied with this
-  trust's override lifted, and with nobody's (``assets/sql/outputs/ranks_without_override.sql``).
+  trust's override lifted, and with nobody's (``league_pipeline/outputs/sql/ranks_without_override.sql``).
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from typing import Any
 
 import pandas as pd
 
+from league_pipeline.core.peer_groups import BY_ID
+from league_pipeline.core.quarters import Quarter
 from league_pipeline.outputs.queries import run_query
 from league_pipeline.outputs.results import QuarterResults
-from league_pipeline.peer_groups import BY_ID
-from league_pipeline.quarters import Quarter
 from league_pipeline.scoring import catalogue
 
 INFECTIONS_ITEM = "INF"

@@ -1,10 +1,10 @@
 """A snapshot in NHS England's published formats: league tables and trust data files.
 
 Belongs here: building, per quarter and peer group, the official league table and the official
-"trust data" file from a snapshot (the SQL is ``assets/sql/outputs/nof_*.sql``), the published
+"trust data" file from a snapshot (the SQL is ``league_pipeline/outputs/sql/nof_*.sql``), the published
 CSV layout of each quarter (columns, order, ``Likely_range_*`` as ``a to b``, floats printed as
 published, encoding and line ends), the file names NHS England uses, and writing them as CSV
-and Parquet. The CSV bytes are produced by :mod:`league_pipeline.readers` (``write_nof_*``), and
+and Parquet. The CSV bytes are produced by :mod:`league_pipeline.formats.readers` (``write_nof_*``), and
 the Parquet files hold exactly what the project's readers read back from those CSVs.
 
 Layouts: 2025/26 Q1 files follow the Sept 2025 publication (trust data without a ``Quarter``
@@ -37,14 +37,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from league_pipeline import data_origin, paths, readers
-from league_pipeline.atomic import atomic_write, write_bytes
+from league_pipeline.core import paths
+from league_pipeline.core.atomic import atomic_write, write_bytes
+from league_pipeline.core.peer_groups import BY_ID, PEER_GROUPS, PeerGroup
+from league_pipeline.core.quarters import FIRST_QUARTER, Quarter
+from league_pipeline.formats import readers
+from league_pipeline.ingest.store import SourceNotFoundError, SourceStore
 from league_pipeline.outputs.queries import run_query
 from league_pipeline.outputs.results import QuarterResults
-from league_pipeline.peer_groups import BY_ID, PEER_GROUPS, PeerGroup
-from league_pipeline.quarters import FIRST_QUARTER, Quarter
+from league_pipeline.sample import data_origin
 from league_pipeline.scoring import catalogue
-from league_pipeline.sources.store import SourceNotFoundError, SourceStore
 
 log = logging.getLogger(__name__)
 

@@ -36,9 +36,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from league_pipeline.atomic import write_bytes
+from league_pipeline.core.atomic import write_bytes
+from league_pipeline.core.quarters import Quarter
 from league_pipeline.outputs import quarter_output_dir
-from league_pipeline.quarters import Quarter
 
 MANIFEST = "outputs-manifest.json"
 LOCK = ".lock"

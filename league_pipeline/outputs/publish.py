@@ -30,8 +30,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from league_pipeline import data_origin
-from league_pipeline.atomic import write_bytes
+from league_pipeline.core.atomic import write_bytes
+from league_pipeline.core.peer_groups import BY_ID
+from league_pipeline.core.quarters import Quarter, parse_quarter
+from league_pipeline.ingest.store import SourceStore
 from league_pipeline.outputs import folder as version_folder
 from league_pipeline.outputs import quarter_output_dir
 from league_pipeline.outputs.explain import Explainer
@@ -45,11 +47,9 @@ from league_pipeline.outputs.movement import movement, movement_summary
 from league_pipeline.outputs.report import REPORT_FILE, build_report
 from league_pipeline.outputs.results import load_previous, load_quarter
 from league_pipeline.outputs.revisions import Revision, latest_revision
-from league_pipeline.peer_groups import BY_ID
-from league_pipeline.quarters import Quarter, parse_quarter
-from league_pipeline.snapshots import SnapshotStore
-from league_pipeline.sources.store import SourceStore
-from league_pipeline.validation import validate
+from league_pipeline.sample import data_origin
+from league_pipeline.snapshots.store import SnapshotStore
+from league_pipeline.validation.validate import validate
 
 Progress = Callable[[str], None]
 SYNTHETIC_NOTICE = "SYNTHETIC-DATA.txt"

@@ -1,6 +1,6 @@
 """One snapshot version of a quarter, loaded into memory for the outputs.
 
-Belongs here: reading a snapshot's tables from the :class:`~league_pipeline.snapshots.
+Belongs here: reading a snapshot's tables from the :class:`~league_pipeline.snapshots.store.
 SnapshotStore` once, and the small derived tables several outputs share (the averaging items,
 re-derived with the methodology's own SQL; the quarter's national average). Nothing here
 formats anything for people.
@@ -13,10 +13,10 @@ from functools import cached_property
 
 import pandas as pd
 
-from league_pipeline.peer_groups import PEER_GROUPS, PeerGroup
-from league_pipeline.quarters import FIRST_QUARTER, Quarter, parse_quarter
+from league_pipeline.core.peer_groups import PEER_GROUPS, PeerGroup
+from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, parse_quarter
 from league_pipeline.scoring.engine import ScoringSession
-from league_pipeline.snapshots import SYSTEM_COLUMNS, SnapshotInfo, SnapshotStore
+from league_pipeline.snapshots.store import SYSTEM_COLUMNS, SnapshotInfo, SnapshotStore
 
 # the snapshot tables the outputs read (see league_pipeline.defs.snapshots.SNAPSHOT_TABLES)
 TABLES = (
@@ -29,7 +29,7 @@ TABLES = (
     "trusts",
 )
 # read when the snapshot has them: the audit (every recomputed figure beside the published one,
-# league_pipeline.audit) is in snapshots built since the audit existed
+# league_pipeline.audit.compare) is in snapshots built since the audit existed
 OPTIONAL_TABLES = ("audit",)
 
 

@@ -3,7 +3,7 @@
 Belongs here: when a quarter has more than one snapshot version (NHS England revised a source
 file and the quarter was re-run), listing which sources changed and which trusts' metric
 values, metric scores, domain scores, average score, segments and rank changed. The row-level
-differences come from :meth:`league_pipeline.snapshots.SnapshotStore.diff`.
+differences come from :meth:`league_pipeline.snapshots.store.SnapshotStore.diff`.
 
 A trust is listed when one of its values, scores or domain scores changed, or its average,
 segments (unadjusted, adjusted, final), financial-override or RSP flag, or rank changed. Its
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from league_pipeline.quarters import Quarter, parse_quarter
-from league_pipeline.snapshots import SnapshotInfo, SnapshotStore
+from league_pipeline.core.quarters import Quarter, parse_quarter
+from league_pipeline.snapshots.store import SnapshotInfo, SnapshotStore
 
 # table -> (row key, the columns whose change counts, the summary column listing the ids)
 _TRACKED = {

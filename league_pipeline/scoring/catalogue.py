@@ -9,14 +9,14 @@ from functools import cache
 
 import pandas as pd
 
-from league_pipeline.paths import assets_dir
+from league_pipeline.core.paths import methodology_dir
 
 METHODOLOGY_VERSION = "NOF-2025/26/r1"
 
 
 @cache
 def _read(name: str) -> pd.DataFrame:
-    return pd.read_csv(assets_dir() / name, dtype_backend="numpy_nullable")
+    return pd.read_csv(methodology_dir() / name, dtype_backend="numpy_nullable")
 
 
 def metric_catalogue() -> pd.DataFrame:

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from league_pipeline.paths import sql_dir
+from league_pipeline.core.paths import sql_dir
 from league_pipeline.scoring import catalogue
 
 # The columns each input must provide (extra columns are ignored).

@@ -3,7 +3,7 @@
 Belongs here: turning parsed extracts (NOF trust-data files, deficit flags, RSP list) into the
 engine's input tables, with quarters written the pipeline's way (``2025/26 Q1``), and recording
 where each metric value came from (:func:`with_sources`, the precedence of
-:mod:`league_pipeline.raw.precedence`).
+:mod:`league_pipeline.derivation.precedence`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from league_pipeline.quarters import parse_quarter
+from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.scoring import official
 
 YES = {"yes", "y", "true", "1"}
@@ -43,10 +43,10 @@ def with_sources(
     official: pd.DataFrame, derived: pd.DataFrame, trusts: pd.DataFrame
 ) -> pd.DataFrame:
     """The quarter's metric values with where each came from (``source``, ``source_quarter``),
-    after the official-quarter precedence of ``assets/metric_sources.yaml`` (by default NHS
+    after the official-quarter precedence of ``assets/methodology/metric_sources.yaml`` (by default NHS
     England's values as published; raw derivations fill in only where configured), plus the
     raw derivation of the same cell (``derived_value``, NaN where there is none)."""
-    from league_pipeline.raw import precedence
+    from league_pipeline.derivation import precedence
 
     chosen = precedence.official_values(official, derived, trusts)
     reference = precedence.derived_candidates(derived)

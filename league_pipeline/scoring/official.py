@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from league_pipeline.peer_groups import BY_TRUST_TYPE
+from league_pipeline.core.peer_groups import BY_TRUST_TYPE
 from league_pipeline.scoring import catalogue
 from league_pipeline.scoring.engine import ScoringInputs
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from league_pipeline import staging
+from league_pipeline.core import staging
 from league_pipeline.scoring.likely_ranges import likely_ranges
 
 

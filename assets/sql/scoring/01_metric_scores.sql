@@ -1,10 +1,10 @@
 -- Step 1: metric value (OF0xxx) -> metric score (OF1xxx), 1.00 best ... 4.00 worst.
--- Rules (assets/metrics.csv column `rule`, methodology doc section 4.1):
+-- Rules (assets/methodology/metrics.csv column `rule`, methodology doc section 4.1):
 --   rank         A: 1 + 3(r-1)/(N-1) over the pool
 --   target_rank  B: 1.00 if the target is met, else 2 + 2(r'-1)/(N'-1) among non-achievers;
 --                   infection metrics published as a count use the count bands instead
 --   ucr          C: achievers 1 + 2(r-1)/(M-1), non-achievers 4.00
---   band         D: finance plan / YTD variance bands (assets/score_bands.csv)
+--   band         D: finance plan / YTD variance bands (assets/methodology/score_bands.csv)
 --   matrix       D: combined finance = lookup of the two finance band scores
 --   given        published only as a score (SHMI, CQC): taken as given
 -- Ranks are competition ranks (ties share the lowest rank) on the values as given. Published

@@ -40,17 +40,17 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from league_pipeline import data_origin
-from league_pipeline.atomic import write_bytes
+from league_pipeline.core.atomic import write_bytes
+from league_pipeline.core.peer_groups import BY_ID
+from league_pipeline.core.quarters import Quarter
 from league_pipeline.outputs.explain import Explainer, TrustExplanation
 from league_pipeline.outputs.movement import movement, movement_summary
 from league_pipeline.outputs.report import charts
 from league_pipeline.outputs.report.comparison import comparison_context
 from league_pipeline.outputs.results import QuarterResults, load_previous, load_quarter
 from league_pipeline.outputs.revisions import Revision, latest_revision
-from league_pipeline.peer_groups import BY_ID
-from league_pipeline.quarters import Quarter
-from league_pipeline.snapshots import SnapshotStore
+from league_pipeline.sample import data_origin
+from league_pipeline.snapshots.store import SnapshotStore
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPORT_FILE = "report.html"

@@ -20,9 +20,9 @@ import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
-from league_pipeline import paths
-from league_pipeline.atomic import write_bytes
-from league_pipeline.peer_groups import PEER_GROUPS
+from league_pipeline.core import paths
+from league_pipeline.core.atomic import write_bytes
+from league_pipeline.core.peer_groups import PEER_GROUPS
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def vega_bundle() -> str:
     in a ``<script>`` element.
 
     vl-convert bundles the libraries on each call (about 2.5 s), so the result is kept in the
-    cache folder (:func:`league_pipeline.paths.cache_dir`) under vl-convert's version: a new
+    cache folder (:func:`league_pipeline.core.paths.cache_dir`) under vl-convert's version: a new
     process reads it back instead.
     """
     cached = paths.cache_dir() / f"vega-bundle-vl-convert-{vlc.__version__}.js"

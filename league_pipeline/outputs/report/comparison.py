@@ -2,7 +2,7 @@
 the publication, and where the recomputation and the published figures differ, in words a trust
 board member can follow.
 
-Belongs here: turning a snapshot's ``audit`` table (:mod:`league_pipeline.audit`), its lineage
+Belongs here: turning a snapshot's ``audit`` table (:mod:`league_pipeline.audit.compare`), its lineage
 (``peer_groups``) and the basis columns of its tables into the report's context: notes for the
 quarter, the per-layer counts, the table of disagreements, one line a peer group, and a section
 on every trust's page. Nothing here renders HTML.
@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from league_pipeline import audit
+from league_pipeline.audit import compare as audit
+from league_pipeline.core.peer_groups import BY_ID, PEER_GROUPS
 from league_pipeline.outputs.explain import item_labels
 from league_pipeline.outputs.results import QuarterResults
-from league_pipeline.peer_groups import BY_ID, PEER_GROUPS
 from league_pipeline.scoring import catalogue
 
 COMPUTED, PUBLISHED = "computed", "published"
@@ -41,7 +41,7 @@ LAYER_LABELS = {
 }
 FLAG_LAYERS = {"deficit_flag", "in_rsp"}
 NUMBER_LAYERS = {"metric_score", "domain_score", "average_score"}
-# each reason of league_pipeline.audit.REASONS in plain words
+# each reason of league_pipeline.audit.compare.REASONS in plain words
 REASON_TEXT = {
     audit.CROSS_TYPE_TIE: (
         "The published values behind this score are rounded to 2 decimal places, and "

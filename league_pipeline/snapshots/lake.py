@@ -1,0 +1,559 @@
+"""The DuckLake connection behind the snapshot store: extension binaries, catalog, ATTACH.
+
+Belongs here: finding the DuckDB extension binaries shipped by the ``duckdb-extension-*``
+packages and loading them (DuckDB must never download one: there is no network but the package
+registries), parsing the catalog setting, creating a new catalog atomically and attaching it
+for one short unit of work. What is stored, and how, lives in :mod:`league_pipeline.snapshots.store`.
+
+Catalogs:
+
+* default: a SQLite file ``<root>/catalog.sqlite`` (WAL journal, busy timeout) with the Parquet
+  data files under ``<root>/data/``; several processes on one machine can read and write it;
+* ``sqlite:/path/to/catalog.sqlite``: the same with the catalog file elsewhere;
+* ``postgres:dbname=... host=...``: the team option, a PostgreSQL catalog (needs the
+  ``duckdb-extension-postgres-scanner`` package); data files still go to ``<root>/data/``, so
+  every machine must see the same ``root`` on a shared file system. Writers are serialised by
+  a Postgres advisory lock (through psycopg2, which dagster-postgres brings) besides the file
+  lock, so writers on different machines cannot take the same version number: with a Postgres
+  catalog DuckLake lets concurrent appends commit side by side (measured: without a lock, two
+  writers each published a "v2" of the same quarter).
+
+The setting comes from the ``catalog`` argument, else the ``LEAGUE_LAKE_CATALOG`` environment
+variable, else the default.
+
+One in-memory DuckDB instance per process holds the loaded extensions (loading and verifying
+the signed binaries costs ~0.3 s, too much to repeat for every call). Each unit of work takes a
+fresh cursor, ATTACHes the catalog under an alias of its own (``lake_<n>``), makes it the
+cursor's current database (``USE``), does its work and DETACHes, so no catalog handle or SQLite
+lock outlives the call and threads of one process do not wait for each other. SQL therefore
+names lake tables without a catalog prefix.
+
+Catalog safety (issue 12). The catalog is the only record of which Parquet files make up which
+snapshot, and DuckLake inlines small tables (the snapshot manifest among them) into the catalog
+itself, so a lost catalog cannot be rebuilt from the data files. Hence:
+
+* :func:`sqlite_catalog_problem` says what is wrong with a SQLite catalog file (missing, empty,
+  not a database, damaged pages, not a DuckLake catalog), read through SQLite in read-only mode;
+  the snapshot store refuses to start a new lake beside existing data files and raises
+  :class:`CatalogDamagedError` (a problem and a fix) instead;
+* :func:`copy_sqlite` copies a catalog with SQLite's online backup API (a consistent copy of a
+  WAL database, which a file copy is not); the store keeps the last ``LEAGUE_LAKE_BACKUPS``
+  (default 5) verified copies in ``<catalog folder>/backups/`` and restores the newest good one
+  (:func:`install_catalog`, after :func:`move_aside` has kept the broken file and its
+  ``-wal``/``-shm`` as ``<name>.broken-<UTC time>``);
+* a Postgres catalog is the database's to back up (``pg_dump``); the store checks it, but keeps
+  no copies of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import itertools
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import duckdb
+from filelock import FileLock
+
+ALIAS_PREFIX = "lake_"
+CATALOG_ENV = "LEAGUE_LAKE_CATALOG"
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+BACKUPS_ENV = "LEAGUE_LAKE_BACKUPS"
+DEFAULT_BACKUPS = 5  # verified catalog copies kept (0: none)
+BACKUP_FOLDER = "backups"
+# tables every DuckLake catalog has (the ones the store's checks read)
+DUCKLAKE_TABLES = frozenset(
+    {"ducklake_metadata", "ducklake_snapshot", "ducklake_table", "ducklake_data_file"}
+)
+# pg_advisory_lock key of the snapshot store's writers (one lake per Postgres database)
+PG_WRITER_LOCK_KEY = 0x4C45_4147_5545_0001
+
+# extension name (the binary's entry point is ``<name>_duckdb_cpp_init``) -> packages shipping it
+_EXTENSION_PACKAGES: dict[str, tuple[str, ...]] = {
+    "ducklake": ("duckdb_extension_ducklake",),
+    "sqlite_scanner": (
+        "duckdb_extension_sqlite_scanner",
+        "duckdb_extension_sqlite",
+        "duckdb_extension_sqlite3",
+    ),
+    "postgres_scanner": ("duckdb_extension_postgres_scanner", "duckdb_extension_postgres"),
+}
+_PIP_NAMES = {
+    "ducklake": "duckdb-extension-ducklake",
+    "sqlite_scanner": "duckdb-extension-sqlite",
+    "postgres_scanner": "duckdb-extension-postgres-scanner",
+}
+
+
+class LakeError(RuntimeError):
+    """The lake cannot be reached: a missing extension package or a bad catalog setting."""
+
+
+class CatalogDamagedError(LakeError):
+    """The catalog is missing, empty, unreadable or damaged while the lake has data (or it
+    cannot be used at all): nothing was written. ``problem`` (also ``str()``, one line) says
+    what is wrong, ``fix`` how to recover."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(problem)
+
+
+@dataclass(frozen=True)
+class CatalogSpec:
+    """Where the DuckLake catalog lives and where its data files go."""
+
+    kind: str  # "sqlite" or "postgres"
+    target: str  # what follows ``ducklake:`` in ATTACH, e.g. ``sqlite:/x/catalog.sqlite``
+    data_path: Path
+    sqlite_file: Path | None = None
+
+    @property
+    def dsn(self) -> str:
+        """The libpq connection string of a server catalog."""
+        return self.target.split(":", 1)[1]
+
+    @property
+    def extension(self) -> str:
+        return "sqlite_scanner" if self.kind == "sqlite" else "postgres_scanner"
+
+    def exists(self) -> bool:
+        """Whether the catalog has been created (always assumed for a server catalog)."""
+        return self.sqlite_file.is_file() if self.sqlite_file is not None else True
+
+
+def catalog_spec(root: Path, catalog: str | None = None) -> CatalogSpec:
+    """Parse the catalog setting (argument, then ``LEAGUE_LAKE_CATALOG``, then the default)."""
+    root = Path(root).resolve()
+    data_path = root / "data"
+    setting = (catalog or "").strip() or os.environ.get(CATALOG_ENV, "").strip() or None
+    if setting is None:  # (an empty setting counts as unset)
+        file = root / "catalog.sqlite"
+        return CatalogSpec("sqlite", f"sqlite:{file}", data_path, file)
+    text = setting.strip()
+    text = text.removeprefix("ducklake:")
+    if text.startswith("sqlite:"):
+        file = Path(text.removeprefix("sqlite:")).expanduser().resolve()
+        return CatalogSpec("sqlite", f"sqlite:{file}", data_path, file)
+    if text.startswith(("postgres:", "postgresql:")):
+        dsn = text.split(":", 1)[1].strip()
+        if not dsn:
+            raise LakeError("the Postgres catalog needs a DSN, e.g. 'postgres:dbname=league'")
+        return CatalogSpec("postgres", f"postgres:{dsn}", data_path)
+    raise LakeError(
+        f"cannot read the lake catalog setting {setting!r}: use 'sqlite:/path/catalog.sqlite' "
+        "or 'postgres:dbname=... host=...' (or leave it unset for <lake>/catalog.sqlite)"
+    )
+
+
+def extension_file(name: str) -> Path:
+    """The extension binary for this DuckDB version, from its installed PyPI package."""
+    version = f"v{duckdb.__version__}"
+    for package in _EXTENSION_PACKAGES[name]:
+        try:
+            base = importlib.resources.files(package)
+        except ModuleNotFoundError:
+            continue
+        folder = Path(str(base)) / "extensions" / version
+        files = sorted(folder.glob("*.duckdb_extension"))
+        exact = [f for f in files if f.stem == name]
+        if exact or files:
+            return (exact or files)[0]
+    raise LakeError(
+        f"the DuckDB extension '{name}' for DuckDB {duckdb.__version__} is not installed: "
+        f"pip install '{_PIP_NAMES[name]}=={duckdb.__version__}' (DuckDB is not allowed to "
+        "download extensions itself)"
+    )
+
+
+def is_missing_catalog(exc: BaseException) -> bool:
+    """Whether a read-only ATTACH failed because no lake was ever created in that catalog."""
+    return "creating a new ducklake is explicitly disabled" in str(exc).lower()
+
+
+def _sql_literal(text: str) -> str:
+    """A SQL string literal, for the few statements that take no bound parameters.
+
+    ``LOAD`` and ``ATTACH`` accept only literals; their values are file paths and the catalog
+    DSN from configuration, never data.
+    """
+    if "\x00" in text:
+        raise LakeError("a path or DSN with a NUL character cannot be used")
+    return "'" + text.replace("'", "''") + "'"
+
+
+_ENGINE_LOCK = threading.Lock()
+_engine: tuple[int, duckdb.DuckDBPyConnection] | None = None
+_loaded: set[str] = set()
+_aliases = itertools.count(1)
+
+
+def _new_engine() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        },
+    )
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
+    return con
+
+
+def _tune(con: duckdb.DuckDBPyConnection, extension: str) -> None:
+    if extension == "sqlite_scanner":
+        # the catalog's tables are tiny: one thread reads them faster than several
+        con.execute("SET GLOBAL sqlite_disable_multithreaded_scans = true")
+
+
+def _load(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """LOAD an extension from its package file.
+
+    DuckDB derives the entry point from the file name, so a binary shipped under another name
+    (``sqlite.duckdb_extension`` holds ``sqlite_scanner``) is loaded through a symlink (or a
+    copy) with the right name in a private temporary folder, removed once loaded.
+    """
+    source = extension_file(name)
+    if source.stem == name:
+        con.execute(f"LOAD {_sql_literal(str(source))}")
+        return
+    with tempfile.TemporaryDirectory(prefix="league-duckdb-ext-") as tmp:
+        alias = Path(tmp) / f"{name}.duckdb_extension"
+        try:
+            alias.symlink_to(source)
+        except OSError:
+            shutil.copyfile(source, alias)
+        con.execute(f"LOAD {_sql_literal(str(alias))}")
+
+
+def _engine_with(extensions: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+    """This process's DuckDB instance with ``extensions`` loaded (a new one after a fork)."""
+    global _engine
+    if _engine is None or _engine[0] != os.getpid():
+        _engine = (os.getpid(), _new_engine())
+        _loaded.clear()
+    con = _engine[1]
+    for name in extensions:
+        if name not in _loaded:
+            _load(con, name)
+            _tune(con, name)
+            _loaded.add(name)
+    return con
+
+
+def _attach_sql(spec: CatalogSpec, alias: str, *, read_only: bool, create: bool = False) -> str:
+    options = [f"DATA_PATH {_sql_literal(str(spec.data_path) + os.sep)}"]
+    if spec.kind == "sqlite":
+        # the data folder follows the catalog: a lake folder can be moved or copied whole
+        options.append("OVERRIDE_DATA_PATH TRUE")
+        options.append(f"META_BUSY_TIMEOUT {SQLITE_BUSY_TIMEOUT_MS}")
+        if create:
+            options.append("META_JOURNAL_MODE 'wal'")
+    if read_only:
+        options.append("READ_ONLY")
+    target = _sql_literal(f"ducklake:{spec.target}")
+    return f"ATTACH {target} AS {alias} ({', '.join(options)})"
+
+
+def _cursor(extension: str) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A new cursor on this process's engine, and a fresh alias for the lake it will attach."""
+    with _ENGINE_LOCK:
+        engine = _engine_with(("ducklake", extension))
+        return engine.cursor(), f"{ALIAS_PREFIX}{next(_aliases)}"
+
+
+@contextlib.contextmanager
+def _attach(
+    spec: CatalogSpec, *, read_only: bool, create: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    cursor, alias = _cursor(spec.extension)
+    try:
+        cursor.execute(_attach_sql(spec, alias, read_only=read_only, create=create))
+        try:
+            cursor.execute(f"USE {alias}")
+            yield cursor
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute("ROLLBACK")
+            cursor.execute("USE memory")
+            cursor.execute(f"DETACH {alias}")
+    finally:
+        cursor.close()
+
+
+@contextlib.contextmanager
+def attached(spec: CatalogSpec, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor whose current database is the lake, for one unit of work; detached afterwards.
+
+    Lake tables are named without a catalog prefix (``SELECT ... FROM snapshots``);
+    ``current_database()`` is the lake's alias. An open transaction is rolled back when the
+    block raises (or forgets to commit).
+    """
+    with _attach(spec, read_only=read_only) as cursor:
+        yield cursor
+
+
+def create_sqlite_catalog(spec: CatalogSpec, init_sql: list[str]) -> None:
+    """Create a new SQLite catalog atomically: build it aside, then rename it into place.
+
+    A reader never sees a half-initialised catalog file. The caller holds the write lock.
+    """
+    assert spec.sqlite_file is not None
+    final = spec.sqlite_file
+    final.parent.mkdir(parents=True, exist_ok=True)
+    spec.data_path.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+        stale.unlink(missing_ok=True)
+    aside = CatalogSpec("sqlite", f"sqlite:{tmp}", spec.data_path, tmp)
+    with _attach(aside, read_only=False, create=True) as cursor:
+        for statement in init_sql:
+            cursor.execute(statement)
+    if Path(f"{tmp}-wal").exists():
+        raise LakeError(f"the new catalog {tmp} was not checkpointed; not moving it into place")
+    os.replace(tmp, final)
+
+
+class WriterLockTimeout(TimeoutError):
+    """Another writer held the store's write lock for longer than the timeout."""
+
+
+@contextlib.contextmanager
+def writer_lock(spec: CatalogSpec, lock_file: Path, timeout: float) -> Iterator[None]:
+    """Hold the store's writer lock: one writer at a time, across processes (and machines).
+
+    A file lock (``flock``: released by the OS when its holder dies, even by SIGKILL); for a
+    Postgres catalog also a session advisory lock, released when its connection closes.
+    """
+    from filelock import Timeout
+
+    started = time.monotonic()
+    try:
+        with FileLock(lock_file, timeout=timeout):
+            if spec.kind != "postgres":
+                yield
+                return
+            left = max(1.0, timeout - (time.monotonic() - started))
+            with _pg_advisory_lock(spec.dsn, left):
+                yield
+    except Timeout as exc:
+        raise WriterLockTimeout(f"{lock_file} is held by another writer") from exc
+
+
+@contextlib.contextmanager
+def _pg_advisory_lock(dsn: str, timeout: float) -> Iterator[None]:
+    try:
+        import psycopg2
+    except ModuleNotFoundError as exc:  # pragma: no cover - dagster-postgres brings it
+        raise LakeError("a Postgres catalog needs psycopg2 (pip install psycopg2-binary)") from exc
+    conn = psycopg2.connect(dsn, connect_timeout=30)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT set_config('lock_timeout', %s, false)", [f"{int(timeout * 1000)}ms"]
+            )
+            try:
+                cur.execute("SELECT pg_advisory_lock(%s)", [PG_WRITER_LOCK_KEY])
+            except psycopg2.errors.LockNotAvailable as exc:
+                raise WriterLockTimeout("another writer holds the Postgres writer lock") from exc
+        yield
+    finally:
+        conn.close()  # ends the session, and with it the advisory lock
+
+
+# -- catalog safety ------------------------------------------------------------------------------
+
+
+def backups_setting() -> int:
+    """How many verified catalog backups to keep: ``LEAGUE_LAKE_BACKUPS``, default 5."""
+    text = os.environ.get(BACKUPS_ENV, "").strip()
+    if not text:
+        return DEFAULT_BACKUPS
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(
+            f"{BACKUPS_ENV}={text!r} is not a whole number: set how many catalog backups to keep "
+            f"(default {DEFAULT_BACKUPS}; 0 keeps none)"
+        )
+    return int(text)
+
+
+def data_files(spec: CatalogSpec) -> Iterator[Path]:
+    """Every regular file under the lake's data folder (Parquet data and delete files)."""
+    if not spec.data_path.is_dir():
+        return
+    for path in spec.data_path.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            yield path
+
+
+def has_data_files(spec: CatalogSpec) -> bool:
+    return next(data_files(spec), None) is not None
+
+
+def _sqlite_uri(file: Path) -> str:
+    return f"file:{quote(str(file))}?mode=ro"
+
+
+def _is_busy(exc: BaseException) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
+
+
+def sqlite_catalog_problem(file: Path) -> str | None:
+    """What makes ``file`` unusable as a DuckLake catalog (a phrase starting with the path),
+    or None when it is one.
+
+    Opens it read-only with SQLite (never creating it) and runs ``PRAGMA quick_check``: a
+    missing or empty file, a file that is not a SQLite database (e.g. its header overwritten),
+    damaged pages (e.g. cut to half its size) and a database without DuckLake's tables are
+    each named. A busy database is not a problem (None): the caller's own access decides.
+    """
+    if not file.exists():
+        return f"{file} is missing"
+    if not file.is_file():
+        return f"{file} is not a file"
+    if file.stat().st_size == 0:
+        return f"{file} is empty (0 bytes)"
+    try:
+        con = sqlite3.connect(_sqlite_uri(file), uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        return f"{file} cannot be opened ({exc})"
+    try:
+        rows = con.execute("PRAGMA quick_check").fetchall()
+        if rows != [("ok",)]:
+            first = rows[0][0] if rows else "no answer"
+            return f"{file} has damaged pages (SQLite quick_check: {first})"
+        names = {
+            row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if not names >= DUCKLAKE_TABLES:
+            return f"{file} is not a DuckLake catalog (it has no DuckLake tables)"
+    except sqlite3.Error as exc:
+        if _is_busy(exc):
+            return None
+        return f"{file} is unreadable (SQLite: {exc})"
+    finally:
+        con.close()
+    return None
+
+
+def copy_sqlite(source: Path, target: Path, *, journal_mode: str) -> None:
+    """Copy the SQLite database ``source`` to ``target`` with SQLite's online backup API.
+
+    The copy is one consistent state of the database (WAL frames included), whatever else
+    reads it meanwhile; a plain file copy of a WAL database is not. ``target`` is overwritten
+    and left in ``journal_mode`` (``DELETE`` for a backup: one self-contained file; ``WAL`` for
+    a catalog put back into use).
+    """
+    if journal_mode.upper() not in {"DELETE", "WAL"}:
+        raise ValueError(f"journal mode {journal_mode!r}")
+    src = sqlite3.connect(_sqlite_uri(source), uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        dst = sqlite3.connect(str(target), timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            src.backup(dst)
+            mode = dst.execute(f"PRAGMA journal_mode = {journal_mode.upper()}").fetchone()[0]
+            if str(mode).upper() != journal_mode.upper():
+                raise LakeError(f"{target} stayed in journal mode {mode}, not {journal_mode}")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    for suffix in ("-wal", "-shm", "-journal"):  # DELETE mode, closed: nothing pending
+        if journal_mode.upper() == "DELETE":
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+
+
+def backup_dir(spec: CatalogSpec) -> Path:
+    """Where a SQLite catalog's backups go: ``backups/`` beside the catalog file."""
+    assert spec.sqlite_file is not None
+    return spec.sqlite_file.parent / BACKUP_FOLDER
+
+
+_BACKUP_TIME = "%Y%m%dT%H%M%S%fZ"
+
+
+def backup_name(spec: CatalogSpec, moment: datetime) -> str:
+    """``catalog-20251201T084819123456Z.sqlite``: the catalog's name and the UTC time taken."""
+    assert spec.sqlite_file is not None
+    return f"{spec.sqlite_file.stem}-{moment.astimezone(UTC).strftime(_BACKUP_TIME)}.sqlite"
+
+
+def backup_time(spec: CatalogSpec, path: Path) -> datetime | None:
+    """The UTC time in a backup's name (None: not one of this catalog's backups)."""
+    assert spec.sqlite_file is not None
+    pattern = re.escape(spec.sqlite_file.stem) + r"-(\d{8}T\d{12}Z)\.sqlite"
+    match = re.fullmatch(pattern, path.name)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), _BACKUP_TIME).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def list_backups(spec: CatalogSpec) -> list[Path]:
+    """The catalog's backups, newest first (empty for a server catalog)."""
+    if spec.sqlite_file is None or not backup_dir(spec).is_dir():
+        return []
+    found = [p for p in backup_dir(spec).iterdir() if p.is_file() and backup_time(spec, p)]
+    return sorted(found, key=lambda p: backup_time(spec, p), reverse=True)
+
+
+def move_aside(file: Path, moment: datetime) -> list[Path]:
+    """Rename ``file`` and its ``-wal``/``-shm``/``-journal`` to ``<name>.broken-<UTC time>``
+    (and the suffix): kept for inspection, never deleted. Returns the new paths."""
+    stamp = moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    moved = []
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = Path(f"{file}{suffix}")
+        if path.exists() or path.is_symlink():
+            target = Path(f"{file}.broken-{stamp}{suffix}")
+            n = 1
+            while target.exists():
+                n += 1
+                target = Path(f"{file}.broken-{stamp}-{n}{suffix}")
+            os.replace(path, target)
+            moved.append(target)
+    return moved
+
+
+def install_catalog(backup: Path, file: Path) -> None:
+    """Put a copy of ``backup`` in place as the catalog ``file`` (WAL mode), atomically.
+
+    The caller holds the write lock and has moved the old catalog (and its ``-wal`` and
+    ``-shm``, which SQLite would otherwise apply to the new file) aside.
+    """
+    for suffix in ("-wal", "-shm", "-journal"):
+        if Path(f"{file}{suffix}").exists():
+            raise LakeError(f"{file}{suffix} is still there: move it aside before restoring")
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.restore.tmp")
+    for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+        stale.unlink(missing_ok=True)
+    try:
+        copy_sqlite(backup, tmp, journal_mode="WAL")
+        problem = sqlite_catalog_problem(tmp)
+        if problem is not None:
+            raise LakeError(f"the copy of {backup} failed its check: {problem}")
+        wal = Path(f"{tmp}-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise LakeError(f"the copy of {backup} was not checkpointed; not moving it into place")
+        for suffix in ("-wal", "-shm"):  # closed and checkpointed: empty leftovers
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+        os.replace(tmp, file)
+    finally:
+        for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            stale.unlink(missing_ok=True)
