@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format
+.PHONY: install run test check lint format
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# the fast inner loop: lint plus the unit tests (no Dagster runs, servers or browsers)
+check: lint
+	$(BIN)/python -m pytest -q -n 2 tests/unit
 
 # two workers (CI has 2 cores); a test file stays on one worker so its fixtures are built once
 test: lint

@@ -24,7 +24,7 @@ from league_pipeline.formats import readers
 from league_pipeline.sample.generator import write_sample_landing
 from league_pipeline.snapshots.store import SnapshotStore
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")
 ACUTE_Q1 = "2025-26-q1/nhs-oversight-framework-acute-trust-data.csv"
 LOCK_ERRORS = ("database is locked", "could not set lock", "conflicting lock", "lock timeout")

@@ -1,6 +1,6 @@
 """Network faults in http mode, through the whole Dagster job against a scripted local server.
 
-``tests/test_http_fetch.py`` covers the fetcher alone (5xx, 429, timeouts, resets, refused
+``tests/integration/test_http_fetch.py`` covers the fetcher alone (5xx, 429, timeouts, resets, refused
 connections, a short body against its Content-Length, SHA-256 mismatches, HTML pages, 404s).
 This file adds what only shows end to end, plus the partial downloads that it does not cover:
 

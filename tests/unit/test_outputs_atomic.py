@@ -13,7 +13,7 @@ the way:
   folder is removed by that next write (the temporary folders of live writers are kept);
 * a folder written before outputs were atomic (no manifest) shows as incomplete and is rebuilt.
 
-The working home holds snapshots of NHS England's real files (``tests/outputs_support.py``):
+The working home holds snapshots of NHS England's real files (``tests/support/outputs_support.py``):
 2025/26 Q1 v1 (acute and mental health) and Q2 v1 (mental health).
 """
 

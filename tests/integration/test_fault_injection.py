@@ -3,7 +3,7 @@ can affect, is stopped before scoring, with a clear error, and nothing is lost.
 
 Setup: a working home where the embedded default for 2025/26 Q1 and Q2 was run once, so the
 store holds good snapshots (Q1 v1, Q2 v1); built once per test session and shared with the other
-reliability tests (``tests/reliability_support.py``). Each fault works on a copy of it: it
+reliability tests (``tests/support/reliability_support.py``). Each fault works on a copy of it: it
 breaks the landing files of every relevant source kind at once, runs the pipeline
 (``dagster.materialize``: the six sources, every check, scoring and the snapshot; the raw
 statistics' derivations staged by the setup are reused) and asserts:
@@ -60,7 +60,7 @@ HTML = b"<!DOCTYPE html>\n<html><head><title>503</title></head><body>Service una
 NOT_APPLICABLE = {
     ("renamed_column", ODS): "the ODS etr report has no header: columns are known by position",
     ("unknown_trust_codes", ODS): "ODS defines which codes exist; a malformed code is a schema "
-    "failure (tests/test_validation.py::test_bad_ods_rows)",
+    "failure (tests/unit/test_validation.py::test_bad_ods_rows)",
     ("missing_trusts", RSP): "the RSP list names only the trusts in the programme: absence is "
     "'not in the programme' by definition",
     **{

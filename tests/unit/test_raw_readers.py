@@ -3,7 +3,7 @@ reconciliation with the official NOF 2025/26 Q1 values.
 
 Belongs here: AmbSYS (XLSX and CSV forms), monthly A&E CSVs (TOTAL row, the September 2024
 stray columns, revised files), the CWT-CRS provider extract, and the match rates against the
-official acute file. RTT has no real file in ../shared: see tests/test_raw_rtt.py.
+official acute file. RTT has no real file in ../shared: see tests/unit/test_raw_rtt.py.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.snapshots import SNAPSHOT_TABLES
 from league_pipeline.snapshots.store import SnapshotError, SnapshotStore, lake
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DEPLOY_YAML = REPO / "deploy" / "dagster.yaml"
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")

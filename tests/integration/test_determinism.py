@@ -1,6 +1,6 @@
 """Determinism: re-running a quarter on the same inputs gives identical snapshot contents.
 
-The quarter's first run is the shared home's (``tests/reliability_support.py``: 2025/26 Q1
+The quarter's first run is the shared home's (``tests/support/reliability_support.py``: 2025/26 Q1
 and Q2 in one range run, up to the snapshot). It is run again, alone, in a fresh interpreter
 with a different ``PYTHONHASHSEED``, from the sources through the raw statistics to the
 snapshot. So set and dict orders, thread timing, DuckDB's parallel plans and the range-versus-

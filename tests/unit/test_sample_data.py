@@ -7,7 +7,7 @@ quarter to date), self-consistency (re-scoring a generated file's values with th
 back its own segments, average scores and league ranks), the fictional roster (no real trust
 code anywhere in the folder) and the manifest that marks the files as synthetic. The raw
 releases the generator also writes are checked against the generated NOF values in
-tests/test_raw_pipeline.py.
+tests/integration/test_raw_pipeline.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Crash safety and concurrency of whole pipeline runs (``tests/test_snapshots.py`` covers the
+"""Crash safety and concurrency of whole pipeline runs (``tests/unit/test_snapshots.py`` covers the
 snapshot store alone).
 
 * Crash: ``league run`` is SIGKILLed while it writes the snapshot (its league table's Parquet
@@ -14,7 +14,7 @@ snapshot store alone).
   engine's own inputs are staged under other names; two runs of one quarter failed before).
 
 Both start from a copy of a working home whose store already holds 2025/26 Q1 and Q2 (built
-once per test session by ``tests/reliability_support.py``). The child processes run the pipeline
+once per test session by ``tests/support/reliability_support.py``). The child processes run the pipeline
 up to the snapshot; the raw statistics' derivations staged by that first run are reused (their
 files do not change here).
 """
