@@ -1,8 +1,9 @@
-"""NHS financial-year quarters: the partition definition and the labels people read.
+"""NHS financial-year quarters: partition keys and the labels people read.
 
-Belongs here: conversion between Dagster partition keys (calendar month that starts the quarter,
-``2025-04``) and NHS labels (``2025/26 Q1``), and the refusal of quarters before the methodology.
-Q1 = Apr-Jun, Q2 = Jul-Sep, Q3 = Oct-Dec, Q4 = Jan-Mar.
+Belongs here: conversion between partition keys (calendar month that starts the quarter,
+``2025-04``) and NHS labels (``2025/26 Q1``), and the refusal of quarters outside the
+methodology. Q1 = Apr-Jun, Q2 = Jul-Sep, Q3 = Oct-Dec, Q4 = Jan-Mar. No Dagster here: the
+partitions definition built on these keys is :mod:`league_pipeline.defs.partitions`.
 """
 
 from __future__ import annotations
@@ -12,19 +13,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-import dagster as dg
-
 FIRST_QUARTER_KEY = "2025-04"  # 2025/26 Q1: the first quarter of the NOF 2025/26 methodology
 END_KEY = "2026-04"  # exclusive: 2026/27 is scored under the 2026/27 manual (defined thresholds)
 METHODOLOGY_VERSION = "NOF-2025/26"
-
-quarterly_partitions = dg.TimeWindowPartitionsDefinition(
-    start=FIRST_QUARTER_KEY,
-    cron_schedule="0 0 1 1,4,7,10 *",
-    end=END_KEY,
-    fmt="%Y-%m",
-    timezone="Europe/London",
-)
 
 
 class QuarterError(ValueError):

@@ -26,13 +26,9 @@ import dagster as dg
 import pandas as pd
 
 from league_pipeline.core import staging
-from league_pipeline.core.quarters import (
-    FIRST_QUARTER,
-    Quarter,
-    parse_quarter,
-    quarterly_partitions,
-)
+from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, parse_quarter
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
+from league_pipeline.defs.partitions import quarterly_partitions
 from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import SOURCE_KEYS, SourceSpec, build_source_asset, is_absent
 from league_pipeline.derivation.derive import Derivation

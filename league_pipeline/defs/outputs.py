@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from league_pipeline.core.quarters import quarterly_partitions
+from league_pipeline.defs.partitions import quarterly_partitions
 from league_pipeline.defs.resources import LeagueConfig, WorkerPool
 
 if TYPE_CHECKING:  # the outputs (Altair, Jinja) are imported when the step runs, not on load

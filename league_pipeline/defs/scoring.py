@@ -14,9 +14,10 @@ import pandas as pd
 
 from league_pipeline.audit import compare as audit
 from league_pipeline.core import staging
-from league_pipeline.core.quarters import parse_quarter, quarterly_partitions
+from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.defs.derived import RECONCILIATION_KEY
 from league_pipeline.defs.metadata import table_metadata
+from league_pipeline.defs.partitions import quarterly_partitions
 from league_pipeline.defs.resources import LeagueConfig, WorkerPool
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
 from league_pipeline.scoring import inputs, official

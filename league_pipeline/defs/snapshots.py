@@ -10,8 +10,9 @@ import dagster as dg
 import pandas as pd
 
 from league_pipeline.core import staging
-from league_pipeline.core.quarters import parse_quarter, quarterly_partitions
+from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.defs.derived import RAW_SOURCE_SPECS
+from league_pipeline.defs.partitions import quarterly_partitions
 from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import SOURCE_SPECS, is_absent
 from league_pipeline.snapshots.lineage import snapshot_lineage

@@ -15,8 +15,9 @@ import dagster as dg
 import pandas as pd
 
 from league_pipeline.core import staging
-from league_pipeline.core.quarters import Quarter, parse_quarter, quarterly_partitions
+from league_pipeline.core.quarters import Quarter, parse_quarter
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
+from league_pipeline.defs.partitions import quarterly_partitions
 from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.formats import readers
 from league_pipeline.ingest.acquire import acquire, publications
