@@ -18,6 +18,15 @@ Catalogs:
   catalog DuckLake lets concurrent appends commit side by side (measured: without a lock, two
   writers each published a "v2" of the same quarter).
 
+Data files (issue 13): under ``<root>/data/`` by default, or on S3-compatible object storage
+(``s3://bucket/prefix/``, an :class:`ObjectStore`: endpoint, region, URL style, credentials).
+DuckDB reaches it through its ``httpfs`` extension (the ``duckdb-extension-httpfs`` package,
+loaded like the others) and a temporary ``CREATE SECRET (TYPE s3)`` per object store, its
+values bound as parameters. Writing, reading, time travel and ``lake check`` work there as on
+disk; a catalog whose recorded data path differs from the setting is refused (DuckLake's own
+check, reworded by :func:`attached`). What cannot move to object storage: SQLite catalog
+backups and ``lake restore`` still need a local catalog file.
+
 The setting comes from the ``catalog`` argument, else the ``LEAGUE_LAKE_CATALOG`` environment
 variable, else the default.
 
@@ -48,12 +57,16 @@ itself, so a lost catalog cannot be rebuilt from the data files. Hence:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import importlib.resources
 import itertools
+import json
 import os
 import re
 import shutil
-import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -61,7 +74,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any
 
 import duckdb
 from filelock import FileLock
@@ -88,11 +101,13 @@ _EXTENSION_PACKAGES: dict[str, tuple[str, ...]] = {
         "duckdb_extension_sqlite3",
     ),
     "postgres_scanner": ("duckdb_extension_postgres_scanner", "duckdb_extension_postgres"),
+    "httpfs": ("duckdb_extension_httpfs",),
 }
 _PIP_NAMES = {
     "ducklake": "duckdb-extension-ducklake",
     "sqlite_scanner": "duckdb-extension-sqlite",
     "postgres_scanner": "duckdb-extension-postgres-scanner",
+    "httpfs": "duckdb-extension-httpfs",
 }
 
 
@@ -119,6 +134,12 @@ class CatalogSpec:
     target: str  # what follows ``ducklake:`` in ATTACH, e.g. ``sqlite:/x/catalog.sqlite``
     data_path: Path
     sqlite_file: Path | None = None
+    storage: ObjectStore | None = None  # data files on object storage instead of data_path
+
+    @property
+    def data_url(self) -> str:
+        """Where the data files go, as DuckLake's ``DATA_PATH`` (ends with a separator)."""
+        return self.storage.url if self.storage is not None else str(self.data_path) + os.sep
 
     @property
     def dsn(self) -> str:
@@ -134,24 +155,27 @@ class CatalogSpec:
         return self.sqlite_file.is_file() if self.sqlite_file is not None else True
 
 
-def catalog_spec(root: Path, catalog: str | None = None) -> CatalogSpec:
-    """Parse the catalog setting (argument, then ``LEAGUE_LAKE_CATALOG``, then the default)."""
+def catalog_spec(
+    root: Path, catalog: str | None = None, storage: ObjectStore | None = None
+) -> CatalogSpec:
+    """Parse the catalog setting (argument, then ``LEAGUE_LAKE_CATALOG``, then the default);
+    the data files go to ``storage`` when given, else ``<root>/data/``."""
     root = Path(root).resolve()
     data_path = root / "data"
     setting = (catalog or "").strip() or os.environ.get(CATALOG_ENV, "").strip() or None
     if setting is None:  # (an empty setting counts as unset)
         file = root / "catalog.sqlite"
-        return CatalogSpec("sqlite", f"sqlite:{file}", data_path, file)
+        return CatalogSpec("sqlite", f"sqlite:{file}", data_path, file, storage)
     text = setting.strip()
     text = text.removeprefix("ducklake:")
     if text.startswith("sqlite:"):
         file = Path(text.removeprefix("sqlite:")).expanduser().resolve()
-        return CatalogSpec("sqlite", f"sqlite:{file}", data_path, file)
+        return CatalogSpec("sqlite", f"sqlite:{file}", data_path, file, storage)
     if text.startswith(("postgres:", "postgresql:")):
         dsn = text.split(":", 1)[1].strip()
         if not dsn:
             raise LakeError("the Postgres catalog needs a DSN, e.g. 'postgres:dbname=league'")
-        return CatalogSpec("postgres", f"postgres:{dsn}", data_path)
+        return CatalogSpec("postgres", f"postgres:{dsn}", data_path, storage=storage)
     raise LakeError(
         f"cannot read the lake catalog setting {setting!r}: use 'sqlite:/path/catalog.sqlite' "
         "or 'postgres:dbname=... host=...' (or leave it unset for <lake>/catalog.sqlite)"
@@ -197,6 +221,7 @@ def _sql_literal(text: str) -> str:
 _ENGINE_LOCK = threading.Lock()
 _engine: tuple[int, duckdb.DuckDBPyConnection] | None = None
 _loaded: set[str] = set()
+_secrets: dict[str, str] = {}  # secret name -> fingerprint of the object store it holds
 _aliases = itertools.count(1)
 
 
@@ -244,6 +269,7 @@ def _engine_with(extensions: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
     if _engine is None or _engine[0] != os.getpid():
         _engine = (os.getpid(), _new_engine())
         _loaded.clear()
+        _secrets.clear()
     con = _engine[1]
     for name in extensions:
         if name not in _loaded:
@@ -254,9 +280,10 @@ def _engine_with(extensions: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
 
 
 def _attach_sql(spec: CatalogSpec, alias: str, *, read_only: bool, create: bool = False) -> str:
-    options = [f"DATA_PATH {_sql_literal(str(spec.data_path) + os.sep)}"]
-    if spec.kind == "sqlite":
+    options = [f"DATA_PATH {_sql_literal(spec.data_url)}"]
+    if spec.kind == "sqlite" and spec.storage is None:
         # the data folder follows the catalog: a lake folder can be moved or copied whole
+        # (data on object storage stays where the catalog says: a different setting is refused)
         options.append("OVERRIDE_DATA_PATH TRUE")
         options.append(f"META_BUSY_TIMEOUT {SQLITE_BUSY_TIMEOUT_MS}")
         if create:
@@ -267,10 +294,14 @@ def _attach_sql(spec: CatalogSpec, alias: str, *, read_only: bool, create: bool 
     return f"ATTACH {target} AS {alias} ({', '.join(options)})"
 
 
-def _cursor(extension: str) -> tuple[duckdb.DuckDBPyConnection, str]:
+def _cursor(spec: CatalogSpec) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A new cursor on this process's engine, and a fresh alias for the lake it will attach."""
     with _ENGINE_LOCK:
-        engine = _engine_with(("ducklake", extension))
+        if spec.storage is None:
+            engine = _engine_with(("ducklake", spec.extension))
+        else:
+            engine = _engine_with(("ducklake", spec.extension, "httpfs"))
+            _ensure_secret(engine, spec.storage)
         return engine.cursor(), f"{ALIAS_PREFIX}{next(_aliases)}"
 
 
@@ -278,10 +309,16 @@ def _cursor(extension: str) -> tuple[duckdb.DuckDBPyConnection, str]:
 def _attach(
     spec: CatalogSpec, *, read_only: bool, create: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    cursor, alias = _cursor(spec.extension)
+    cursor, alias = _cursor(spec)
     try:
-        cursor.execute(_attach_sql(spec, alias, read_only=read_only, create=create))
         try:
+            cursor.execute(_attach_sql(spec, alias, read_only=read_only, create=create))
+        except duckdb.Error as exc:
+            _reword_data_path_mismatch(spec, exc)
+            raise
+        try:
+            if spec.kind == "sqlite" and spec.storage is None and not create:
+                _refuse_object_storage_catalog(cursor, spec, alias)
             cursor.execute(f"USE {alias}")
             yield cursor
         finally:
@@ -313,11 +350,12 @@ def create_sqlite_catalog(spec: CatalogSpec, init_sql: list[str]) -> None:
     assert spec.sqlite_file is not None
     final = spec.sqlite_file
     final.parent.mkdir(parents=True, exist_ok=True)
-    spec.data_path.mkdir(parents=True, exist_ok=True)
+    if spec.storage is None:
+        spec.data_path.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
         stale.unlink(missing_ok=True)
-    aside = CatalogSpec("sqlite", f"sqlite:{tmp}", spec.data_path, tmp)
+    aside = dataclasses.replace(spec, target=f"sqlite:{tmp}", sqlite_file=tmp)
     with _attach(aside, read_only=False, create=True) as cursor:
         for statement in init_sql:
             cursor.execute(statement)
@@ -391,7 +429,10 @@ def backups_setting() -> int:
 
 
 def data_files(spec: CatalogSpec) -> Iterator[Path]:
-    """Every regular file under the lake's data folder (Parquet data and delete files)."""
+    """Every regular file under the lake's data folder (Parquet data and delete files); on
+    object storage, see :func:`stored_objects`."""
+    if spec.storage is not None:
+        raise LakeError(f"the lake's data files are on object storage ({spec.storage.url})")
     if not spec.data_path.is_dir():
         return
     for path in spec.data_path.rglob("*"):
@@ -400,16 +441,25 @@ def data_files(spec: CatalogSpec) -> Iterator[Path]:
 
 
 def has_data_files(spec: CatalogSpec) -> bool:
+    if spec.storage is not None:
+        return bool(stored_objects(spec, limit=1))
     return next(data_files(spec), None) is not None
 
 
-def _sqlite_uri(file: Path) -> str:
-    return f"file:{quote(str(file))}?mode=ro"
-
-
-def _is_busy(exc: BaseException) -> bool:
-    message = str(exc).lower()
-    return "locked" in message or "busy" in message
+def _sqlite_file(*args: str) -> dict[str, Any]:
+    """Run ``sqlite_file.py`` in its own process (see that module for why) and return its JSON."""
+    script = Path(__file__).with_name("sqlite_file.py")
+    timeout = str(SQLITE_BUSY_TIMEOUT_MS / 1000)
+    done = subprocess.run(
+        [sys.executable, "-I", str(script), *args, timeout],
+        capture_output=True,
+        text=True,
+        timeout=2 * SQLITE_BUSY_TIMEOUT_MS / 1000 + 30,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise LakeError(f"the SQLite helper failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout)
 
 
 def sqlite_catalog_problem(file: Path) -> str | None:
@@ -427,27 +477,7 @@ def sqlite_catalog_problem(file: Path) -> str | None:
         return f"{file} is not a file"
     if file.stat().st_size == 0:
         return f"{file} is empty (0 bytes)"
-    try:
-        con = sqlite3.connect(_sqlite_uri(file), uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as exc:
-        return f"{file} cannot be opened ({exc})"
-    try:
-        rows = con.execute("PRAGMA quick_check").fetchall()
-        if rows != [("ok",)]:
-            first = rows[0][0] if rows else "no answer"
-            return f"{file} has damaged pages (SQLite quick_check: {first})"
-        names = {
-            row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        if not names >= DUCKLAKE_TABLES:
-            return f"{file} is not a DuckLake catalog (it has no DuckLake tables)"
-    except sqlite3.Error as exc:
-        if _is_busy(exc):
-            return None
-        return f"{file} is unreadable (SQLite: {exc})"
-    finally:
-        con.close()
-    return None
+    return _sqlite_file("check", str(file), json.dumps(sorted(DUCKLAKE_TABLES)))["problem"]
 
 
 def copy_sqlite(source: Path, target: Path, *, journal_mode: str) -> None:
@@ -460,18 +490,9 @@ def copy_sqlite(source: Path, target: Path, *, journal_mode: str) -> None:
     """
     if journal_mode.upper() not in {"DELETE", "WAL"}:
         raise ValueError(f"journal mode {journal_mode!r}")
-    src = sqlite3.connect(_sqlite_uri(source), uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-    try:
-        dst = sqlite3.connect(str(target), timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-        try:
-            src.backup(dst)
-            mode = dst.execute(f"PRAGMA journal_mode = {journal_mode.upper()}").fetchone()[0]
-            if str(mode).upper() != journal_mode.upper():
-                raise LakeError(f"{target} stayed in journal mode {mode}, not {journal_mode}")
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    error = _sqlite_file("copy", str(source), str(target), journal_mode.upper())["error"]
+    if error is not None:
+        raise LakeError(error)
     for suffix in ("-wal", "-shm", "-journal"):  # DELETE mode, closed: nothing pending
         if journal_mode.upper() == "DELETE":
             Path(f"{target}{suffix}").unlink(missing_ok=True)
@@ -557,3 +578,174 @@ def install_catalog(backup: Path, file: Path) -> None:
     finally:
         for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             stale.unlink(missing_ok=True)
+
+
+# -- object storage (issue 13) -------------------------------------------------------------------
+
+URL_STYLES = ("vhost", "path")
+_SQL_DIR = Path(__file__).resolve().parent / "sql"
+_S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s*?\[\]{}\\]*)?")
+_ENDPOINT = re.compile(r"(?:(https?)://)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?/?")
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """S3-compatible object storage for the lake's data files (build it with
+    :func:`object_store`).
+
+    ``url`` is ``s3://bucket/prefix/`` (always ending with ``/``); ``endpoint`` the
+    ``host:port`` of a server other than AWS (MinIO, Ceph, a test server), None for AWS;
+    ``use_ssl`` False for plain http; ``url_style`` ``vhost`` (AWS) or ``path`` (most other
+    servers). The credentials are never shown in ``repr``.
+    """
+
+    url: str
+    region: str = "us-east-1"
+    endpoint: str | None = None
+    url_style: str = "vhost"
+    use_ssl: bool = True
+    key_id: str | None = dataclasses.field(default=None, repr=False)
+    secret: str | None = dataclasses.field(default=None, repr=False)
+    session_token: str | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def secret_name(self) -> str:
+        """The DuckDB secret that holds this store's settings (one per URL)."""
+        return "league_s3_" + hashlib.sha256(self.url.encode()).hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        fields = dataclasses.astuple(self)
+        return hashlib.sha256(repr(fields).encode()).hexdigest()
+
+
+def object_store(
+    url: str,
+    *,
+    region: str | None = None,
+    endpoint: str | None = None,
+    url_style: str | None = None,
+    key_id: str | None = None,
+    secret: str | None = None,
+    session_token: str | None = None,
+) -> ObjectStore:
+    """The object store of the data path ``url`` (``s3://bucket/prefix``), checked.
+
+    ``endpoint`` is ``host[:port]``, optionally with its scheme: ``http://127.0.0.1:9000``
+    means plain http, ``https://`` or no scheme means https. ``url_style`` defaults to ``path``
+    with an endpoint and ``vhost`` without (AWS). Raises :class:`LakeError` naming the value
+    that cannot be used.
+    """
+    text = url.strip()
+    match = _S3_URL.fullmatch(text)
+    if match is None:
+        raise LakeError(
+            f"the lake data path {url!r} is not an S3 URL: use s3://bucket/prefix (a bucket "
+            "name of lower-case letters, digits, dots and hyphens; no spaces or wildcards)"
+        )
+    if "/../" in f"{match.group(2) or ''}/" or "/./" in f"{match.group(2) or ''}/":
+        raise LakeError(f"the lake data path {url!r} has '.' or '..' in its prefix")
+    text = text.rstrip("/") + "/"
+    use_ssl = True
+    host = None
+    if endpoint and endpoint.strip():
+        found = _ENDPOINT.fullmatch(endpoint.strip())
+        if found is None or (found.group(3) and not 0 < int(found.group(3)) < 65536):
+            raise LakeError(
+                f"the S3 endpoint {endpoint!r} is not host[:port] (optionally with http:// or "
+                "https:// in front)"
+            )
+        scheme, name, port = found.groups()
+        use_ssl = scheme != "http"
+        host = f"{name}:{port}" if port else name
+    style = (url_style or "").strip().lower() or ("path" if host else "vhost")
+    if style not in URL_STYLES:
+        raise LakeError(f"the S3 URL style {url_style!r}: choose one of {', '.join(URL_STYLES)}")
+    return ObjectStore(
+        url=text,
+        region=(region or "").strip() or "us-east-1",
+        endpoint=host,
+        url_style=style,
+        use_ssl=use_ssl,
+        key_id=key_id or None,
+        secret=secret or None,
+        session_token=session_token or None,
+    )
+
+
+def _ensure_secret(con: duckdb.DuckDBPyConnection, storage: ObjectStore) -> None:
+    """Give this process's engine the secret of ``storage`` (again when its settings changed).
+
+    The secret is scoped to the store's URL, so it is the one DuckDB uses for every file under
+    it; the caller holds the engine lock.
+    """
+    name = storage.secret_name
+    if _secrets.get(name) == storage.fingerprint():
+        return
+    statement = (_SQL_DIR / "create_s3_secret.sql").read_text(encoding="utf-8")
+    con.execute(
+        statement.replace("{name}", name),
+        [
+            storage.key_id,
+            storage.secret,
+            storage.session_token,
+            storage.region,
+            storage.endpoint,
+            storage.url_style,
+            storage.use_ssl,
+            storage.url,
+        ],
+    )
+    _secrets[name] = storage.fingerprint()
+
+
+def _reword_data_path_mismatch(spec: CatalogSpec, exc: duckdb.Error) -> None:
+    """Raise a :class:`LakeError` saying which data path the catalog has, when ATTACH failed
+    because the setting names another one (DuckLake refuses to mix them)."""
+    message = str(exc)
+    if "does not match existing data path" not in message:
+        return
+    recorded = re.search(r'existing data path in the catalog "([^"]*)"', message)
+    where = recorded.group(1) if recorded else "another place"
+    raise LakeError(
+        f"the lake catalog keeps its data files in {where}, but the data path setting says "
+        f"{spec.data_url}: set the lake data path to {where} (a lake's data files cannot move "
+        "between a folder and object storage; copy them and start a new catalog instead)"
+    ) from exc
+
+
+def _refuse_object_storage_catalog(
+    cursor: duckdb.DuckDBPyConnection, spec: CatalogSpec, alias: str
+) -> None:
+    """A SQLite catalog is attached with its data path overridden (the lake folder may move),
+    which DuckLake would also do to a catalog whose files are on object storage: refuse that."""
+    statement = (_SQL_DIR / "recorded_data_path.sql").read_text(encoding="utf-8")
+    row = cursor.execute(statement.replace("{metadata}", f'"__ducklake_metadata_{alias}"'))
+    recorded = (row.fetchone() or [None])[0]
+    if recorded and "://" in str(recorded):
+        raise LakeError(
+            f"the lake catalog {spec.sqlite_file} keeps its data files in {recorded}, but no "
+            f"object storage is set: set the lake data path to {recorded} (with its endpoint "
+            "and credentials)"
+        )
+
+
+def stored_objects(spec: CatalogSpec, limit: int | None = None) -> dict[str, int]:
+    """The files under the lake's object storage URL and their sizes in bytes (URL -> size);
+    at most ``limit`` of them."""
+    if spec.storage is None:
+        raise LakeError("the lake's data files are in a folder, not on object storage")
+    cursor, _alias = _cursor(spec)
+    try:
+        found = cursor.execute(
+            (_SQL_DIR / "object_glob.sql").read_text(encoding="utf-8"),
+            [spec.storage.url + "**", limit if limit is not None else 2**62],
+        ).fetchall()
+        files = [row[0] for row in found]
+        if not files:
+            return {}
+        rows = cursor.execute(
+            (_SQL_DIR / "object_files.sql").read_text(encoding="utf-8"), [files]
+        ).fetchall()
+        return {str(name): int(size) for name, size in rows}
+    finally:
+        cursor.close()
