@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from league_pipeline.cli.common import (
     CliError,
@@ -22,6 +21,9 @@ from league_pipeline.cli.common import (
     terminal_safe,
     terminal_safe_frame,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _run_job(job_name: str, quarter, args: argparse.Namespace) -> None:

@@ -1,0 +1,94 @@
+"""The reading commands never import Dagster (nor pandera, altair, jinja2 and the like).
+
+``league table``, ``status``, ``explain``, ``movement``, ``audit``, ``revisions`` and
+``--help`` are what people wait for at a terminal; importing Dagster alone costs more than a
+second. Each command runs in a fresh interpreter on a working home with snapshots of NHS
+England's real files (written without Dagster, ``tests/support/outputs_support.py``), and the
+modules it loaded are listed once it is done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from outputs_support import Q1, Q2, build_real_home, snapshot_tables
+
+from league_pipeline.audit.compare import audit_rows
+from league_pipeline.scoring import official
+from league_pipeline.scoring.engine import run_scoring
+
+MARK = "IMPORTED-MODULES "
+# top-level packages no reading command needs
+NEVER = ("dagster", "dagster_webserver", "pandera", "altair", "jinja2", "vl_convert", "httpx")
+CHILD = f"""
+import json, sys
+from league_pipeline.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:  # --help
+    code = exc.code
+loaded = sorted({{name.split(".")[0] for name in sys.modules}})
+print({MARK!r} + json.dumps({{"code": code, "modules": loaded}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, acute_bytes, mh_bytes) -> tuple[Path, str]:
+    """Q1 v1 and Q2 v1 of the real files, and Q1 v2 with the audit's rows (for ``audit`` and
+    ``revisions``); and an acute trust's code (for ``explain``)."""
+    real = build_real_home(tmp_path_factory.mktemp("import-home"), acute_bytes, mh_bytes)
+    info = real.store.latest(Q1)
+    published = pd.concat([real.acute, real.mhc[real.mhc["Quarter"] == Q1]], ignore_index=True)
+    tables = snapshot_tables(published)
+    tables["audit"] = audit_rows(run_scoring(official.inputs_from_nof(published)), published)
+    real.store.write(Q1, tables, {**info.lineage, "code_version": "test-audit"}, run_id="test")
+    return real.home, str(sorted(real.acute["Trust_code"].unique())[0])
+
+
+def _run(home: Path, *argv: str) -> tuple[int, set[str], str]:
+    env = {
+        **os.environ,
+        "LEAGUE_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "LEAGUE_SOURCE_MODE": "landing",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
+    assert lines, f"league {' '.join(argv)} did not finish:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(lines[-1][len(MARK) :])
+    return result["code"], set(result["modules"]), proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["table", "--quarter", Q1],
+        ["table", "--quarter", Q1, "--peer-group", "mental_health_community"],
+        ["status"],
+        ["status", "--lineage", Q1],
+        ["explain", "TRUST", "--quarter", Q1],
+        ["movement", "--quarter", Q2],
+        ["audit", "--quarter", Q1],
+        ["revisions", "--quarter", Q1],
+    ],
+    ids=lambda argv: " ".join(argv),
+)
+def test_reading_commands_do_not_import_dagster(home, argv):
+    folder, trust = home
+    argv = [trust if a == "TRUST" else a for a in argv]
+    code, modules, output = _run(folder, *argv)
+    assert code == 0, output
+    assert not modules & set(NEVER), f"league {' '.join(argv)} imported {modules & set(NEVER)}"
