@@ -32,7 +32,8 @@ from league_pipeline.cli.runner import run_quarters
 from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.snapshots import SNAPSHOT_TABLES
-from league_pipeline.snapshots.store import SnapshotError, SnapshotStore, lake
+from league_pipeline.snapshots import lake
+from league_pipeline.snapshots.store import SnapshotError, SnapshotStore
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

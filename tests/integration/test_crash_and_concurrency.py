@@ -57,18 +57,18 @@ import json, logging, os, sys, time, warnings
 from pathlib import Path
 warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)
-logging.getLogger("league_pipeline.snapshots.store").setLevel(logging.INFO)  # shows store retries
+logging.getLogger("league_pipeline.snapshots").setLevel(logging.INFO)  # shows store retries
 mode = sys.argv[1]
 if mode == "pause-in-snapshot":
-    from league_pipeline.snapshots.store import SnapshotStore
-    real_append, marker = SnapshotStore._append, Path(sys.argv[2])
-    def append(self, con, name, *args):
-        columns = real_append(self, con, name, *args)
+    from league_pipeline.snapshots import writer
+    real_append, marker = writer._append, Path(sys.argv[2])
+    def append(con, name, *args):
+        columns = real_append(con, name, *args)
         if name == "league_table":
             marker.write_text("written, not committed")
             time.sleep(600)
         return columns
-    SnapshotStore._append = append
+    writer._append = append
     from league_pipeline.cli import main
     sys.exit(main(["run", "--quarter", sys.argv[3]]))
 elif mode == "run":

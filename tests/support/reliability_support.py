@@ -23,7 +23,8 @@ from league_pipeline.definitions import ALL_ASSETS, run_resources
 from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import SOURCE_KEYS
 from league_pipeline.sample.generator import write_sample_landing
-from league_pipeline.snapshots.store import SYSTEM_COLUMNS, SnapshotStore, lake
+from league_pipeline.snapshots import lake
+from league_pipeline.snapshots.store import SYSTEM_COLUMNS, SnapshotStore
 
 SNAPSHOT = dg.AssetKey(["snapshots", "quarterly_snapshot"])
 # everything the snapshot is built from (the raw statistics too)

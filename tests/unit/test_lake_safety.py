@@ -25,8 +25,10 @@ import pandas as pd
 import pytest
 
 from league_pipeline.cli import main
+from league_pipeline.snapshots import backups as backups_module
+from league_pipeline.snapshots import lake
 from league_pipeline.snapshots.lake import CatalogDamagedError
-from league_pipeline.snapshots.store import SnapshotStore, lake
+from league_pipeline.snapshots.store import SnapshotStore
 
 Q1 = "2025/26 Q1"
 GARBAGE = b"GARBAGE!" * 16  # written over the first 128 bytes: SQLite's header is the first 100
@@ -235,15 +237,15 @@ def test_backups_are_consistent_copies_read_back_and_pruned(tmp_path, monkeypatc
             assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
     # a backup that fails its read-back never replaces an older one; the commit stands
-    def bad(self, path):
-        checked = real(self, path)
+    def bad(store, path):
+        checked = real(store, path)
         checked.problem = "simulated failure"
         return checked
 
-    real = SnapshotStore.verify_backup
-    monkeypatch.setattr(SnapshotStore, "verify_backup", bad)
+    real = backups_module.verify_backup
+    monkeypatch.setattr(backups_module, "verify_backup", bad)
     info = store.write(Q1, small(6), {})
-    monkeypatch.setattr(SnapshotStore, "verify_backup", real)
+    monkeypatch.setattr(backups_module, "verify_backup", real)
     assert info.version == 4 and lake.list_backups(store.spec) == backups
     assert not [p for p in lake.backup_dir(store.spec).iterdir() if p not in backups]
     report = store.check()

@@ -20,13 +20,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from league_pipeline.snapshots.store import (
-    SnapshotError,
-    SnapshotNotFoundError,
-    SnapshotStore,
-    export_parquet,
-    lake,
-)
+from league_pipeline.snapshots import lake
+from league_pipeline.snapshots import writer as snapshot_writer
+from league_pipeline.snapshots.store import SnapshotError, SnapshotNotFoundError, SnapshotStore
 
 Q1 = "2025/26 Q1"
 Q2 = "2025/26 Q2"
@@ -220,17 +216,17 @@ def test_failed_write_leaves_no_snapshot(store: SnapshotStore) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("killed in the middle")
 
-    real_append = SnapshotStore._append
+    real_append = snapshot_writer._append
     calls = []
 
-    def flaky(self: SnapshotStore, *args: object, **kwargs: object) -> list[str]:
+    def flaky(*args: object, **kwargs: object) -> list[str]:
         calls.append(args[1])
         if len(calls) == 2:
             boom()
-        return real_append(self, *args, **kwargs)
+        return real_append(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(SnapshotStore, "_append", flaky)
+        mp.setattr(snapshot_writer, "_append", flaky)
         with pytest.raises(RuntimeError, match="killed in the middle"):
             store.write(Q1, {"league_table": league([1.0, 2.0, 3.0]), "flags": bad}, {})
     assert calls == ["league_table", "flags"]
@@ -273,7 +269,7 @@ def test_export_parquet(store: SnapshotStore, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(data(table.to_pandas()), frame, check_dtype=False)
     meta = json.loads(table.schema.metadata[b"league_pipeline"])
     assert meta["snapshot_id"] == "2025-26-q1/v1" and meta["lineage"] == {"code": "x"}
-    latest = export_parquet(Q1, None, tmp_path / "latest", store=store)
+    latest = store.export_parquet(Q1, None, tmp_path / "latest")
     assert [p.name for p in latest] == ["league_table-2025-26-q1-v2.parquet"]
 
 
@@ -390,17 +386,17 @@ def test_concurrent_writers_and_reader_processes(tmp_path: Path) -> None:
 
 
 def _doomed_writer(root: str, out: mp.queues.Queue) -> None:
-    real_append = SnapshotStore._append
+    real_append = snapshot_writer._append
 
-    def announce(self: SnapshotStore, con: object, name: str, *args: object) -> list[str]:
+    def announce(con: object, name: str, *args: object) -> list[str]:
         out.put(f"appending {name}")
-        columns = real_append(self, con, name, *args)
+        columns = real_append(con, name, *args)
         if name == "league_table":  # its Parquet files are written, the commit is still to come
             out.put("written")
             time.sleep(60)
         return columns
 
-    SnapshotStore._append = announce  # type: ignore[method-assign]
+    snapshot_writer._append = announce
     n = 1_000_000
     big = pd.DataFrame({"org": np.arange(n), "x": np.random.rand(n)})
     small = pd.DataFrame({"org": [1]})
