@@ -1,5 +1,5 @@
 """Peak memory of reading a NOF trust-data file, as a multiple of the file's size: the block
-reader (``readers.read_nof_trust_data``, issue 12) beside the whole-text reader it replaced.
+reader (``formats.nof.read_nof_trust_data``, issue 12) beside the whole-text reader it replaced.
 
 Run: ``.venv/bin/python benchmarks/nof_reader_memory.py [--rows 7265 200000 2000000]``.
 
@@ -71,33 +71,35 @@ def whole_text_reader(content: bytes, quarter_label: str | None):
     each number tested cell by cell."""
     import pandas as pd
 
-    from league_pipeline.formats import readers as r
+    from league_pipeline.formats import common, nof
 
     what = "NOF trust data"
-    df = r._read_csv(r.decode_text(content, what), what)
+    df = common.read_csv(common.decode_text(content, what), what)
     df = df.rename(columns={"Sub-domain": "Sub_domain"})
-    r._check_header(df, r.NOF_TRUST_DATA_COLUMNS[1:], what)
+    common.check_layout(df, nof.NOF_TRUST_DATA_COLUMNS[1:], what)
     if "Quarter" in df.columns:
-        df["Quarter"] = df["Quarter"].map(r.normalise_quarter_label).astype("str")
+        df["Quarter"] = df["Quarter"].map(common.normalise_quarter_label).astype("str")
     else:
-        df.insert(0, "Quarter", r._expected_label(quarter_label))
+        df.insert(0, "Quarter", common._expected_label(quarter_label))
     if "Trust_type" in df.columns:
-        df["Trust_type"] = df["Trust_type"].replace(r._TRUST_TYPE_ALIASES)
+        df["Trust_type"] = df["Trust_type"].replace(nof._TRUST_TYPE_ALIASES)
     if "Units" in df.columns:
-        df["Units"] = df["Units"].replace(r._UNITS_ALIASES)
-    for col in r._TRUST_DATA_NUMERIC:
+        df["Units"] = df["Units"].replace(nof._UNITS_ALIASES)
+    for col in nof._TRUST_DATA_NUMERIC:
         if col in df.columns:
-            plain = df[col].map(r.is_plain_number, na_action="ignore").fillna(True).astype(bool)
+            plain = (
+                df[col].map(common.is_plain_number, na_action="ignore").fillna(True).astype(bool)
+            )
             if plain.all():
                 df[col] = pd.to_numeric(df[col]).astype("float64")
-    return r._order(df, r.NOF_TRUST_DATA_COLUMNS)
+    return common.order_columns(df, nof.NOF_TRUST_DATA_COLUMNS)
 
 
 def read_task(which: str, path: str, warm: str) -> dict:
     """In a child: read the file with ``which`` reader; its peak memory above the loaded bytes."""
-    from league_pipeline.formats import readers
+    from league_pipeline.formats.nof import read_nof_trust_data
 
-    reader = whole_text_reader if which == "before" else readers.read_nof_trust_data
+    reader = whole_text_reader if which == "before" else read_nof_trust_data
     content = Path(path).read_bytes()
     warnings.simplefilter("ignore")  # the old reader's fillna(True) warns in pandas 3
     if warm == "warm":

@@ -219,7 +219,7 @@ def root_cause(error) -> str:
         error = error.cause
     line = error.message.strip().splitlines()[0]
     prefix, _, rest = line.partition(": ")
-    # "league_pipeline.formats.readers.ReaderError: ..." -> the user-facing text only
+    # "league_pipeline.formats.common.ReaderError: ..." -> the user-facing text only
     return rest if rest and error.cls_name and prefix.endswith(error.cls_name) else line
 
 

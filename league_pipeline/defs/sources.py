@@ -19,7 +19,9 @@ from league_pipeline.core.quarters import Quarter, parse_quarter
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
 from league_pipeline.defs.partitions import quarterly_partitions
 from league_pipeline.defs.resources import LeagueConfig
-from league_pipeline.formats import readers
+from league_pipeline.formats.flags import read_deficit_flags, read_rsp_list
+from league_pipeline.formats.nof import read_nof_trust_data
+from league_pipeline.formats.ods import read_ods_trusts
 from league_pipeline.ingest.acquire import acquire, publications
 from league_pipeline.ingest.fetch import SourceMissing
 from league_pipeline.ingest.revisions import publication_changes
@@ -50,7 +52,7 @@ class SourceSpec:
 
 def _nof(stored: StoredFile, quarter: Quarter) -> pd.DataFrame:
     # ``quarter`` is the publication's: it names the rows of a file with no Quarter column
-    return readers.read_nof_trust_data(stored.read_bytes(), quarter.published_label)
+    return read_nof_trust_data(stored.read_bytes(), quarter.published_label)
 
 
 SOURCE_SPECS: tuple[SourceSpec, ...] = (
@@ -81,13 +83,13 @@ SOURCE_SPECS: tuple[SourceSpec, ...] = (
     SourceSpec(
         "ods_trusts",
         "ods_trusts",
-        lambda stored, _q: readers.read_ods_trusts(stored.read_bytes()),
+        lambda stored, _q: read_ods_trusts(stored.read_bytes()),
         "ODS list of NHS trusts (etr): codes, names, open and close dates.",
     ),
     SourceSpec(
         "rsp_list",
         "rsp_list",
-        lambda stored, _q: readers.read_rsp_list(stored.read_bytes()),
+        lambda stored, _q: read_rsp_list(stored.read_bytes()),
         "Trusts in the Recovery Support Programme (segment 5) for the quarter. Optional for "
         "a published quarter whose file carries OF5007 (or OF5005); then it must agree.",
         optional=True,
@@ -95,7 +97,7 @@ SOURCE_SPECS: tuple[SourceSpec, ...] = (
     SourceSpec(
         "deficit_flags",
         "deficit_flags",
-        lambda stored, _q: readers.read_deficit_flags(stored.read_bytes()),
+        lambda stored, _q: read_deficit_flags(stored.read_bytes()),
         "Trusts in deficit or receiving deficit support (the financial override input). "
         "Optional for a published quarter whose file carries OF5004; then it must agree.",
         optional=True,

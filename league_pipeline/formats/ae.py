@@ -31,8 +31,7 @@ import pandas as pd
 
 from league_pipeline.core.quarters import Quarter
 from league_pipeline.derivation.periods import month_in_text
-from league_pipeline.formats.files import csv_rows, find_header
-from league_pipeline.formats.readers import ReaderError
+from league_pipeline.formats.common import ReaderError, csv_rows, find_header
 
 WHAT = "A&E monthly CSV"
 ID_COLUMNS = {

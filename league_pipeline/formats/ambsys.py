@@ -35,8 +35,13 @@ import xlsxwriter
 
 from league_pipeline.core.quarters import Quarter
 from league_pipeline.derivation.periods import financial_year_month, months_of
-from league_pipeline.formats.files import csv_rows, find_header, is_workbook, sheet_rows
-from league_pipeline.formats.readers import ReaderError
+from league_pipeline.formats.common import (
+    ReaderError,
+    csv_rows,
+    find_header,
+    is_workbook,
+    sheet_rows,
+)
 
 WHAT = "AmbSYS time series"
 SHEET = "Raw"

@@ -23,8 +23,7 @@ import xlsxwriter
 
 from league_pipeline.core.quarters import Quarter
 from league_pipeline.derivation.periods import financial_year_month, months_of
-from league_pipeline.formats.files import find_header, is_workbook, sheet_rows
-from league_pipeline.formats.readers import ReaderError
+from league_pipeline.formats.common import ReaderError, find_header, is_workbook, sheet_rows
 
 WHAT = "CWT-CRS provider extract"
 SHEET = "CWT CRS Provider Extract"

@@ -47,8 +47,7 @@ import pandas as pd
 
 from league_pipeline.core.quarters import Quarter
 from league_pipeline.derivation.periods import month_in_text
-from league_pipeline.formats.files import find_header, is_workbook, is_zip, sheet_rows
-from league_pipeline.formats.readers import ReaderError
+from league_pipeline.formats.common import ReaderError, find_header, is_workbook, is_zip, sheet_rows
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 

@@ -4,8 +4,8 @@ Belongs here: building, per quarter and peer group, the official league table an
 "trust data" file from a snapshot (the SQL is ``league_pipeline/outputs/sql/nof_*.sql``), the published
 CSV layout of each quarter (columns, order, ``Likely_range_*`` as ``a to b``, floats printed as
 published, encoding and line ends), the file names NHS England uses, and writing them as CSV
-and Parquet. The CSV bytes are produced by :mod:`league_pipeline.formats.readers` (``write_nof_*``), and
-the Parquet files hold exactly what the project's readers read back from those CSVs.
+and Parquet. The CSV bytes are produced by :mod:`league_pipeline.formats.nof` (``write_nof_*``),
+and the Parquet files hold exactly what the project's readers read back from those CSVs.
 
 Layouts: 2025/26 Q1 files follow the Sept 2025 publication (trust data without a ``Quarter``
 column, units ``percent``, UTF-8 with BOM, CRLF); later quarters follow the later files
@@ -41,7 +41,12 @@ from league_pipeline.core import paths
 from league_pipeline.core.atomic import atomic_write, write_bytes
 from league_pipeline.core.peer_groups import BY_ID, PEER_GROUPS, PeerGroup
 from league_pipeline.core.quarters import FIRST_QUARTER, Quarter
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import (
+    read_nof_league_table,
+    read_nof_trust_data,
+    write_nof_league_table,
+    write_nof_trust_data,
+)
 from league_pipeline.ingest.store import SourceNotFoundError, SourceStore
 from league_pipeline.outputs.queries import run_query
 from league_pipeline.outputs.results import QuarterResults
@@ -177,7 +182,7 @@ def published_metadata(
         except (SourceNotFoundError, ValueError) as exc:
             log.warning("published wording for %s not available (%s)", kind, exc)
             continue
-        data = readers.read_nof_trust_data(content, results.quarter.label)
+        data = read_nof_trust_data(content, results.quarter.label)
         data = data[data["Quarter"] == results.quarter.label]
         meta = data.drop_duplicates("Metric_ID")[
             ["Metric_ID", "Domain", "Sub_domain", "Metric_description", "Reporting_date"]
@@ -234,14 +239,14 @@ def frame_csv(frame: pd.DataFrame) -> bytes:
 def league_table_csv(frame: pd.DataFrame, quarter: Quarter) -> bytes:
     """The league table as the quarter's publication writes it."""
     layout = publication_layout(quarter)
-    crlf = readers.write_nof_league_table(frame, bom=layout.bom, line_terminator="\r\n")
+    crlf = write_nof_league_table(frame, bom=layout.bom, line_terminator="\r\n")
     return _with_line_ends(crlf, layout.line_terminator)
 
 
 def trust_data_csv(frame: pd.DataFrame, quarter: Quarter) -> bytes:
     """The trust data file as the quarter's publication writes it."""
     layout = publication_layout(quarter)
-    crlf = readers.write_nof_trust_data(
+    crlf = write_nof_trust_data(
         frame,
         with_quarter=layout.with_quarter,
         percent_unit=layout.percent_unit,
@@ -293,9 +298,9 @@ def write_official_exports(
             (
                 "league_table",
                 league_table_csv(tables[group_id], quarter),
-                readers.read_nof_league_table,
+                read_nof_league_table,
             ),
-            ("trust_data", trust_data_csv(data[group_id], quarter), readers.read_nof_trust_data),
+            ("trust_data", trust_data_csv(data[group_id], quarter), read_nof_trust_data),
         )
         for kind, content, read in pairs:
             stem = prefix + file_stem(kind, group)

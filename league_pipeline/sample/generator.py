@@ -4,7 +4,7 @@ Belongs here: drawing synthetic metric values for the trust roster from the refe
 (``assets/reference/trusts.csv`` and ``metric_profiles.csv``, built by
 ``scripts/build_roster.py``), scoring them with the real scoring engine, and
 writing every landing file of a quarter in its published layout through the
-:mod:`league_pipeline.formats.readers` writers, with the manifest that marks them as generated. Nothing
+:mod:`league_pipeline.formats` writers, with the manifest that marks them as generated. Nothing
 here reads real data; the values are synthetic, and so are the trusts: the roster is invented
 (codes ``ZA001``/``ZM001``/``ZU001``..., names such as "Kestrelmere University Hospitals NHS
 Foundation Trust"), with the real files' counts per peer group, subtype and region.
@@ -85,15 +85,10 @@ import pandas as pd
 from league_pipeline.core.paths import assets_dir
 from league_pipeline.core.peer_groups import ACUTE, AMBULANCE, MHC, PEER_GROUPS, PeerGroup
 from league_pipeline.core.quarters import Quarter, all_quarters
-from league_pipeline.formats.readers import (
-    NOF_TRUST_DATA_COLUMNS,
-    ODS_TRUST_COLUMNS,
-    nhs_quarter_text,
-    write_deficit_flags,
-    write_nof_trust_data,
-    write_ods_trusts,
-    write_rsp_list,
-)
+from league_pipeline.formats.common import nhs_quarter_text
+from league_pipeline.formats.flags import write_deficit_flags, write_rsp_list
+from league_pipeline.formats.nof import NOF_TRUST_DATA_COLUMNS, write_nof_trust_data
+from league_pipeline.formats.ods import ODS_TRUST_COLUMNS, write_ods_trusts
 from league_pipeline.ingest.catalogue import landing_path, landing_paths
 from league_pipeline.sample import data_origin
 from league_pipeline.sample.raw_releases import raw_files

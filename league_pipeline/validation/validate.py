@@ -3,7 +3,8 @@
 Belongs here: loading the YAML schemas (:func:`load_schema`, :func:`schema_version`), the few
 custom pandera checks those schemas use, and turning pandera's failure cases into a
 :class:`ValidationReport` (summary paragraph, the offending input rows, Dagster metadata).
-Does not belong here: parsing files (``readers``) or deciding what a failure means for a run.
+Does not belong here: parsing files (:mod:`league_pipeline.formats`) or deciding what a failure
+means for a run.
 
 Schemas are pandera's own YAML serialisation (``DataFrameSchema.from_yaml``). Every file carries
 ``metadata: {schema_version: "N"}``; bump it whenever the schema's meaning changes, because the
@@ -21,7 +22,7 @@ case with its row.
 
 Checks that depend on the run rather than on the file (the quarter being processed) are added at
 validation time: ``validate(df, name, expected_quarter=...)`` (or ``df.attrs["expected_quarter"]``,
-which :mod:`league_pipeline.formats.readers` sets) appends an ``equal_to`` check on the quarter column.
+which :mod:`league_pipeline.formats.nof` sets) appends an ``equal_to`` check on the quarter column.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from pandera.errors import ParserError, SchemaError, SchemaErrors
 
 from league_pipeline.core import paths
 from league_pipeline.core.quarters import Quarter, parse_quarter
-from league_pipeline.formats.readers import is_plain_number
+from league_pipeline.formats.common import is_plain_number
 
 MAX_ROWS_SHOWN = 50
 FAILED_CHECKS_COLUMN = "_failed_checks"

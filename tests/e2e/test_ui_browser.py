@@ -15,7 +15,7 @@ from ui_browser_support import chromium_page, screenshot, webserver
 from league_pipeline.cli.runner import run_quarters
 from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.defs.resources import LeagueConfig
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.sample.generator import write_sample_landing
 
 Q1 = parse_quarter("2025/26 Q1")
@@ -30,10 +30,10 @@ def homes(league_home, tmp_path, monkeypatch) -> dict[str, str]:
     landing = league_home / "landing"
     write_sample_landing(landing, [Q1])
     path = landing / ACUTE_Q1
-    df = readers.read_nof_trust_data(path.read_bytes(), Q1.published_label)
+    df = read_nof_trust_data(path.read_bytes(), Q1.published_label)
     df.loc[5, "Trust_code"] = BAD_CODE
     df.loc[df.index[df["Metric_ID"] == "OF1003"][0], "Value"] = 7.5  # a score above 4
-    path.write_bytes(readers.write_nof_trust_data(df, with_quarter=False))
+    path.write_bytes(write_nof_trust_data(df, with_quarter=False))
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

@@ -20,7 +20,7 @@ from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.defs.automation import new_publication_sensor
 from league_pipeline.defs.resources import config_from_env
 from league_pipeline.defs.snapshots import SNAPSHOT_TABLES
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.sample.generator import write_sample_landing
 from league_pipeline.snapshots.store import SnapshotStore
 
@@ -149,9 +149,9 @@ def test_failed_source_stops_with_one_error_and_the_fix(capsys, league_home, mon
     landing = league_home / "landing"
     write_sample_landing(landing, [Q1])
     path = landing / ACUTE_Q1
-    df = readers.read_nof_trust_data(path.read_bytes(), Q1.published_label)
+    df = read_nof_trust_data(path.read_bytes(), Q1.published_label)
     df.loc[df.index[df["Metric_ID"] == "OF1003"][0], "Value"] = 7.5  # a score above 4
-    path.write_bytes(readers.write_nof_trust_data(df, with_quarter=False))
+    path.write_bytes(write_nof_trust_data(df, with_quarter=False))
     monkeypatch.setenv("DAGSTER_HOME", str(league_home / "dagster"))
 
     code, _, err = cli(capsys, "run", "--quarter", "2025/26 Q1")

@@ -48,8 +48,9 @@ from hypothesis import strategies as st
 
 from league_pipeline.core.quarters import Quarter
 from league_pipeline.defs.resources import LeagueConfig, config_from_env
-from league_pipeline.formats import readers
-from league_pipeline.formats.readers import ReaderError
+from league_pipeline.formats import common, nof
+from league_pipeline.formats.common import ReaderError
+from league_pipeline.formats.nof import NOF_TRUST_DATA_COLUMNS, read_nof_trust_data
 from league_pipeline.ingest import catalogue
 from league_pipeline.ingest.acquire import acquire, probe
 from league_pipeline.ingest.fetch import (
@@ -642,31 +643,31 @@ def _reference_read_nof_trust_data(content: bytes, quarter_label: str | None) ->
 
 
 def _reference_read(content: bytes, quarter_label: str | None) -> pd.DataFrame:
-    r, what = readers, "NOF trust data"
-    df = r._read_csv(r.decode_text(content, what), what)
+    what = "NOF trust data"
+    df = common.read_csv(common.decode_text(content, what), what)
     df = df.rename(columns={"Sub-domain": "Sub_domain"})
-    r._check_header(df, r.NOF_TRUST_DATA_COLUMNS[1:], what)
+    common.check_layout(df, nof.NOF_TRUST_DATA_COLUMNS[1:], what)
     if "Quarter" in df.columns:
-        df["Quarter"] = df["Quarter"].map(r.normalise_quarter_label).astype("str")
+        df["Quarter"] = df["Quarter"].map(common.normalise_quarter_label).astype("str")
     elif quarter_label is None:
         raise ReaderError(
             f"{what}: the file has no Quarter column; pass quarter_label (e.g. '2025/26 Q1')"
         )
     else:
-        df.insert(0, "Quarter", r._expected_label(quarter_label))
+        df.insert(0, "Quarter", common._expected_label(quarter_label))
     if quarter_label is not None:
-        df.attrs["expected_quarter"] = r._expected_label(quarter_label)
+        df.attrs["expected_quarter"] = common._expected_label(quarter_label)
     if "Trust_type" in df.columns:
-        df["Trust_type"] = df["Trust_type"].replace(r._TRUST_TYPE_ALIASES)
+        df["Trust_type"] = df["Trust_type"].replace(nof._TRUST_TYPE_ALIASES)
     if "Units" in df.columns:
-        df["Units"] = df["Units"].replace(r._UNITS_ALIASES)
-    for col in r._TRUST_DATA_NUMERIC:
+        df["Units"] = df["Units"].replace(nof._UNITS_ALIASES)
+    for col in nof._TRUST_DATA_NUMERIC:
         if col in df.columns:
             series = df[col]
-            plain = series.map(r.is_plain_number, na_action="ignore").fillna(True).astype(bool)
+            plain = series.map(common.is_plain_number, na_action="ignore").fillna(True).astype(bool)
             if plain.all():
                 df[col] = pd.to_numeric(series).astype("float64")
-    out = r._order(df, r.NOF_TRUST_DATA_COLUMNS)
+    out = common.order_columns(df, nof.NOF_TRUST_DATA_COLUMNS)
     out.attrs = dict(df.attrs)
     return out
 
@@ -679,7 +680,7 @@ def _outcome(reader: Callable[..., pd.DataFrame], content: bytes, quarter: str |
 
 
 def _assert_same_as_reference(content: bytes, quarter: str | None = "2025/26 Q1") -> None:
-    ours = _outcome(readers.read_nof_trust_data, content, quarter)
+    ours = _outcome(read_nof_trust_data, content, quarter)
     theirs = _outcome(_reference_read_nof_trust_data, content, quarter)
     if isinstance(theirs, str) or isinstance(ours, str):
         assert ours == theirs
@@ -691,8 +692,8 @@ def _assert_same_as_reference(content: bytes, quarter: str | None = "2025/26 Q1"
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of 3 rows, text decoded 7 bytes at a time: every boundary gets crossed."""
-    monkeypatch.setattr(readers, "_BLOCK_ROWS", 3)
-    monkeypatch.setattr(readers, "_DECODE_CHUNK", 7)
+    monkeypatch.setattr(common, "_BLOCK_ROWS", 3)
+    monkeypatch.setattr(common, "_DECODE_CHUNK", 7)
 
 
 def test_the_block_reader_reads_the_real_files_as_before(
@@ -760,12 +761,12 @@ def test_a_file_with_two_faults_reports_the_first_in_file_order(acute_bytes: byt
     lines[5] = lines[5].rsplit(b",", 1)[0]  # line 6 has a field too few
     lines[-2] = b'"' + lines[-2]  # an unterminated quote at the end
     with pytest.raises(ReaderError, match="line 6 has 15 fields but the header has 16"):
-        readers.read_nof_trust_data(b"\r\n".join(lines), "2025/26 Q1")
+        read_nof_trust_data(b"\r\n".join(lines), "2025/26 Q1")
     with pytest.raises(ReaderError, match="not a readable CSV"):
         _reference_read_nof_trust_data(b"\r\n".join(lines), "2025/26 Q1")
     short_row_then_bad_byte = b"\r\n".join(lines[:-2]) + b"\r\n\xff\r\n"
     with pytest.raises(ReaderError, match="line 6 has 15 fields"):
-        readers.read_nof_trust_data(short_row_then_bad_byte, "2025/26 Q1")
+        read_nof_trust_data(short_row_then_bad_byte, "2025/26 Q1")
     with pytest.raises(ReaderError, match="not UTF-8 text"):
         _reference_read_nof_trust_data(short_row_then_bad_byte, "2025/26 Q1")
 
@@ -812,7 +813,7 @@ _CELLS = st.sampled_from(
 @st.composite
 def _nof_files(draw: st.DrawFn) -> tuple[bytes, str | None]:
     with_quarter = draw(st.booleans())
-    names = readers.NOF_TRUST_DATA_COLUMNS if with_quarter else readers.NOF_TRUST_DATA_COLUMNS[1:]
+    names = NOF_TRUST_DATA_COLUMNS if with_quarter else NOF_TRUST_DATA_COLUMNS[1:]
     names = ["Sub-domain" if n == "Sub_domain" else n for n in names]
     rows = draw(st.lists(st.lists(_CELLS, min_size=len(names), max_size=len(names)), max_size=9))
     for row in rows:  # now and then a row with a field too many or too few
@@ -844,7 +845,7 @@ def test_generated_files_read_as_the_whole_text_reader_read_them(
     small_blocks: None, case: tuple[bytes, str | None]
 ) -> None:
     content, quarter = case
-    ours = _outcome(readers.read_nof_trust_data, content, quarter)
+    ours = _outcome(read_nof_trust_data, content, quarter)
     theirs = _outcome(_reference_read_nof_trust_data, content, quarter)
     if isinstance(ours, str) and isinstance(theirs, str):
         # both refuse; with two faults in one file the first in file order may be named
@@ -855,7 +856,7 @@ def test_generated_files_read_as_the_whole_text_reader_read_them(
 _MEMORY_CHILD = r"""
 import json, sys
 from pathlib import Path
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import read_nof_trust_data
 
 def status(field):
     for line in open("/proc/self/status"):
@@ -865,7 +866,7 @@ def status(field):
 content = Path(sys.argv[1]).read_bytes()
 before = status("VmRSS:")
 open("/proc/self/clear_refs", "w").write("5")  # the peak (VmHWM) starts again from here
-df = readers.read_nof_trust_data(content, "2025/26 Q1")
+df = read_nof_trust_data(content, "2025/26 Q1")
 print(json.dumps({"rows": len(df), "size": len(content), "peak": status("VmHWM:") - before}))
 """
 

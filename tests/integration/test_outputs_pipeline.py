@@ -23,7 +23,11 @@ from league_pipeline.defs.outputs import (
     ROUND_TRIP_CHECK,
 )
 from league_pipeline.defs.resources import LeagueConfig
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import (
+    read_nof_league_table,
+    read_nof_trust_data,
+    write_nof_trust_data,
+)
 from league_pipeline.outputs import outputs_dir
 from league_pipeline.sample.generator import write_sample_landing
 from league_pipeline.snapshots.store import SnapshotStore
@@ -88,7 +92,7 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
         folder = root / quarter.slug / "v1"
         names = {p.name for p in (folder / "official").iterdir()}
         assert len(names) == 12  # 3 peer groups x (league table, trust data) x (CSV, Parquet)
-        table = readers.read_nof_league_table(
+        table = read_nof_league_table(
             (
                 folder
                 / "official"
@@ -122,7 +126,7 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
     # NHS England revises one Q2 value in the acute Q2 file (which holds Q1's rows too); the
     # quarter runs again
     path = landing / ACUTE_Q2
-    data = readers.read_nof_trust_data(path.read_bytes(), Q2.label)
+    data = read_nof_trust_data(path.read_bytes(), Q2.label)
     row = (
         (data["Quarter"] == Q2.label)
         & (data["Trust_code"] == "ZA001")
@@ -130,7 +134,7 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
     )
     assert row.sum() == 1
     data.loc[row, "Value"] = 0.5
-    path.write_bytes(readers.write_nof_trust_data(data, with_quarter=True))
+    path.write_bytes(write_nof_trust_data(data, with_quarter=True))
     result = _materialize(league, instance, partition_key=Q2.key)
     assert result.success
 

@@ -27,7 +27,7 @@ from league_pipeline.defs.automation import (
     quarterly_league_schedule,
 )
 from league_pipeline.defs.resources import LeagueConfig
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.ingest import catalogue
 from league_pipeline.ingest.acquire import landing_file
 from league_pipeline.snapshots.store import SnapshotStore
@@ -160,11 +160,11 @@ def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):
 def test_invalid_extract_is_blocked_with_failing_rows(league, landing):
     (landing / ACUTE_Q2_FILE).unlink()  # the broken Q1 file is then the newest publication
     path = landing / ACUTE_FILE
-    df = readers.read_nof_trust_data(path.read_bytes(), Q1.published_label)
+    df = read_nof_trust_data(path.read_bytes(), Q1.published_label)
     df.loc[5, "Trust_code"] = "bad code"
     df.loc[df["Metric_ID"] == "OF5002", "Value"] = df.loc[df["Metric_ID"] == "OF5002", "Value"]
     df.loc[df.index[df["Metric_ID"] == "OF1003"][0], "Value"] = 7.5  # a score above 4
-    path.write_bytes(readers.write_nof_trust_data(df, with_quarter=False))
+    path.write_bytes(write_nof_trust_data(df, with_quarter=False))
 
     result = materialize(league)
     assert not result.success

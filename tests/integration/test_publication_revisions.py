@@ -20,7 +20,7 @@ from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.definitions import ALL_ASSETS, run_resources
 from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import REVISIONS_CHECK
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import read_nof_trust_data, split_quarters, write_nof_trust_data
 from league_pipeline.ingest import catalogue
 from league_pipeline.outputs.revisions import revision
 from league_pipeline.snapshots.store import SnapshotStore
@@ -70,11 +70,11 @@ def test_a_revised_earlier_quarter_warns_then_backfills_as_a_new_version(
     league_home: Path, mh_bytes: bytes, ods_bytes: bytes
 ) -> None:
     landing = league_home / "landing"
-    mh = readers.read_nof_trust_data(mh_bytes)
-    q1_rows = readers.split_quarters(mh)[Q1.label]
+    mh = read_nof_trust_data(mh_bytes)
+    q1_rows = split_quarters(mh)[Q1.label]
     q1_file = landing / Q1.slug / "nhs-oversight-framework-non-acute-hospital-trust-data.csv"
     q1_file.parent.mkdir(parents=True)
-    q1_file.write_bytes(readers.write_nof_trust_data(q1_rows, with_quarter=False))
+    q1_file.write_bytes(write_nof_trust_data(q1_rows, with_quarter=False))
     for quarter in (Q1, Q2):
         ods = landing / catalogue.landing_path("ods_trusts", quarter)
         ods.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +93,7 @@ def test_a_revised_earlier_quarter_warns_then_backfills_as_a_new_version(
     # Q2's cumulative publication revises one Q1 value: the Q2 run warns and lists it
     revised, before, after = _revised(mh)
     q2_file = landing / catalogue.landing_path(KIND, Q2)
-    q2_file.write_bytes(readers.write_nof_trust_data(revised, with_quarter=True))
+    q2_file.write_bytes(write_nof_trust_data(revised, with_quarter=True))
     second = _materialize(league, Q2.key, instance)
     check = _check(second)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.ingest.store import SourceStore
 from league_pipeline.scoring import official
 from league_pipeline.scoring.engine import run_scoring
@@ -89,8 +89,8 @@ def build_real_home(home: Path, acute_bytes: bytes, mh_bytes: bytes) -> RealHome
         ACUTE_KIND: sources.put(acute_bytes, url="file:///real/acute-q1.csv").sha256,
         MHC_KIND: sources.put(mh_bytes, url="file:///real/mhc-q1q2.csv").sha256,
     }
-    acute = readers.read_nof_trust_data(acute_bytes, Q1)
-    mhc = readers.read_nof_trust_data(mh_bytes)
+    acute = read_nof_trust_data(acute_bytes, Q1)
+    mhc = read_nof_trust_data(mh_bytes)
     real = RealHome(
         home=home,
         store=SnapshotStore(home / "lake"),
@@ -113,7 +113,7 @@ def revise_acute_q1(real: RealHome, trust_code: str, metric_id: str, value: floa
     row = (revised["Trust_code"] == trust_code) & (revised["Metric_ID"] == metric_id)
     assert row.sum() == 1, f"{trust_code} has no single {metric_id} row"
     revised.loc[row, "Value"] = value
-    content = readers.write_nof_trust_data(revised, with_quarter=False)
+    content = write_nof_trust_data(revised, with_quarter=False)
     sha = real.sources.put(content, url="file:///real/acute-q1-revised.csv").sha256
     mhc = real.mhc
     nof = pd.concat([revised, mhc[mhc["Quarter"] == Q1]], ignore_index=True)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from league_pipeline.core.quarters import Quarter
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import read_nof_trust_data, split_quarters
+from league_pipeline.formats.ods import read_ods_trusts
 from league_pipeline.validation.consistency import (
     PROBLEM_COLUMNS,
     ConsistencyReport,
@@ -26,18 +27,18 @@ ACUTE, MHC = "nof_trust_data_acute", "nof_trust_data_mental_health_community"
 @pytest.fixture(scope="module")
 def acute(real_data: Path) -> pd.DataFrame:
     content = (real_data / "nof2526_q1_acute_trust_data.csv").read_bytes()
-    return readers.read_nof_trust_data(content, Q1.label)
+    return read_nof_trust_data(content, Q1.label)
 
 
 @pytest.fixture(scope="module")
 def mh_by_quarter(real_data: Path) -> dict[str, pd.DataFrame]:
     content = (real_data / "nof2526_q1q2_mh_community_trust_data.csv").read_bytes()
-    return readers.split_quarters(readers.read_nof_trust_data(content))
+    return split_quarters(read_nof_trust_data(content))
 
 
 @pytest.fixture(scope="module")
 def ods(real_data: Path) -> pd.DataFrame:
-    return readers.read_ods_trusts((real_data / "ods_etr_nhs_trusts_2025-11.csv").read_bytes())
+    return read_ods_trusts((real_data / "ods_etr_nhs_trusts_2025-11.csv").read_bytes())
 
 
 def flags_from_nof(nof: pd.DataFrame, metric_id: str, column: str) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from league_pipeline.audit import compare as audit
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import read_nof_trust_data
 from league_pipeline.scoring import official
 from league_pipeline.scoring.engine import run_scoring
 
@@ -81,12 +81,10 @@ SEGMENT_CUTPOINT_GAPS = {
 
 @pytest.fixture(scope="module")
 def nof(real_data) -> pd.DataFrame:
-    acute = readers.read_nof_trust_data(
+    acute = read_nof_trust_data(
         (real_data / "nof2526_q1_acute_trust_data.csv").read_bytes(), "Q1 2025/26"
     )
-    mhc = readers.read_nof_trust_data(
-        (real_data / "nof2526_q1q2_mh_community_trust_data.csv").read_bytes()
-    )
+    mhc = read_nof_trust_data((real_data / "nof2526_q1q2_mh_community_trust_data.csv").read_bytes())
     return pd.concat([acute, mhc], ignore_index=True)
 
 

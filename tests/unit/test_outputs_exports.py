@@ -11,7 +11,12 @@ import pytest
 from outputs_support import MHC_KIND, Q1, Q2, build_real_home
 
 from league_pipeline.core.peer_groups import BY_ID
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import (
+    NOF_LEAGUE_TABLE_COLUMNS,
+    read_nof_league_table,
+    read_nof_trust_data,
+    split_likely_range,
+)
 from league_pipeline.ingest.store import SourceStore
 from league_pipeline.outputs import exports
 from league_pipeline.outputs.results import load_quarter
@@ -82,8 +87,8 @@ def test_acute_q1_trust_data_reproduces_the_published_file_layout(exported, acut
     assert ours.split(b"\r\n")[0] == acute_bytes.split(b"\r\n")[0]
     assert b"\r\n" in ours and ours.count(b"\n") == ours.count(b"\r\n")
 
-    mine = readers.read_nof_trust_data(ours, Q1)
-    published = readers.read_nof_trust_data(acute_bytes, Q1)
+    mine = read_nof_trust_data(ours, Q1)
+    published = read_nof_trust_data(acute_bytes, Q1)
     assert len(mine) == len(published) == 7265
     pd.testing.assert_frame_equal(mine[KEY], published[KEY])  # same rows, same order
     for column in WORDING:
@@ -110,7 +115,7 @@ def test_later_quarters_use_the_later_layout(exported, mh_bytes):
     assert b",%," in content and b",percent," not in content  # units as the later files
 
     mine = export.trust_data["mental_health_community"]
-    published = readers.read_nof_trust_data(mh_bytes)
+    published = read_nof_trust_data(mh_bytes)
     published = published[published["Quarter"] == Q2].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine[KEY], published[KEY])
     for column in WORDING:
@@ -121,7 +126,7 @@ def test_league_table_layout_and_values(exported):
     results, folder, export = exported[Q1]
     content = (folder / "nhs-oversight-framework-acute-trust-league-table.csv").read_bytes()
     lines = content.decode("utf-8-sig").split("\r\n")
-    assert lines[0] == ",".join(readers.NOF_LEAGUE_TABLE_COLUMNS)
+    assert lines[0] == ",".join(NOF_LEAGUE_TABLE_COLUMNS)
     row = re.compile(
         r"^Q1 2025/26,[^,]+,Acute trust,Acute - [A-Za-z-]+,[A-Z0-9]{3},(\"[^\"]+\"|[^,]+),"
         r"[1-4]\.\d{1,2},[1-4]\.\d{1,2} to [1-4]\.\d{1,2},[1-4]\.0,(Yes|No),\d+\.0,\d+ to \d+$"
@@ -137,10 +142,10 @@ def test_league_table_layout_and_values(exported):
     assert (table["Segment"].to_numpy() == snap["adjusted_segment"].to_numpy()).all()
     assert ((table["Average_score"].to_numpy() - snap["average_score"].to_numpy()) <= 0.005).all()
     assert (table["Trust_in_financial_deficit"].to_numpy() == snap["deficit_flag"].to_numpy()).all()
-    ranges = readers.split_likely_range(table["Likely_range_of_rank"])
+    ranges = split_likely_range(table["Likely_range_of_rank"])
     assert (ranges["lower"].to_numpy() == snap["rank_lower"].to_numpy()).all()
     assert (ranges["upper"].to_numpy() == snap["rank_upper"].to_numpy()).all()
-    scores = readers.split_likely_range(table["Likely_range_of_average_score"])
+    scores = split_likely_range(table["Likely_range_of_average_score"])
     assert (scores["lower"].to_numpy() == snap["score_lower"].to_numpy()).all()
 
 
@@ -152,9 +157,9 @@ def test_exports_round_trip_through_readers_schemas_and_parquet(exported):
                 "league_table",
                 export.league_tables,
                 "nof_league_table",
-                readers.read_nof_league_table,
+                read_nof_league_table,
             ),
-            ("trust_data", export.trust_data, "nof_trust_data", readers.read_nof_trust_data),
+            ("trust_data", export.trust_data, "nof_trust_data", read_nof_trust_data),
         ):
             for group_id, frame in frames.items():
                 stem = exports.file_stem(kind, BY_ID[group_id])

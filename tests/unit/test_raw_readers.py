@@ -19,8 +19,9 @@ from league_pipeline.derivation.derive import derive
 from league_pipeline.derivation.reconcile import match_rates, reconcile, report_markdown
 from league_pipeline.formats.ae import read_ae_monthly, write_ae_monthly
 from league_pipeline.formats.ambsys import read_ambsys, write_ambsys_csv
+from league_pipeline.formats.common import ReaderError
 from league_pipeline.formats.cwt import read_cwt_provider
-from league_pipeline.formats.readers import ReaderError, read_nof_trust_data, split_quarters
+from league_pipeline.formats.nof import read_nof_trust_data, split_quarters
 from league_pipeline.scoring import inputs
 from league_pipeline.validation.validate import validate
 

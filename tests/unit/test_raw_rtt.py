@@ -18,7 +18,7 @@ import xlsxwriter
 from league_pipeline.core.quarters import Quarter
 from league_pipeline.derivation.derive import derive
 from league_pipeline.formats import rtt
-from league_pipeline.formats.readers import ReaderError
+from league_pipeline.formats.common import ReaderError
 from league_pipeline.formats.rtt import (
     BAND_COLUMNS,
     EXTRACT_COLUMNS,

@@ -14,8 +14,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from league_pipeline.formats import readers
-from league_pipeline.formats.readers import ReaderError
+from league_pipeline.formats.common import ReaderError, decode_text
+from league_pipeline.formats.flags import (
+    read_deficit_flags,
+    read_rsp_list,
+    write_deficit_flags,
+    write_rsp_list,
+)
+from league_pipeline.formats.nof import (
+    NOF_LEAGUE_TABLE_COLUMNS,
+    NOF_TRUST_DATA_COLUMNS,
+    read_nof_league_table,
+    read_nof_trust_data,
+    split_likely_range,
+    split_quarters,
+    write_nof_league_table,
+    write_nof_trust_data,
+)
+from league_pipeline.formats.ods import ODS_TRUST_COLUMNS, read_ods_trusts, write_ods_trusts
 from league_pipeline.validation.validate import validate
 
 DERIVED_LEAGUE_FILE = "DERIVED_nof2526_q1_acute_league_table_reconstructed.csv"
@@ -43,12 +59,12 @@ OFFICIAL_LEAGUE_EXCERPT = (
 
 @pytest.fixture(scope="module")
 def acute(acute_bytes: bytes) -> pd.DataFrame:
-    return readers.read_nof_trust_data(acute_bytes, "2025/26 Q1")
+    return read_nof_trust_data(acute_bytes, "2025/26 Q1")
 
 
 @pytest.fixture(scope="module")
 def mh(mh_bytes: bytes) -> pd.DataFrame:
-    return readers.read_nof_trust_data(mh_bytes)
+    return read_nof_trust_data(mh_bytes)
 
 
 def _summary_rows(df: pd.DataFrame, metric_id: str) -> pd.Series:
@@ -60,7 +76,7 @@ def _summary_rows(df: pd.DataFrame, metric_id: str) -> pd.Series:
 # NOF trust data
 # --------------------------------------------------------------------------------------------
 def test_acute_q1_is_read_and_normalised(acute: pd.DataFrame) -> None:
-    assert list(acute.columns) == readers.NOF_TRUST_DATA_COLUMNS
+    assert list(acute.columns) == NOF_TRUST_DATA_COLUMNS
     assert acute.shape == (7265, 17)
     assert acute["Trust_code"].nunique() == 134
     assert set(acute["Quarter"]) == {"2025/26 Q1"}  # Q1 file has no Quarter: filled from label
@@ -88,19 +104,19 @@ def test_acute_q1_is_read_and_normalised(acute: pd.DataFrame) -> None:
 def test_acute_round_trip_reproduces_the_published_bytes(
     acute: pd.DataFrame, acute_bytes: bytes
 ) -> None:
-    written = readers.write_nof_trust_data(acute, with_quarter=False)
+    written = write_nof_trust_data(acute, with_quarter=False)
     assert written.startswith(b"\xef\xbb\xbfRegion,Trust_type,")
     assert b",Sub-domain," in written.split(b"\r\n", 1)[0]
     # identical except the trimmed no-break space (268 rows)
     assert acute_bytes.count(NBSP_NAME) == 268
     assert written == acute_bytes.replace(NBSP_NAME, TRIMMED_NAME)
-    again = readers.read_nof_trust_data(written, "2025/26 Q1")
+    again = read_nof_trust_data(written, "2025/26 Q1")
     pd.testing.assert_frame_equal(again, acute)
 
 
 def test_mh_q1q2_whole_file_keeps_its_quarters(mh: pd.DataFrame) -> None:
     assert mh.shape == (4502, 17)
-    assert list(mh.columns) == readers.NOF_TRUST_DATA_COLUMNS
+    assert list(mh.columns) == NOF_TRUST_DATA_COLUMNS
     assert mh["Quarter"].value_counts().to_dict() == {"2025/26 Q2": 2260, "2025/26 Q1": 2242}
     assert "expected_quarter" not in mh.attrs
     assert "%" not in set(mh["Units"]) and "percent" in set(mh["Units"])
@@ -110,9 +126,9 @@ def test_mh_q1q2_whole_file_keeps_its_quarters(mh: pd.DataFrame) -> None:
 
 def test_mh_round_trip_reproduces_the_stored_bytes(mh: pd.DataFrame, mh_bytes: bytes) -> None:
     # the stored Q1-Q2 cut has no BOM and LF line ends (unlike the verbatim acute file)
-    written = readers.write_nof_trust_data(mh, with_quarter=True, bom=False, line_terminator="\n")
+    written = write_nof_trust_data(mh, with_quarter=True, bom=False, line_terminator="\n")
     assert written == mh_bytes.replace(NBSP_NAME, TRIMMED_NAME)
-    default = readers.write_nof_trust_data(mh, with_quarter=True)
+    default = write_nof_trust_data(mh, with_quarter=True)
     assert default.startswith(b"\xef\xbb\xbfQuarter,Region,") and b"\r\n" in default
     assert b",Q1 2025/26," not in default[:200] and default.split(b"\r\n")[1].startswith(
         b"Q1 2025/26,"
@@ -121,7 +137,7 @@ def test_mh_round_trip_reproduces_the_stored_bytes(mh: pd.DataFrame, mh_bytes: b
 
 
 def test_split_quarters(mh: pd.DataFrame) -> None:
-    parts = readers.split_quarters(mh)
+    parts = split_quarters(mh)
     assert list(parts) == ["2025/26 Q1", "2025/26 Q2"]
     assert [len(p) for p in parts.values()] == [2242, 2260]
     for label, part in parts.items():
@@ -137,25 +153,25 @@ def test_split_quarters(mh: pd.DataFrame) -> None:
 
 
 def test_quarter_label_keeps_the_files_quarter_column(mh_bytes: bytes) -> None:
-    df = readers.read_nof_trust_data(mh_bytes, "2025-07")  # partition key of 2025/26 Q2
+    df = read_nof_trust_data(mh_bytes, "2025-07")  # partition key of 2025/26 Q2
     assert df.attrs["expected_quarter"] == "2025/26 Q2"
     assert set(df["Quarter"]) == {"2025/26 Q1", "2025/26 Q2"}  # not overwritten
 
 
 def test_missing_quarter_without_label_is_a_reader_error(acute_bytes: bytes) -> None:
     with pytest.raises(ReaderError, match="no Quarter column"):
-        readers.read_nof_trust_data(acute_bytes)
+        read_nof_trust_data(acute_bytes)
 
 
 def test_trust_type_alias_and_units_are_normalised(mh_bytes: bytes) -> None:
     old_name = mh_bytes.replace(b"Mental health and community trust", b"Non-acute hospital trust")
-    df = readers.read_nof_trust_data(old_name)
+    df = read_nof_trust_data(old_name)
     assert set(df["Trust_type"]) == {"Mental health and community trust"}
 
 
 def test_non_numeric_value_is_kept_not_blanked(acute_bytes: bytes) -> None:
     bad = acute_bytes.replace(b",percent,4.01,2.4,", b",percent,abc,2.4,", 1)
-    df = readers.read_nof_trust_data(bad, "2025/26 Q1")
+    df = read_nof_trust_data(bad, "2025/26 Q1")
     assert len(df) == 7265
     # the column stays text as read (validation converts the rest and names the bad cell)
     assert pd.api.types.is_string_dtype(df["Value"])
@@ -169,24 +185,24 @@ def test_non_numeric_value_is_kept_not_blanked(acute_bytes: bytes) -> None:
 # NOF league table
 # --------------------------------------------------------------------------------------------
 def test_official_league_table_layout_round_trips() -> None:
-    df = readers.read_nof_league_table(OFFICIAL_LEAGUE_EXCERPT)
-    assert list(df.columns) == readers.NOF_LEAGUE_TABLE_COLUMNS
+    df = read_nof_league_table(OFFICIAL_LEAGUE_EXCERPT)
+    assert list(df.columns) == NOF_LEAGUE_TABLE_COLUMNS
     assert df["Quarter"].tolist() == ["2025/26 Q4"] * 3
     assert df["Segment"].tolist() == [1.0, 2.0, 3.0]
     assert df["Rank"].tolist() == [1.0, 15.0, 31.0]
     assert df["Trust_in_financial_deficit"].tolist() == [False, False, True]
     assert df["Trust_name"][1] == "Tees, Esk and Wear Valleys NHS Foundation Trust"
-    ranges = readers.split_likely_range(df["Likely_range_of_average_score"])
+    ranges = split_likely_range(df["Likely_range_of_average_score"])
     assert ranges.iloc[0].tolist() == [1.2, 1.89]
-    written = readers.write_nof_league_table(df, bom=False, line_terminator="\n")
+    written = write_nof_league_table(df, bom=False, line_terminator="\n")
     assert written == OFFICIAL_LEAGUE_EXCERPT
-    assert readers.write_nof_league_table(df).startswith(b"\xef\xbb\xbfQuarter,Region,")
+    assert write_nof_league_table(df).startswith(b"\xef\xbb\xbfQuarter,Region,")
 
 
 def test_derived_q1_league_table_matches_the_trust_data(
     real_data: Path, acute: pd.DataFrame
 ) -> None:
-    table = readers.read_nof_league_table((real_data / DERIVED_LEAGUE_FILE).read_bytes())
+    table = read_nof_league_table((real_data / DERIVED_LEAGUE_FILE).read_bytes())
     assert len(table) == 134
     assert set(table["Quarter"]) == {"2025/26 Q1"}  # its Reporting_date column read as Quarter
     assert table.columns[-3:].tolist() == [
@@ -207,8 +223,8 @@ def test_derived_q1_league_table_matches_the_trust_data(
 # ODS etr
 # --------------------------------------------------------------------------------------------
 def test_ods_etr_is_read(ods_bytes: bytes, acute: pd.DataFrame) -> None:
-    ods = readers.read_ods_trusts(ods_bytes)
-    assert list(ods.columns) == readers.ODS_TRUST_COLUMNS
+    ods = read_ods_trusts(ods_bytes)
+    assert list(ods.columns) == ODS_TRUST_COLUMNS
     assert ods.shape == (273, 27)
     row = ods.set_index("ods_code").loc["R0A"]
     assert row["name"] == "MANCHESTER UNIVERSITY NHS FOUNDATION TRUST"
@@ -222,12 +238,12 @@ def test_ods_etr_is_read(ods_bytes: bytes, acute: pd.DataFrame) -> None:
 
 
 def test_ods_round_trip_is_byte_identical(ods_bytes: bytes) -> None:
-    assert readers.write_ods_trusts(readers.read_ods_trusts(ods_bytes)) == ods_bytes
+    assert write_ods_trusts(read_ods_trusts(ods_bytes)) == ods_bytes
 
 
 def test_ods_bad_date_is_kept(ods_bytes: bytes) -> None:
     bad = ods_bytes.replace(b'"20171001"', b'"20171301"', 1)
-    ods = readers.read_ods_trusts(bad)
+    ods = read_ods_trusts(bad)
     assert pd.api.types.is_string_dtype(ods["open_date"])
     assert ods.loc[ods["ods_code"] == "R0A", "open_date"].item() == "20171301"
     assert pd.api.types.is_datetime64_any_dtype(ods["close_date"])
@@ -237,7 +253,7 @@ def _ods_date_edited(ods_bytes: bytes, code: str, column: str, text: str) -> byt
     """The real ODS list with one trust's ``column`` (open_date/close_date) written ``text``."""
     rows = list(csv.reader(io.StringIO(ods_bytes.decode("utf-8"), newline="")))
     row = next(r for r in rows if r[0] == code)
-    row[readers.ODS_TRUST_COLUMNS.index(column)] = text
+    row[ODS_TRUST_COLUMNS.index(column)] = text
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL).writerows(rows)
     return out.getvalue().encode("utf-8")
@@ -264,7 +280,7 @@ def _ods_date_edited(ods_bytes: bytes, code: str, column: str, text: str) -> byt
 def test_ods_date_not_yyyymmdd_fails_validation_on_its_row(
     ods_bytes: bytes, code: str, column: str, text: str
 ) -> None:
-    ods = readers.read_ods_trusts(_ods_date_edited(ods_bytes, code, column, text))
+    ods = read_ods_trusts(_ods_date_edited(ods_bytes, code, column, text))
     assert pd.api.types.is_string_dtype(ods[column])  # kept as read, for validation to show
     assert ods.loc[ods["ods_code"] == code, column].item() == text
     other = "close_date" if column == "open_date" else "open_date"
@@ -286,12 +302,12 @@ def test_ods_date_not_yyyymmdd_fails_validation_on_its_row(
 
 
 def test_ods_yyyymmdd_dates_and_blank_close_dates_pass(ods_bytes: bytes) -> None:
-    ods = readers.read_ods_trusts(ods_bytes)
+    ods = read_ods_trusts(ods_bytes)
     assert ods["close_date"].isna().sum() == 273 - 68  # open trusts: blank close date
     report = validate(ods, "ods_trusts")
     assert report.passed, report.summary
     # a valid 8-digit date that is written differently from the file's is still a date
-    edited = readers.read_ods_trusts(_ods_date_edited(ods_bytes, "R0A", "close_date", "20991231"))
+    edited = read_ods_trusts(_ods_date_edited(ods_bytes, "R0A", "close_date", "20991231"))
     assert edited.loc[edited["ods_code"] == "R0A", "close_date"].item() == pd.Timestamp(
         "2099-12-31"
     )
@@ -309,9 +325,9 @@ def _trust_flags(df: pd.DataFrame, metric_id: str) -> pd.DataFrame:
 def test_rsp_list_round_trip(acute: pd.DataFrame) -> None:
     flags = _trust_flags(acute, "OF5007")
     rsp = flags.assign(In_RSP=flags["Value"].eq(1)).drop(columns="Value")
-    content = readers.write_rsp_list(rsp)
+    content = write_rsp_list(rsp)
     assert content.startswith(b"Quarter,Trust_code,Trust_name,In_RSP\nQ1 2025/26,")
-    back = readers.read_rsp_list(content)
+    back = read_rsp_list(content)
     pd.testing.assert_frame_equal(back, rsp, check_dtype=False)
     assert back["In_RSP"].dtype == bool
     assert back["In_RSP"].sum() == 14  # Q1 acute trusts in the Recovery Support Programme
@@ -323,10 +339,10 @@ def test_rsp_list_accepts_project_labels_and_keeps_bad_flags() -> None:
         b"2025/26 Q1,RHM,,yes\r\n"
         b"2025-04,RA9,x,Maybe\r\n"
     )
-    df = readers.read_rsp_list(content)
+    df = read_rsp_list(content)
     assert df["Quarter"].tolist() == ["2025/26 Q1", "2025/26 Q1"]
     assert df["In_RSP"].tolist() == ["yes", "Maybe"]  # kept as read: "Maybe" is not a flag
-    assert readers.read_rsp_list(content.replace(b"Maybe", b"NO"))["In_RSP"].tolist() == [
+    assert read_rsp_list(content.replace(b"Maybe", b"NO"))["In_RSP"].tolist() == [
         True,
         False,
     ]
@@ -340,11 +356,11 @@ def test_deficit_flags_round_trip(acute: pd.DataFrame) -> None:
         Planned_surplus_deficit_pct=flags["Trust_code"].map(plan),
         In_deficit_or_receiving_support=flags["Value"].eq(1),
     ).drop(columns="Value")
-    content = readers.write_deficit_flags(deficit)
+    content = write_deficit_flags(deficit)
     assert content.splitlines()[0] == (
         b"Quarter,Trust_code,Trust_name,Planned_surplus_deficit_pct,In_deficit_or_receiving_support"
     )
-    back = readers.read_deficit_flags(content)
+    back = read_deficit_flags(content)
     pd.testing.assert_frame_equal(back, deficit, check_dtype=False)
     assert back["In_deficit_or_receiving_support"].sum() == 99  # flagged acute trusts in Q1
 
@@ -369,7 +385,7 @@ def test_deficit_flags_round_trip(acute: pd.DataFrame) -> None:
 )
 def test_unreadable_input_raises_reader_error(content: bytes, message: str) -> None:
     with pytest.raises(ReaderError, match=message) as info:
-        readers.read_nof_trust_data(content, "2025/26 Q1")
+        read_nof_trust_data(content, "2025/26 Q1")
     text = str(info.value)
     assert "\n" not in text and ";" in text  # one line: the problem; the fix
 
@@ -390,54 +406,54 @@ def test_not_utf8_names_the_byte_at_its_offset_in_the_file(
 ) -> None:
     assert content[position] == byte
     with pytest.raises(ReaderError) as info:
-        readers.decode_text(content, "NOF trust data")
+        decode_text(content, "NOF trust data")
     assert f"not UTF-8 text (byte 0x{byte:02x} at position {position});" in str(info.value)
     # the same through a reader (the message every source step shows)
     with pytest.raises(ReaderError, match=rf"byte 0x{byte:02x} at position {position}\)"):
-        readers.read_rsp_list(content)
+        read_rsp_list(content)
 
 
 def test_utf8_bom_is_dropped_once() -> None:
-    assert readers.decode_text(b"\xef\xbb\xbfa,b\n", "x") == "a,b\n"
-    assert readers.decode_text(b"a,b\n", "x") == "a,b\n"
+    assert decode_text(b"\xef\xbb\xbfa,b\n", "x") == "a,b\n"
+    assert decode_text(b"a,b\n", "x") == "a,b\n"
 
 
 def test_truncated_or_ragged_rows_are_refused_with_the_line(acute_bytes: bytes) -> None:
     truncated = acute_bytes[: acute_bytes.index(b"\r\n", 5000) - 20]
     with pytest.raises(ReaderError, match=r"line \d+ has \d+ fields"):
-        readers.read_nof_trust_data(truncated, "2025/26 Q1")
+        read_nof_trust_data(truncated, "2025/26 Q1")
 
 
 def test_unterminated_quote_is_a_reader_error(acute_bytes: bytes) -> None:
     header = acute_bytes.split(b"\r\n", 1)[0]
     with pytest.raises(ReaderError, match="not a readable CSV"):
-        readers.read_nof_trust_data(header + b'\r\nNorth West,"Acute trust\r\n', "2025/26 Q1")
+        read_nof_trust_data(header + b'\r\nNorth West,"Acute trust\r\n', "2025/26 Q1")
 
 
 def test_other_readers_refuse_html_and_empty_files() -> None:
     page = b"<html><body>Service unavailable</body></html>"
     for reader in (
-        readers.read_ods_trusts,
-        readers.read_rsp_list,
-        readers.read_deficit_flags,
-        readers.read_nof_league_table,
+        read_ods_trusts,
+        read_rsp_list,
+        read_deficit_flags,
+        read_nof_league_table,
     ):
         with pytest.raises(ReaderError, match="HTML"):
             reader(page)
         with pytest.raises(ReaderError, match="empty"):
             reader(b"")
     with pytest.raises(ReaderError, match="expected 27"):
-        readers.read_ods_trusts(b"a,b,c\n")
+        read_ods_trusts(b"a,b,c\n")
 
 
 def test_header_only_file_reads_as_an_empty_frame(acute_bytes: bytes) -> None:
     header = acute_bytes.split(b"\r\n", 1)[0] + b"\r\n"
-    df = readers.read_nof_trust_data(header, "2025/26 Q1")
-    assert df.empty and list(df.columns) == readers.NOF_TRUST_DATA_COLUMNS
+    df = read_nof_trust_data(header, "2025/26 Q1")
+    assert df.empty and list(df.columns) == NOF_TRUST_DATA_COLUMNS
 
 
 def test_broken_utf16_is_a_reader_error():
     """A UTF-16 BOM followed by an odd byte count is not text: one clear ReaderError."""
     with pytest.raises(ReaderError, match="starts like UTF-16 text but is not"):
-        readers.decode_text(b"\xff\xfeA", "test file")
-    assert readers.decode_text("Quarter,x\n".encode("utf-16"), "test file") == "Quarter,x\n"
+        decode_text(b"\xff\xfeA", "test file")
+    assert decode_text("Quarter,x\n".encode("utf-16"), "test file") == "Quarter,x\n"

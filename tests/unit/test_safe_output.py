@@ -26,7 +26,7 @@ from outputs_support import ACUTE_KIND, MHC_KIND, Q1, Q2, RealHome, write_snapsh
 
 from league_pipeline.cli import main
 from league_pipeline.cli.common import terminal_safe, terminal_safe_frame
-from league_pipeline.formats import readers
+from league_pipeline.formats.nof import read_nof_league_table, read_nof_trust_data
 from league_pipeline.ingest.store import SourceStore
 from league_pipeline.outputs.exports import neutralise_cell, neutralise_formulas
 from league_pipeline.snapshots.store import SnapshotStore
@@ -75,8 +75,8 @@ def hostile_home(tmp_path_factory, acute_bytes, mh_bytes) -> RealHome:
         ACUTE_KIND: sources.put(acute_bytes, url="file:///real/acute-q1.csv").sha256,
         MHC_KIND: sources.put(mh_bytes, url="file:///real/mhc-q1q2.csv").sha256,
     }
-    acute = _rename(readers.read_nof_trust_data(acute_bytes, Q1), HOSTILE)
-    mhc = readers.read_nof_trust_data(mh_bytes)
+    acute = _rename(read_nof_trust_data(acute_bytes, Q1), HOSTILE)
+    mhc = read_nof_trust_data(mh_bytes)
     mh_codes = list(mhc["Trust_code"].drop_duplicates())[:4]
     picked = [TERMINAL_NAMES[c] for c in ("R0D", "R1F")] + [
         FORMULA_NAMES[c] for c in ("RA7", "RAE")
@@ -270,14 +270,14 @@ def test_official_exports_neutralise_formula_names(at_home, tmp_path):
         # no text cell starts with '-' unless it is a plain number
         assert not [c for row in rows[1:] for c in row if c.startswith("-") and not _is_number(c)]
 
-    table = readers.read_nof_league_table(acute_table.read_bytes(), Q1).set_index("Trust_code")
+    table = read_nof_league_table(acute_table.read_bytes(), Q1).set_index("Trust_code")
     for code, name in FORMULA_NAMES.items():
         assert table.loc[code, "Trust_name"] == "'" + name
     # the other hostile names are written unchanged (CSV quoting keeps them in their cell)
     assert table.loc["R0D", "Trust_name"] == TERMINAL_NAMES["R0D"]
     assert len(table) == at_home.acute["Trust_code"].nunique()
 
-    data = readers.read_nof_trust_data(acute_data.read_bytes(), Q1)
+    data = read_nof_trust_data(acute_data.read_bytes(), Q1)
     # negative values are numbers and stay exactly as they were
     negative = data[data["Value"] < 0]
     assert len(negative) == (at_home.acute["Value"] < 0).sum() > 0

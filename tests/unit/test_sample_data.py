@@ -24,12 +24,9 @@ import pandas as pd
 import pytest
 
 from league_pipeline.core.quarters import Quarter
-from league_pipeline.formats.readers import (
-    read_deficit_flags,
-    read_nof_trust_data,
-    read_ods_trusts,
-    read_rsp_list,
-)
+from league_pipeline.formats.flags import read_deficit_flags, read_rsp_list
+from league_pipeline.formats.nof import read_nof_trust_data
+from league_pipeline.formats.ods import read_ods_trusts
 from league_pipeline.sample import data_origin
 from league_pipeline.sample.generator import (
     LandingNotOursError,

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from league_pipeline.formats import readers
+from league_pipeline.formats.common import is_plain_number
+from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.scoring import official
 from league_pipeline.validation.validate import validate
 
@@ -20,7 +21,7 @@ VALUE_ROW = 7  # an OF0003 row (a percentage), 0-based
 
 @pytest.fixture(scope="module")
 def sample(acute_bytes: bytes) -> pd.DataFrame:
-    df = readers.read_nof_trust_data(acute_bytes, "2025/26 Q1")
+    df = read_nof_trust_data(acute_bytes, "2025/26 Q1")
     df = df[df["Metric_ID"].isin(METRICS)].reset_index(drop=True)
     assert df.loc[VALUE_ROW, "Units"] == "percent" and df.loc[VALUE_ROW, "Metric_ID"] == "OF0003"
     assert validate(df, "nof_trust_data").passed
@@ -32,8 +33,8 @@ def _with_value(sample: pd.DataFrame, text: str) -> pd.DataFrame:
     frame = sample.copy()
     frame["Value"] = frame["Value"].astype(object)
     frame.loc[VALUE_ROW, "Value"] = text
-    content = readers.write_nof_trust_data(frame, with_quarter=False)
-    return readers.read_nof_trust_data(content, "2025/26 Q1")
+    content = write_nof_trust_data(frame, with_quarter=False)
+    return read_nof_trust_data(content, "2025/26 Q1")
 
 
 def _failing_row(report) -> set[int]:
@@ -100,7 +101,7 @@ def test_any_rejected_text_names_its_row(sample, text: str) -> None:
     text = text.strip()
     df = _with_value(sample, text)
     report = validate(df, "nof_trust_data")
-    plain = readers.is_plain_number(text)
+    plain = is_plain_number(text)
     if plain and 0 <= float(text) <= 100:
         assert report.passed
     else:

@@ -16,7 +16,23 @@ import yaml
 from league_pipeline.core import paths
 from league_pipeline.core.peer_groups import PEER_GROUPS
 from league_pipeline.core.quarters import QuarterError
-from league_pipeline.formats import readers
+from league_pipeline.formats.flags import (
+    DEFICIT_FLAGS_COLUMNS,
+    RSP_LIST_COLUMNS,
+    read_deficit_flags,
+    read_rsp_list,
+    write_deficit_flags,
+    write_rsp_list,
+)
+from league_pipeline.formats.nof import (
+    NOF_LEAGUE_TABLE_COLUMNS,
+    NOF_TRUST_DATA_COLUMNS,
+    read_nof_league_table,
+    read_nof_trust_data,
+    split_quarters,
+    write_nof_trust_data,
+)
+from league_pipeline.formats.ods import ODS_TRUST_COLUMNS, read_ods_trusts
 from league_pipeline.validation import validate as validation
 from league_pipeline.validation.validate import (
     FAILED_CHECKS_COLUMN,
@@ -58,7 +74,7 @@ METADATA_KEYS = {
 
 @pytest.fixture(scope="module")
 def acute_frame(acute_bytes: bytes) -> pd.DataFrame:
-    return readers.read_nof_trust_data(acute_bytes, "2025/26 Q1")
+    return read_nof_trust_data(acute_bytes, "2025/26 Q1")
 
 
 @pytest.fixture
@@ -69,7 +85,7 @@ def acute(acute_frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def mh(mh_bytes: bytes) -> pd.DataFrame:
-    return readers.read_nof_trust_data(mh_bytes)
+    return read_nof_trust_data(mh_bytes)
 
 
 def _row(df: pd.DataFrame, trust: str, metric: str) -> int:
@@ -118,15 +134,11 @@ def test_schemas_agree_with_the_shared_constants() -> None:
     for name in ("nof_trust_data", "nof_league_table"):
         raw = yaml.safe_load((paths.schemas_dir() / f"{name}.yaml").read_text())
         assert set(raw["columns"]["Trust_type"]["isin"]) == {g.trust_type for g in PEER_GROUPS}
-    assert list(validation.load_schema("nof_trust_data").columns) == (
-        readers.NOF_TRUST_DATA_COLUMNS
-    )
-    assert list(validation.load_schema("nof_league_table").columns) == (
-        readers.NOF_LEAGUE_TABLE_COLUMNS
-    )
-    assert list(validation.load_schema("ods_trusts").columns) == readers.ODS_TRUST_COLUMNS
-    assert list(validation.load_schema("rsp_list").columns) == readers.RSP_LIST_COLUMNS
-    assert list(validation.load_schema("deficit_flags").columns) == (readers.DEFICIT_FLAGS_COLUMNS)
+    assert list(validation.load_schema("nof_trust_data").columns) == (NOF_TRUST_DATA_COLUMNS)
+    assert list(validation.load_schema("nof_league_table").columns) == (NOF_LEAGUE_TABLE_COLUMNS)
+    assert list(validation.load_schema("ods_trusts").columns) == ODS_TRUST_COLUMNS
+    assert list(validation.load_schema("rsp_list").columns) == RSP_LIST_COLUMNS
+    assert list(validation.load_schema("deficit_flags").columns) == (DEFICIT_FLAGS_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,13 +155,13 @@ def test_real_acute_q1_validates(acute: pd.DataFrame) -> None:
 
 def test_real_mh_q1q2_validates_whole_and_split(mh: pd.DataFrame) -> None:
     assert validate(mh, "nof_trust_data").passed
-    for label, part in readers.split_quarters(mh).items():
+    for label, part in split_quarters(mh).items():
         report = validate(part, "nof_trust_data")
         assert report.passed, (label, report.summary)
 
 
 def test_real_ods_validates(ods_bytes: bytes) -> None:
-    ods = readers.read_ods_trusts(ods_bytes)
+    ods = read_ods_trusts(ods_bytes)
     report = validate(ods, "ods_trusts")
     assert report.passed, report.summary
 
@@ -169,13 +181,13 @@ def test_output_tables_built_from_real_data_validate(acute: pd.DataFrame) -> Non
 
 def test_project_inputs_built_from_real_data_validate(acute: pd.DataFrame) -> None:
     rsp, deficit = _project_inputs(acute)
-    assert validate(readers.read_rsp_list(readers.write_rsp_list(rsp)), "rsp_list").passed
-    deficit_back = readers.read_deficit_flags(readers.write_deficit_flags(deficit))
+    assert validate(read_rsp_list(write_rsp_list(rsp)), "rsp_list").passed
+    deficit_back = read_deficit_flags(write_deficit_flags(deficit))
     assert validate(deficit_back, "deficit_flags").passed
 
 
 def test_derived_league_table_shows_exactly_its_layout_differences(real_data: Path) -> None:
-    table = readers.read_nof_league_table((real_data / DERIVED_LEAGUE_FILE).read_bytes())
+    table = read_nof_league_table((real_data / DERIVED_LEAGUE_FILE).read_bytes())
     report = validate(table, "nof_league_table")
     assert not report.passed
     assert report.failing_rows.empty and report.num_failing_rows == 0
@@ -262,7 +274,7 @@ def test_missing_column(acute: pd.DataFrame) -> None:
 
 def test_renamed_column_read_from_bytes(acute_bytes: bytes) -> None:
     renamed = acute_bytes.replace(b",Trust_code,", b",Trust code,", 1)
-    df = readers.read_nof_trust_data(renamed, "2025/26 Q1")
+    df = read_nof_trust_data(renamed, "2025/26 Q1")
     report = validate(df, "nof_trust_data")
     assert not report.passed and report.failing_rows.empty
     assert set(report.failing_columns) == {"Trust_code", "Trust code"}
@@ -271,9 +283,9 @@ def test_renamed_column_read_from_bytes(acute_bytes: bytes) -> None:
 
 
 def test_file_without_the_run_quarter_fails_as_a_whole(mh: pd.DataFrame) -> None:
-    q2 = readers.split_quarters(mh)["2025/26 Q2"]
-    content = readers.write_nof_trust_data(q2, with_quarter=True)
-    df = readers.read_nof_trust_data(content, "2025/26 Q1")  # the run expects Q1
+    q2 = split_quarters(mh)["2025/26 Q2"]
+    content = write_nof_trust_data(q2, with_quarter=True)
+    df = read_nof_trust_data(content, "2025/26 Q1")  # the run expects Q1
     assert set(df["Quarter"]) == {"2025/26 Q2"}
     report = validate(df, "nof_trust_data")
     assert not report.passed
@@ -309,7 +321,7 @@ def test_cumulative_publication_passes_for_each_of_its_quarters(mh: pd.DataFrame
 
 def test_non_numeric_value_from_bytes_is_a_failing_row(acute_bytes: bytes) -> None:
     bad = acute_bytes.replace(b",percent,4.01,2.4,", b",percent,abc,2.4,", 1)
-    df = readers.read_nof_trust_data(bad, "2025/26 Q1")
+    df = read_nof_trust_data(bad, "2025/26 Q1")
     report = validate(df, "nof_trust_data")
     _assert_failing(report, [0], "Value coerce_dtype('float64')")
     assert report.failing_rows.loc[0, "Value"] == "abc"
@@ -348,7 +360,7 @@ def test_trust_attributes_must_be_consistent(acute: pd.DataFrame) -> None:
 
 def test_header_only_file_is_a_table_level_failure(acute_bytes: bytes) -> None:
     header = acute_bytes.split(b"\r\n", 1)[0] + b"\r\n"
-    report = validate(readers.read_nof_trust_data(header, "2025/26 Q1"), "nof_trust_data")
+    report = validate(read_nof_trust_data(header, "2025/26 Q1"), "nof_trust_data")
     assert not report.passed and report.failing_rows.empty
     assert "has_rows(min_rows=1)" in report.summary
 
@@ -373,7 +385,7 @@ def test_non_unique_index_is_handled(acute: pd.DataFrame) -> None:
 # Other sources and outputs
 # --------------------------------------------------------------------------------------------
 def test_bad_ods_rows(ods_bytes: bytes) -> None:
-    ods = readers.read_ods_trusts(ods_bytes)
+    ods = read_ods_trusts(ods_bytes)
     closed = ods.index[ods["close_date"].notna()][0]
     ods.loc[closed, "close_date"] = ods.loc[closed, "open_date"] - pd.Timedelta(days=1)
     ods.loc[0, "null_13"] = "shifted"
@@ -386,7 +398,7 @@ def test_bad_ods_rows(ods_bytes: bytes) -> None:
 
 def test_bad_ods_date_from_bytes(ods_bytes: bytes) -> None:
     content = ods_bytes.replace(b'"20171001"', b'"20171301"', 1)
-    report = validate(readers.read_ods_trusts(content), "ods_trusts")
+    report = validate(read_ods_trusts(content), "ods_trusts")
     assert report.num_failing_rows == 1
     assert report.failing_rows.iloc[0]["ods_code"] == "R0A"
     assert "open_date coerce_dtype('datetime64[ns]')" in report.summary
@@ -394,8 +406,8 @@ def test_bad_ods_date_from_bytes(ods_bytes: bytes) -> None:
 
 def test_bad_yes_no_flag_is_a_failing_row(acute: pd.DataFrame) -> None:
     rsp, _ = _project_inputs(acute)
-    content = readers.write_rsp_list(rsp).replace(b",No\n", b",Maybe\n", 1)
-    report = validate(readers.read_rsp_list(content), "rsp_list")
+    content = write_rsp_list(rsp).replace(b",No\n", b",Maybe\n", 1)
+    report = validate(read_rsp_list(content), "rsp_list")
     assert report.num_failing_rows == 1
     assert report.failing_rows.iloc[0]["In_RSP"] == "Maybe"
     assert "In_RSP yes_no_flag" in report.summary
