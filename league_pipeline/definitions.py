@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from league_pipeline.core.settings import Settings
 from league_pipeline.defs.automation import (
     new_publication_sensor,
     quarterly_league_job,
@@ -15,7 +16,7 @@ from league_pipeline.defs.automation import (
 from league_pipeline.defs.consistency import consistency_checks
 from league_pipeline.defs.derived import raw_assets, raw_jobs
 from league_pipeline.defs.outputs import output_assets
-from league_pipeline.defs.resources import LeagueConfig, config_from_env, workers_from_env
+from league_pipeline.defs.resources import LeagueConfig, run_resources
 from league_pipeline.defs.scoring import scoring_assets
 from league_pipeline.defs.snapshots import quarterly_snapshot
 from league_pipeline.defs.sources import source_assets
@@ -31,20 +32,16 @@ ALL_ASSETS = [
 ]
 
 
-def run_resources(league: LeagueConfig | None = None) -> dict[str, dg.ConfigurableResource]:
-    """The resources a run of these assets needs, the configuration overridable (tests, CLI)."""
-    return {"league": league or config_from_env(), "workers": workers_from_env()}
-
-
-def build_defs(league: LeagueConfig | None = None) -> dg.Definitions:
-    """The definitions, with the configuration resource overridable (tests, CLI)."""
+def build_defs(settings: Settings, league: LeagueConfig | None = None) -> dg.Definitions:
+    """The definitions, their resources built from ``settings`` (``league`` overrides the
+    run's scoring settings)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[quarterly_league_job, *raw_jobs],
         schedules=[quarterly_league_schedule],
         sensors=[new_publication_sensor],
-        resources=run_resources(league),
+        resources=run_resources(settings, league),
     )
 
 
-defs = build_defs()
+defs = build_defs(Settings.from_env())

@@ -76,16 +76,18 @@ def generated_landing(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def league_home(tmp_path, monkeypatch) -> Path:
-    """An isolated LEAGUE_HOME (landing, source store, staging, lake, dagster home)."""
-    home = tmp_path / "league"
-    monkeypatch.setenv("LEAGUE_HOME", str(home))
-    monkeypatch.delenv("LEAGUE_LANDING_DIR", raising=False)
-    # set (not unset) so monkeypatch restores it: runner.instance() would otherwise leave
-    # its default behind in os.environ for later tests
-    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    monkeypatch.setenv("LEAGUE_SOURCE_MODE", "landing")
-    return home
+def league_home(tmp_path) -> Path:
+    """An isolated working home: a folder, nothing set in the environment (see ``settings``)."""
+    return tmp_path / "league"
+
+
+@pytest.fixture
+def settings(league_home: Path):
+    """The settings of ``league_home`` (landing, source store, staging, lake, outputs and
+    Dagster home inside it; every other setting its default), the environment not read."""
+    from league_pipeline.core.settings import Settings
+
+    return Settings.for_home(league_home)
 
 
 def pytest_sessionfinish(session):

@@ -2,7 +2,9 @@
 
 Belongs here: the top-level parser and ``main``. Each sub-command lives in a module of this
 package exposing ``register(subparsers)``; the modules are listed in :data:`COMMAND_MODULES`.
-Commands call library code; nothing in the CLI computes results. Errors are one line saying
+Commands call library code; nothing in the CLI computes results. ``main`` reads the settings
+from the environment once (:meth:`~league_pipeline.core.settings.Settings.from_env`), unless
+it is given them, and hands them to the command as ``args.settings``. Errors are one line saying
 what went wrong and a ``fix:`` line saying how to fix it (league_pipeline.cli.errors), with a
 non-zero exit code: 2 for bad input, 1 for anything else; ``--debug`` shows the traceback.
 """
@@ -16,6 +18,10 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from league_pipeline.core.settings import Settings
 
 COMMAND_MODULES = (
     "league_pipeline.cli.pipeline",
@@ -63,13 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR)
     if not args.verbose:
         warnings.filterwarnings("ignore")  # Dagster's beta/preview notices are not for end users
     try:
+        if settings is None:
+            from league_pipeline.core.settings import Settings
+
+            settings = Settings.from_env()
+        args.settings = settings
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`league audit --format csv | head`)
         devnull = os.open(os.devnull, os.O_WRONLY)

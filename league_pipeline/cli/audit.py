@@ -9,6 +9,7 @@ import sys
 from league_pipeline.cli.common import (
     CliError,
     print_data_label,
+    snapshot_store,
     snapshot_to_read,
     terminal_safe_rows,
 )
@@ -28,10 +29,9 @@ def _number(value: float) -> str:
 def cmd_audit(args: argparse.Namespace) -> int:
     from league_pipeline.audit.compare import COLUMNS, UNEXPLAINED, layer_summary
     from league_pipeline.core.quarters import parse_quarter
-    from league_pipeline.snapshots.store import SnapshotStore
 
     quarter = parse_quarter(args.quarter)
-    store = SnapshotStore()
+    store = snapshot_store(args.settings)
     info = snapshot_to_read(store, quarter, args.version)
     version = info.version
     if "audit" not in info.tables:

@@ -6,8 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 import unicodedata
+from typing import TYPE_CHECKING
 
-from league_pipeline.core import paths
+if TYPE_CHECKING:
+    from league_pipeline.core.settings import Settings
+    from league_pipeline.core.staging import Staging
+    from league_pipeline.ingest.store import SourceStore
+    from league_pipeline.snapshots.store import SnapshotStore
 
 # characters a terminal acts on rather than shows: C0 and C1 controls and DEL (ESC starts the
 # ANSI sequences that clear the screen or set the title; CR, LF and TAB move the cursor), format
@@ -72,13 +77,34 @@ def log_level(args: argparse.Namespace) -> str:
     return "INFO" if args.verbose else "CRITICAL"
 
 
-def check_landing(quarters) -> None:
-    """In landing mode, fail early (with the fix) when a quarter has no files."""
-    import os
+def snapshot_store(settings: Settings) -> SnapshotStore:
+    """The snapshot store the settings name (``<home>/lake``, their catalog and backups)."""
+    from league_pipeline.snapshots.store import SnapshotStore
 
-    if os.environ.get("LEAGUE_SOURCE_MODE", "landing") != "landing":
+    return SnapshotStore(
+        settings.layout.lake, catalog=settings.lake_catalog, backups=settings.lake_backups
+    )
+
+
+def source_store(settings: Settings) -> SourceStore:
+    """The content-addressed source store of the settings' home (``<home>/sources``)."""
+    from league_pipeline.ingest.store import SourceStore
+
+    return SourceStore(settings.layout.sources)
+
+
+def staging_folder(settings: Settings) -> Staging:
+    """The staging folder of the settings' home (``<home>/staging``)."""
+    from league_pipeline.core.staging import Staging
+
+    return Staging(settings.layout.staging)
+
+
+def check_landing(settings: Settings, quarters) -> None:
+    """In landing mode, fail early (with the fix) when a quarter has no files."""
+    if settings.source_mode != "landing":
         return
-    landing = paths.landing_dir()
+    landing = settings.landing_dir
     for quarter in quarters:
         folder = landing / quarter.slug
         if not folder.is_dir() or not any(folder.iterdir()):
@@ -101,10 +127,10 @@ def print_data_label(*lineages, stream=None) -> None:
             return
 
 
-def staged_lineage(partition_key: str) -> dict:
+def staged_lineage(staged: Staging, partition_key: str) -> dict:
     """``{"inputs": ...}`` of the source files staged for a quarter (the ones present), for
     commands that read staging rather than a snapshot (reconcile, provisional)."""
-    from league_pipeline.core import staging
+    from league_pipeline.core.staging import StagingMissingError
     from league_pipeline.defs.derived import RAW_SOURCE_SPECS
     from league_pipeline.defs.sources import SOURCE_SPECS
     from league_pipeline.sample import data_origin
@@ -112,8 +138,8 @@ def staged_lineage(partition_key: str) -> dict:
     inputs = {}
     for spec in (*SOURCE_SPECS, *RAW_SOURCE_SPECS):
         try:
-            inputs[spec.kind] = staging.read_lineage(spec.kind, partition_key)
-        except staging.StagingMissingError:
+            inputs[spec.kind] = staged.read_lineage(spec.kind, partition_key)
+        except StagingMissingError:
             continue
     return {"data": data_origin.lineage_data(inputs), "inputs": inputs}
 

@@ -11,13 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from league_pipeline.cli.common import CliError
-
-
-def _store():
-    from league_pipeline.snapshots.store import SnapshotStore
-
-    return SnapshotStore()
+from league_pipeline.cli.common import CliError, snapshot_store
 
 
 def print_damage(exc) -> int:
@@ -40,7 +34,7 @@ def _ids(infos, limit: int = 12) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     from league_pipeline.snapshots.lake import CatalogDamagedError
 
-    store = _store()
+    store = snapshot_store(args.settings)
     try:
         report = store.check()
     except CatalogDamagedError as exc:
@@ -67,7 +61,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     from league_pipeline.snapshots.lake import CatalogDamagedError, LakeError
 
-    store = _store()
+    store = snapshot_store(args.settings)
     try:
         taken = store.backup()
     except CatalogDamagedError as exc:
@@ -84,7 +78,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from league_pipeline.snapshots.lake import CatalogDamagedError, LakeError
 
-    store = _store()
+    store = snapshot_store(args.settings)
     try:
         result = store.restore(args.backup, force=args.force)
     except CatalogDamagedError as exc:
@@ -113,7 +107,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_remove_orphans(args: argparse.Namespace) -> int:
     from league_pipeline.snapshots.lake import CatalogDamagedError
 
-    store = _store()
+    store = snapshot_store(args.settings)
     try:
         report = store.check()
     except CatalogDamagedError as exc:

@@ -22,6 +22,8 @@ from league_pipeline.cli.common import (
     CliError,
     print_data_label,
     progress,
+    snapshot_store,
+    source_store,
     terminal_safe,
     terminal_safe_rows,
 )
@@ -47,13 +49,14 @@ def _quarter(text: str):
     return parse_quarter(text)
 
 
-def _rebuilt(results, store):
+def _rebuilt(results, store, settings):
     """When the version's outputs folder is missing or incomplete, write all of it (all or
     nothing, :func:`league_pipeline.outputs.publish.publish`) and return what was written;
     None when it is complete (the command then rewrites only its own files)."""
     from league_pipeline.outputs import folder
 
-    found = folder.version_state(results.quarter, results.version)
+    root = settings.layout.outputs
+    found = folder.version_state(results.quarter, results.version, root)
     if found == folder.COMPLETE:
         return None
     from league_pipeline.outputs.publish import publish
@@ -62,24 +65,37 @@ def _rebuilt(results, store):
         f"{results.quarter.label} v{results.version}: outputs {found}, writing all of them "
         "(official files, snapshot Parquet, insights, report)"
     )
-    return publish(results.quarter, results.version, store=store, progress=progress)
+    return publish(
+        results.quarter,
+        results.version,
+        store=store,
+        source_store=source_store(settings),
+        root=root,
+        cache_dir=settings.cache_dir,
+        progress=progress,
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from league_pipeline.outputs import quarter_output_dir
     from league_pipeline.outputs.exports import write_official_exports
     from league_pipeline.outputs.results import load_quarter
-    from league_pipeline.snapshots.store import SnapshotStore
 
-    store = SnapshotStore()
+    settings = args.settings
+    store = snapshot_store(settings)
     with _user_errors():
         results = load_quarter(_quarter(args.quarter), args.version, store=store)
-    folder = args.out or quarter_output_dir(results.quarter, results.version) / "official"
-    rebuilt = None if args.out else _rebuilt(results, store)
+    folder = args.out or (
+        quarter_output_dir(results.quarter, results.version, settings.layout.outputs) / "official"
+    )
+    rebuilt = None if args.out else _rebuilt(results, store, settings)
     if rebuilt is not None:
         files = list(rebuilt.official.files)
     else:
-        files = list(write_official_exports(results, folder, progress=progress).files)
+        written = write_official_exports(
+            results, folder, source_store=source_store(settings), progress=progress
+        )
+        files = list(written.files)
     if args.snapshot_parquet:
         files += store.export_parquet(results.quarter, results.version, folder / "snapshot")
     print_data_label(results.info.lineage)
@@ -100,17 +116,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     from league_pipeline.outputs import quarter_output_dir
     from league_pipeline.outputs.report import REPORT_FILE, write_report
     from league_pipeline.outputs.results import load_quarter
-    from league_pipeline.snapshots.store import SnapshotStore
 
-    store = SnapshotStore()
+    settings = args.settings
+    store = snapshot_store(settings)
     with _user_errors():
         results = load_quarter(_quarter(args.quarter), args.version, store=store)
-    rebuilt = None if args.out else _rebuilt(results, store)
+    rebuilt = None if args.out else _rebuilt(results, store, settings)
     if rebuilt is not None:
         path = rebuilt.report
     else:
-        out = args.out or quarter_output_dir(results.quarter, results.version) / REPORT_FILE
-        path = write_report(results.quarter, out, store=store, results=results, progress=progress)
+        root = settings.layout.outputs
+        out = args.out or quarter_output_dir(results.quarter, results.version, root) / REPORT_FILE
+        path = write_report(
+            results.quarter,
+            out,
+            store=store,
+            results=results,
+            progress=progress,
+            cache_dir=settings.cache_dir,
+        )
     print_data_label(results.info.lineage)
     print(
         f"{terminal_safe(str(path))} ({path.stat().st_size / 1e6:.1f} MB): open it in any "
@@ -125,7 +149,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from league_pipeline.sample import data_origin
 
     with _user_errors():
-        results = load_quarter(_quarter(args.quarter), args.version)
+        results = load_quarter(
+            _quarter(args.quarter), args.version, store=snapshot_store(args.settings)
+        )
         explanation = explain_trust(results, args.trust)
     if args.json:
         record = explanation.to_dict()
@@ -174,9 +200,10 @@ def cmd_movement(args: argparse.Namespace) -> int:
     from league_pipeline.outputs.results import load_previous, load_quarter
 
     quarter = _quarter(args.quarter)
+    store = snapshot_store(args.settings)
     with _user_errors():
-        current = load_quarter(quarter)
-        previous = load_previous(quarter)
+        current = load_quarter(quarter, store=store)
+        previous = load_previous(quarter, store=store)
     if previous is None:
         reason = (
             "it is the first quarter of the 2025/26 framework"
@@ -263,7 +290,7 @@ def cmd_revisions(args: argparse.Namespace) -> int:
 
     quarter = _quarter(args.quarter)
     with _user_errors():
-        rev = revision(quarter, args.old, args.new)
+        rev = revision(quarter, args.old, args.new, store=snapshot_store(args.settings))
     summary = rev.summary()
     sources = ", ".join(summary["sources_changed"]) or "none"
     print_data_label(rev.new.lineage, rev.old.lineage)

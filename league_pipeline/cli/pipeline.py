@@ -15,10 +15,10 @@ from league_pipeline.cli.common import (
     check_landing,
     log_level,
     progress,
+    snapshot_store,
     terminal_safe,
 )
 from league_pipeline.cli.snapshots import print_snapshots
-from league_pipeline.core import paths
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
@@ -26,7 +26,7 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     from league_pipeline.sample import data_origin
     from league_pipeline.sample.generator import LandingNotOursError, write_sample_landing
 
-    landing = paths.landing_dir() if args.landing is None else args.landing.resolve()
+    landing = args.settings.landing_dir if args.landing is None else args.landing.resolve()
     quarters = [parse_quarter(q) for q in args.quarter] if args.quarter else all_quarters()
     progress(f"writing sample landing data for {len(quarters)} quarter(s) to {landing}")
     try:
@@ -40,7 +40,7 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def report(outcomes) -> int:
+def report(outcomes, dagster_home: Path) -> int:
     """Print each failed run's problems and the fix for their cause; 1 if any run failed."""
     from league_pipeline.cli.errors import from_text
 
@@ -57,7 +57,7 @@ def report(outcomes) -> int:
             fixes.append("correct the source file(s) named above, then re-run")
         print(
             f"fix: {'; '.join(fixes)}; inspect run {outcome.run_id} "
-            f"with `DAGSTER_HOME={paths.dagster_home()} dagster dev`",
+            f"with `DAGSTER_HOME={dagster_home} dagster dev`",
             file=sys.stderr,
         )
     return 1 if failed else 0
@@ -78,13 +78,13 @@ def peer_groups_arg(text: str) -> list[str]:
 
 def _run(quarters, args: argparse.Namespace, *, single_run: bool, parallel: int = 1) -> int:
     from league_pipeline.cli.runner import run_quarters, with_peer_groups
-    from league_pipeline.defs.resources import config_from_env
-    from league_pipeline.snapshots.store import SnapshotStore
+    from league_pipeline.defs.resources import league_config
 
-    check_landing(quarters)
-    league = with_peer_groups(config_from_env(), args.peer_groups)
+    settings = args.settings
+    check_landing(settings, quarters)
+    league = with_peer_groups(league_config(settings), args.peer_groups)
     # a lost or damaged lake catalog stops the run before any work (nothing would be kept)
-    SnapshotStore(catalog=league.lake_catalog).check_catalog()
+    snapshot_store(settings).check_catalog()
     outcomes = run_quarters(
         quarters,
         single_run=single_run,
@@ -92,10 +92,11 @@ def _run(quarters, args: argparse.Namespace, *, single_run: bool, parallel: int 
         league=league,
         progress=progress,
         log_level=log_level(args),
+        settings=settings,
     )
-    code = report(outcomes)
+    code = report(outcomes, settings.dagster_home)
     if code == 0:
-        print_snapshots([q.label for q in quarters])
+        print_snapshots(settings, [q.label for q in quarters])
     return code
 
 

@@ -18,6 +18,7 @@ from league_pipeline.cli.common import (
     print_data_label,
     progress,
     staged_lineage,
+    staging_folder,
     terminal_safe,
     terminal_safe_frame,
 )
@@ -30,13 +31,12 @@ def _run_job(job_name: str, quarter, args: argparse.Namespace) -> None:
     """Run ``job_name`` for ``quarter`` in the persistent instance; CliError on failure."""
     from league_pipeline.cli.runner import instance, root_cause
     from league_pipeline.definitions import build_defs
-    from league_pipeline.defs.resources import config_from_env
 
-    job = build_defs(config_from_env()).resolve_job_def(job_name)
+    job = build_defs(args.settings).resolve_job_def(job_name)
     progress(f"running {job_name} for {quarter.label} ...")
     result = job.execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": log_level(args)}}}},
-        instance=instance(),
+        instance=instance(args.settings.dagster_home),
         partition_key=quarter.key,
         raise_on_error=False,
     )
@@ -71,15 +71,15 @@ def _write_csv(df: pd.DataFrame, path: Path | None) -> None:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from league_pipeline.core import staging
     from league_pipeline.core.quarters import parse_quarter
 
     quarter = parse_quarter(args.quarter)
     _run_job("raw_reconciliation_job", quarter, args)
-    table = staging.read_table("reconciliation", quarter.key)
-    rates = staging.read_table("reconciliation_rates", quarter.key)
+    staged = staging_folder(args.settings)
+    table = staged.read_table("reconciliation", quarter.key)
+    rates = staged.read_table("reconciliation_rates", quarter.key)
     shown = rates.assign(match_rate=(rates["match_rate"] * 100).round(1))
-    print_data_label(staged_lineage(quarter.key))
+    print_data_label(staged_lineage(staged, quarter.key))
     print(f"Derived vs official metric values, {quarter.label}\n")
     print(terminal_safe_frame(shown.drop(columns="quarter")).to_string(index=False))
     differs = table[table["status"] == "differs"]
@@ -98,23 +98,23 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def cmd_provisional(args: argparse.Namespace) -> int:
-    from league_pipeline.core import staging
     from league_pipeline.core.peer_groups import peer_group
     from league_pipeline.core.quarters import parse_quarter
     from league_pipeline.defs.derived import NoOfficialQuarterError, carried_inputs
 
     quarter = parse_quarter(args.quarter)
+    staged = staging_folder(args.settings)
     try:
-        carried_from = carried_inputs(quarter).quarter
+        carried_from = carried_inputs(staged, quarter).quarter
     except NoOfficialQuarterError as exc:
         raise CliError(str(exc)) from None
     _run_job("provisional_league_job", quarter, args)
-    table = staging.read_table("provisional_league_table", quarter.key)
+    table = staged.read_table("provisional_league_table", quarter.key)
     if args.peer_group:
         table = table[table["peer_group"] == peer_group(args.peer_group).id]
     cols = ["peer_group", "rank", "trust_code", "trust_name", "average_score"]
     cols += ["adjusted_segment", "metrics_derived", "metrics_carried"]
-    print_data_label(staged_lineage(quarter.key))
+    print_data_label(staged_lineage(staged, quarter.key))
     print(
         f"PROVISIONAL league table, {quarter.label}: not NHS England's. Metric values derived "
         f"from the raw statistics where available, all others carried from {carried_from}.\n"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 import threading
 import uuid
 import warnings
@@ -30,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from league_pipeline.core import paths
 from league_pipeline.core.quarters import Quarter, parse_quarter
-from league_pipeline.defs.resources import LeagueConfig, config_from_env
+from league_pipeline.core.settings import Settings
+from league_pipeline.defs.resources import LeagueConfig, league_config
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -76,17 +75,17 @@ telemetry:
 """
 
 
-def instance() -> dg.DagsterInstance:
-    """The persistent instance in DAGSTER_HOME (default ``$LEAGUE_HOME/dagster``)."""
+def instance(dagster_home: Path) -> dg.DagsterInstance:
+    """The persistent instance in ``dagster_home`` (the settings' ``DAGSTER_HOME``, default
+    ``$LEAGUE_HOME/dagster``), created with a ``dagster.yaml`` on first use."""
     import dagster as dg
 
-    os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home()))
-    home = Path(os.environ["DAGSTER_HOME"])
+    home = Path(dagster_home)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DEFAULT_INSTANCE_YAML)
-    return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(home))
 
 
 # -- progress ------------------------------------------------------------------------------------
@@ -164,7 +163,9 @@ def _progress_logger(handler: StepProgress) -> dg.LoggerDefinition:
 # -- one run -------------------------------------------------------------------------------------
 
 
-def _job(league: LeagueConfig, handler: StepProgress | None = None) -> dg.JobDefinition:
+def _job(
+    league: LeagueConfig, settings: Settings, handler: StepProgress | None = None
+) -> dg.JobDefinition:
     """The code location's ``quarterly_league_job``, with the progress logger attached."""
     import dagster as dg
 
@@ -173,7 +174,7 @@ def _job(league: LeagueConfig, handler: StepProgress | None = None) -> dg.JobDef
     loggers = {"console": dg.colored_console_logger}
     if handler is not None:
         loggers[PROGRESS_LOGGER] = _progress_logger(handler)
-    defs = dg.Definitions.merge(build_defs(league), dg.Definitions(loggers=loggers))
+    defs = dg.Definitions.merge(build_defs(settings, league), dg.Definitions(loggers=loggers))
     return defs.resolve_job_def(JOB_NAME)
 
 
@@ -227,6 +228,7 @@ def run_batch(
     batch: list[Quarter],
     *,
     league: LeagueConfig,
+    settings: Settings,
     dagster_instance: dg.DagsterInstance,
     progress: Progress = _no_progress,
     tags: dict[str, str] | None = None,
@@ -240,7 +242,7 @@ def run_batch(
 
     label = batch_label(batch)
     handler = StepProgress(label, 0, progress)
-    job = _job(league, handler)
+    job = _job(league, settings, handler)
     steps = handler.total = len(job.nodes_in_topological_order)
     progress(f"running {label}: fetch, validate, score, snapshot ({steps} steps)")
     run_tags = dict(tags or {})
@@ -270,6 +272,7 @@ def run_quarters(
     *,
     single_run: bool = True,
     parallel: int = 1,
+    settings: Settings,
     league: LeagueConfig | None = None,
     dagster_instance: dg.DagsterInstance | None = None,
     progress: Progress = _no_progress,
@@ -281,11 +284,13 @@ def run_quarters(
     ``single_run`` (the default) covers the whole range in one run (``BackfillPolicy.single_run``
     on every asset). Otherwise there is one run a quarter: one after another, or ``parallel``
     at a time, each in its own process (this needs a persistent instance, not an ephemeral one).
+    ``settings`` say where everything lives; ``league`` (default: from ``settings``) what the
+    runs score; the instance defaults to the one in ``settings.dagster_home``.
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
-    league = league or config_from_env()
-    inst = dagster_instance or instance()
+    league = league or league_config(settings)
+    inst = dagster_instance or instance(settings.dagster_home)
     run_tags = dict(tags or {})
     if len(quarters) > 1:
         mode = "single_run" if single_run else "parallel" if parallel > 1 else "per_quarter"
@@ -294,13 +299,16 @@ def run_quarters(
     if single_run:
         batches = [quarters]
     elif parallel > 1 and len(quarters) > 1:
-        return _run_parallel(quarters, parallel, league, inst, progress, run_tags, log_level)
+        return _run_parallel(
+            quarters, parallel, league, settings, inst, progress, run_tags, log_level
+        )
     else:
         batches = [[q] for q in quarters]
     return [
         run_batch(
             batch,
             league=league,
+            settings=settings,
             dagster_instance=inst,
             progress=progress,
             tags=run_tags,
@@ -326,6 +334,7 @@ def _run_parallel(
     quarters: list[Quarter],
     workers: int,
     league: LeagueConfig,
+    settings: Settings,
     inst: dg.DagsterInstance,
     progress: Progress,
     tags: dict[str, str],
@@ -356,10 +365,12 @@ def _run_parallel(
             max_workers=workers,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(dict(os.environ), messages, log_level),
+            initargs=(messages, log_level),
         ) as pool:
             futures = [
-                pool.submit(_worker, q.key, _league_fields(league), instance_ref, tags, log_level)
+                pool.submit(
+                    _worker, q.key, _league_fields(league), settings, instance_ref, tags, log_level
+                )
                 for q in quarters
             ]
             for quarter, future in zip(quarters, futures, strict=True):
@@ -383,11 +394,10 @@ def _run_parallel(
 _worker_messages: Any = None
 
 
-def _init_worker(env: dict[str, str], messages: Any, log_level: str) -> None:
-    """Runs first in each worker process: the parent's environment, logging and warnings."""
+def _init_worker(messages: Any, log_level: str) -> None:
+    """Runs first in each worker process: logging and warnings (the settings come with each
+    task)."""
     global _worker_messages
-    os.environ.clear()
-    os.environ.update(env)
     _worker_messages = messages
     quiet = log_level.upper() == "CRITICAL"
     if quiet:
@@ -400,7 +410,12 @@ def _send(message: str) -> None:
 
 
 def _worker(
-    key: str, league_fields: dict[str, Any], instance_ref: str, tags: dict[str, str], level: str
+    key: str,
+    league_fields: dict[str, Any],
+    settings: Settings,
+    instance_ref: str,
+    tags: dict[str, str],
+    level: str,
 ) -> RunOutcome:
     import dagster as dg
     from dagster._serdes import deserialize_value
@@ -410,6 +425,7 @@ def _worker(
         return run_batch(
             [parse_quarter(key)],
             league=LeagueConfig(**league_fields),
+            settings=settings,
             dagster_instance=inst,
             progress=_send,
             tags=tags,

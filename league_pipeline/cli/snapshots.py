@@ -13,30 +13,32 @@ import json
 
 from league_pipeline.cli.common import (
     print_data_label,
+    snapshot_store,
     snapshot_to_read,
     terminal_safe,
     terminal_safe_rows,
 )
 
 
-def print_snapshots(quarters: list[str] | None = None) -> None:
+def print_snapshots(settings, quarters: list[str] | None = None) -> None:
     from tabulate import tabulate
 
     from league_pipeline.core.quarters import parse_quarter
     from league_pipeline.outputs import folder
     from league_pipeline.sample import data_origin
-    from league_pipeline.snapshots.store import SnapshotStore
 
     rows = []
     not_complete = []  # (quarter label, version, state) of outputs to rebuild
     synthetic = None  # the lineage of a listed snapshot made from sample data
-    for info in SnapshotStore().list():
+    for info in snapshot_store(settings).list():
         if quarters and info.quarter not in quarters:
             continue
         is_synthetic = data_origin.is_synthetic_lineage(info.lineage)
         if is_synthetic:
             synthetic = info.lineage
-        outputs = folder.version_state(parse_quarter(info.quarter), info.version)
+        outputs = folder.version_state(
+            parse_quarter(info.quarter), info.version, settings.layout.outputs
+        )
         if outputs != folder.COMPLETE:
             not_complete.append((info.quarter, info.version, outputs))
         rows.append(
@@ -70,17 +72,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     from league_pipeline.cli.lake import print_damage
     from league_pipeline.core.quarters import parse_quarter
     from league_pipeline.snapshots.lake import CatalogDamagedError
-    from league_pipeline.snapshots.store import SnapshotStore
 
+    store = snapshot_store(args.settings)
     try:  # a missing, emptied or damaged catalog beside data files is not "no snapshots yet"
-        SnapshotStore().check_catalog()
+        store.check_catalog()
     except CatalogDamagedError as exc:
         return print_damage(exc)
     if args.lineage:
         quarter = parse_quarter(args.lineage).label
-        print(json.dumps(SnapshotStore().lineage(quarter, args.version), indent=2, default=str))
+        print(json.dumps(store.lineage(quarter, args.version), indent=2, default=str))
         return 0
-    print_snapshots()
+    print_snapshots(args.settings)
     return 0
 
 
@@ -89,11 +91,10 @@ def cmd_table(args: argparse.Namespace) -> int:
 
     from league_pipeline.core.peer_groups import peer_group
     from league_pipeline.core.quarters import parse_quarter
-    from league_pipeline.snapshots.store import SnapshotStore
 
     quarter = parse_quarter(args.quarter)
     group = peer_group(args.peer_group)
-    store = SnapshotStore()
+    store = snapshot_store(args.settings)
     info = snapshot_to_read(store, quarter, args.version)
     version, lineage = info.version, info.lineage
     table = store.read("league_table", quarter.label, version)

@@ -1,23 +1,21 @@
-"""Where things live: the bundled methodology/schemas folders and the working home (LEAGUE_HOME).
+"""Where things live: the bundled methodology/schemas folders, and the layout of a working home.
 
-Belongs here: path resolution only. Nothing here reads or writes data.
+Belongs here: path layout only. Nothing here reads the environment (the working home comes
+from :mod:`league_pipeline.core.settings`) or reads or writes data.
 
-Layout of the working home (default ``./.league``, override with ``LEAGUE_HOME``)::
+Layout of a working home (:class:`HomeLayout`)::
 
     landing/      local landing folder: the default source of extracts (one sub-folder a quarter)
     sources/      immutable content-addressed store of every fetched file (sha256)
     staging/      parsed extracts handed between Dagster assets (mutable, per asset and quarter)
     lake/         the snapshot store (DuckLake catalog + Parquet data files)
+    outputs/      what people read, per quarter and snapshot version
     dagster/      DAGSTER_HOME for the CLI's runs (run history persists)
-
-Outside the home, :func:`cache_dir` keeps derived files that are slow to make, the same for
-every home and safe to delete (the report's inlined Vega bundle): ``LEAGUE_CACHE_DIR``, else
-``$XDG_CACHE_HOME/league-pipeline``, else ``~/.cache/league-pipeline``.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -53,34 +51,33 @@ def schemas_dir() -> Path:
     return _bundled("schemas")
 
 
-def league_home() -> Path:
-    """The working home for landing data, the source store, staging and snapshots."""
-    return Path(os.environ.get("LEAGUE_HOME", ".league")).resolve()
+@dataclass(frozen=True)
+class HomeLayout:
+    """The folders of the working home ``root`` (see the module docstring). The landing
+    folder and the Dagster home are these by default; the settings may put them elsewhere."""
 
+    root: Path
 
-def landing_dir() -> Path:
-    return Path(os.environ.get("LEAGUE_LANDING_DIR", league_home() / "landing")).resolve()
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
 
+    @property
+    def sources(self) -> Path:
+        return self.root / "sources"
 
-def source_store_dir() -> Path:
-    return league_home() / "sources"
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
 
+    @property
+    def lake(self) -> Path:
+        return self.root / "lake"
 
-def staging_dir() -> Path:
-    return league_home() / "staging"
+    @property
+    def outputs(self) -> Path:
+        return self.root / "outputs"
 
-
-def lake_dir() -> Path:
-    return league_home() / "lake"
-
-
-def cache_dir() -> Path:
-    """Derived files shared by every working home (see the module docstring)."""
-    if os.environ.get("LEAGUE_CACHE_DIR"):
-        return Path(os.environ["LEAGUE_CACHE_DIR"]).expanduser().resolve()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser().resolve() / "league-pipeline"
-
-
-def dagster_home() -> Path:
-    return Path(os.environ.get("DAGSTER_HOME", league_home() / "dagster")).resolve()
+    @property
+    def dagster(self) -> Path:
+        return self.root / "dagster"

@@ -1,6 +1,7 @@
 """Staging: the parsed extracts and intermediate tables handed from one Dagster asset to the next.
 
-Belongs here: where a (table, quarter) lives as Parquet, atomic writes, and the small lineage
+Belongs here: :class:`Staging`, a staging folder (its root is given: ``<home>/staging`` by
+default): where a (table, quarter) lives as Parquet, atomic writes, and the small lineage
 records that source assets leave for the snapshot. Staging is a working area: a re-run replaces
 a quarter's file atomically. Immutable history lives in the source store and the snapshots.
 """
@@ -17,7 +18,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from league_pipeline.core.atomic import atomic_write
-from league_pipeline.core.paths import staging_dir
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Scoring-engine tables whose names are also source kinds are staged under their own name, so a
@@ -40,41 +40,52 @@ def _check(name: str) -> str:
     return name
 
 
-def path_for(table: str, partition_key: str, root: Path | None = None) -> Path:
-    return (root or staging_dir()) / _check(table) / f"{partition_key}.parquet"
+class Staging:
+    """The staging folder ``root``: one Parquet file per (table, quarter), one lineage record
+    per (source kind, quarter)."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
 
-def write_table(table: str, partition_key: str, data: pd.DataFrame | pa.Table) -> Path:
-    """Write one quarter of ``table`` atomically; returns the file."""
-    arrow = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
-    target = path_for(table, partition_key)
-    atomic_write(target, lambda tmp: pq.write_table(arrow, tmp))
-    return target
+    def __repr__(self) -> str:
+        return f"Staging({str(self.root)!r})"
 
+    def path_for(self, table: str, partition_key: str) -> Path:
+        return self.root / _check(table) / f"{partition_key}.parquet"
 
-def existing_path(table: str, partition_key: str) -> Path:
-    path = path_for(table, partition_key)
-    if not path.exists():
-        raise StagingMissingError(
-            f"staging table '{table}' has no data for {partition_key}: materialise its upstream "
-            "assets for that quarter first (league run --quarter ...)"
-        )
-    return path
+    def write_table(self, table: str, partition_key: str, data: pd.DataFrame | pa.Table) -> Path:
+        """Write one quarter of ``table`` atomically; returns the file."""
+        if isinstance(data, pa.Table):
+            arrow = data
+        else:
+            arrow = pa.Table.from_pandas(data, preserve_index=False)
+        target = self.path_for(table, partition_key)
+        atomic_write(target, lambda tmp: pq.write_table(arrow, tmp))
+        return target
 
+    def existing_path(self, table: str, partition_key: str) -> Path:
+        path = self.path_for(table, partition_key)
+        if not path.exists():
+            raise StagingMissingError(
+                f"staging table '{table}' has no data for {partition_key}: materialise its "
+                "upstream assets for that quarter first (league run --quarter ...)"
+            )
+        return path
 
-def read_table(table: str, partition_key: str) -> pd.DataFrame:
-    return pd.read_parquet(existing_path(table, partition_key))
+    def read_table(self, table: str, partition_key: str) -> pd.DataFrame:
+        return pd.read_parquet(self.existing_path(table, partition_key))
 
+    def _lineage_path(self, kind: str, partition_key: str) -> Path:
+        return self.root / "_lineage" / _check(kind) / f"{partition_key}.json"
 
-def write_lineage(kind: str, partition_key: str, record: dict[str, Any]) -> Path:
-    target = (staging_dir() / "_lineage" / _check(kind)) / f"{partition_key}.json"
-    payload = json.dumps(record, sort_keys=True, indent=2, default=str)
-    atomic_write(target, lambda tmp: Path(tmp).write_text(payload))
-    return target
+    def write_lineage(self, kind: str, partition_key: str, record: dict[str, Any]) -> Path:
+        target = self._lineage_path(kind, partition_key)
+        payload = json.dumps(record, sort_keys=True, indent=2, default=str)
+        atomic_write(target, lambda tmp: Path(tmp).write_text(payload))
+        return target
 
-
-def read_lineage(kind: str, partition_key: str) -> dict[str, Any]:
-    target = staging_dir() / "_lineage" / _check(kind) / f"{partition_key}.json"
-    if not target.exists():
-        raise StagingMissingError(f"no lineage recorded for source '{kind}' in {partition_key}")
-    return json.loads(target.read_text())
+    def read_lineage(self, kind: str, partition_key: str) -> dict[str, Any]:
+        target = self._lineage_path(kind, partition_key)
+        if not target.exists():
+            raise StagingMissingError(f"no lineage recorded for source '{kind}' in {partition_key}")
+        return json.loads(target.read_text())

@@ -17,9 +17,9 @@ from datetime import date, datetime
 import dagster as dg
 
 from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, all_quarters, parse_quarter
-from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.defs.resources import FetcherResource, SnapshotStoreResource
 from league_pipeline.defs.sources import SOURCE_SPECS
-from league_pipeline.ingest.acquire import probe
+from league_pipeline.ingest.acquire import SourceFetcher
 from league_pipeline.ingest.fetch import SourceFetchError, SourceProbe
 from league_pipeline.snapshots.store import SnapshotStore
 
@@ -64,22 +64,11 @@ def quarterly_league_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=quarter.key, partition_key=quarter.key)
 
 
-def _probe(kind: str, quarter: Quarter, league: LeagueConfig) -> SourceProbe | None:
-    return probe(
-        kind,
-        quarter,
-        mode=league.source_mode,
-        landing_dir=league.landing_path(),
-        http=league.http_fetcher() if league.source_mode == "http" else None,
-        url_overrides=league.url_overrides(),
-    )
-
-
-def quarter_probes(quarter: Quarter, league: LeagueConfig) -> dict[str, SourceProbe] | None:
+def quarter_probes(quarter: Quarter, fetcher: SourceFetcher) -> dict[str, SourceProbe] | None:
     """Every source's probe (size, etag, sha256) for ``quarter``; None while any is missing."""
     found: dict[str, SourceProbe] = {}
     for spec in SOURCE_SPECS:
-        result = _probe(spec.kind, quarter, league)
+        result = fetcher.probe(spec.kind, quarter)
         if result is None:
             return None
         found[spec.kind] = result
@@ -92,9 +81,9 @@ def fingerprint(probes: dict[str, SourceProbe]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def quarter_fingerprint(quarter: Quarter, league: LeagueConfig) -> str | None:
+def quarter_fingerprint(quarter: Quarter, fetcher: SourceFetcher) -> str | None:
     """The fingerprint of the quarter's sources; None while any file is missing."""
-    probes = quarter_probes(quarter, league)
+    probes = quarter_probes(quarter, fetcher)
     return None if probes is None else fingerprint(probes)
 
 
@@ -110,21 +99,24 @@ def _same_file(found: SourceProbe, record: dict | None) -> bool:
 
 
 def snapshot_is_current(
-    quarter: Quarter, probes: dict[str, SourceProbe], league: LeagueConfig
+    quarter: Quarter,
+    probes: dict[str, SourceProbe],
+    fetcher: SourceFetcher,
+    store: SnapshotStore,
 ) -> bool:
     """Whether the quarter's latest snapshot was built from exactly the files probed now."""
-    latest = SnapshotStore(catalog=league.lake_catalog).latest(quarter.label)
+    latest = store.latest(quarter.label)
     if latest is None:
         return False
     inputs = latest.lineage.get("inputs", {})
     return all(
-        _read_file_is_current(quarter, kind, found, inputs.get(kind), league)
+        _read_file_is_current(quarter, kind, found, inputs.get(kind), fetcher)
         for kind, found in probes.items()
     )
 
 
 def _read_file_is_current(
-    quarter: Quarter, kind: str, found: SourceProbe, record: dict | None, league: LeagueConfig
+    quarter: Quarter, kind: str, found: SourceProbe, record: dict | None, fetcher: SourceFetcher
 ) -> bool:
     """Whether the file the snapshot read for ``kind`` is unchanged and still the one to read.
 
@@ -136,14 +128,14 @@ def _read_file_is_current(
         return _same_file(found, record)
     read_from = parse_quarter(published)
     if read_from != quarter:
-        found = _probe(kind, read_from, league)
+        found = fetcher.probe(kind, read_from)
         if found is None or not _same_file(found, record):
             return False
     elif not _same_file(found, record):
         return False
     for q in range(read_from.q + 1, 5):
         try:
-            if _probe(kind, Quarter(read_from.fy_start, q), league) is not None:
+            if fetcher.probe(kind, Quarter(read_from.fy_start, q)) is not None:
                 return False
         except SourceFetchError:
             continue  # not checked: as the source asset does, keep to what can be read
@@ -158,18 +150,23 @@ def _read_file_is_current(
         "latest snapshot was not built from them)."
     ),
 )
-def new_publication_sensor(context: dg.SensorEvaluationContext, league: LeagueConfig):
+def new_publication_sensor(
+    context: dg.SensorEvaluationContext,
+    fetcher: FetcherResource,
+    snapshots: SnapshotStoreResource,
+):
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requests, current = [], []
+    sources, store = fetcher.get(), snapshots.get()
     for quarter in all_quarters():
-        probes = quarter_probes(quarter, league)
+        probes = quarter_probes(quarter, sources)
         if probes is None:
             continue
         key = fingerprint(probes)
         if seen.get(quarter.key) == key:
             continue
         seen[quarter.key] = key
-        if snapshot_is_current(quarter, probes, league):
+        if snapshot_is_current(quarter, probes, sources, store):
             current.append(quarter.label)
             continue
         requests.append(

@@ -15,8 +15,9 @@ snapshot is built from files that disagree.
 import dagster as dg
 import pandas as pd
 
-from league_pipeline.core import staging
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.staging import Staging
+from league_pipeline.defs.resources import StagingResource
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
 from league_pipeline.validation import consistency
 from league_pipeline.validation.consistency import ConsistencyReport
@@ -26,11 +27,11 @@ PERIOD_CHECK = "reporting_period"
 NOF_KINDS = tuple(consistency.NOF_KIND_GROUPS)
 
 
-def _extract(kind: str, key: str) -> pd.DataFrame | None:
+def _extract(staging: Staging, kind: str, key: str) -> pd.DataFrame | None:
     """The validated extract a source asset staged for ``key`` (None when the run recorded the
     file as absent), or a one-line error saying why it is not there (the source has not run,
     or something else overwrote its staging file)."""
-    if is_absent(kind, key):
+    if is_absent(staging, kind, key):
         return None
     frame = staging.read_table(kind, key)
     column = "ods_code" if kind == "ods_trusts" else "Trust_code"
@@ -73,16 +74,22 @@ def _result(reports: list[ConsistencyReport]) -> dg.AssetCheckResult:
         "scored trust has a deficit flag (league_pipeline.validation.consistency.trust_consistency)."
     ),
 )
-def trusts_consistent(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    reports = []
+def trusts_consistent(
+    context: dg.AssetCheckExecutionContext, staging: StagingResource
+) -> dg.AssetCheckResult:
+    stage, reports = staging.get(), []
     for key in context.partition_keys:
         reports.append(
             consistency.trust_consistency(
                 parse_quarter(key),
-                {kind: frame for kind in NOF_KINDS if (frame := _extract(kind, key)) is not None},
-                _extract("ods_trusts", key),
-                _extract("rsp_list", key),
-                _extract("deficit_flags", key),
+                {
+                    kind: frame
+                    for kind in NOF_KINDS
+                    if (frame := _extract(stage, kind, key)) is not None
+                },
+                _extract(stage, "ods_trusts", key),
+                _extract(stage, "rsp_list", key),
+                _extract(stage, "deficit_flags", key),
             )
         )
     return _result(reports)
@@ -98,11 +105,14 @@ def _period_check(kind: str) -> dg.AssetChecksDefinition:
             "(catches a Q1-layout file, which has no Quarter column, in another quarter's folder)."
         ),
     )
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    def _check(
+        context: dg.AssetCheckExecutionContext, staging: StagingResource
+    ) -> dg.AssetCheckResult:
+        stage = staging.get()
         return _result(
             [
                 consistency.reporting_period(parse_quarter(key), frame, kind)
-                if (frame := _extract(kind, key)) is not None
+                if (frame := _extract(stage, kind, key)) is not None
                 else consistency.ConsistencyReport(
                     PERIOD_CHECK, True, f"{kind} is absent in {parse_quarter(key).label}", 0
                 )

@@ -25,11 +25,11 @@ from collections.abc import Callable
 import dagster as dg
 import pandas as pd
 
-from league_pipeline.core import staging
 from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, parse_quarter
+from league_pipeline.core.staging import Staging, engine_table
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
 from league_pipeline.defs.partitions import quarterly_partitions
-from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.defs.resources import LeagueConfig, StagingResource
 from league_pipeline.defs.sources import SOURCE_KEYS, SourceSpec, build_source_asset, is_absent
 from league_pipeline.derivation.derive import Derivation
 from league_pipeline.derivation.provisional import (
@@ -139,7 +139,7 @@ def _schema_result(df: pd.DataFrame, schema: str) -> dg.AssetCheckResult:
     )
 
 
-def _source_files(kinds: str, partition_key: str) -> str:
+def _source_files(staging: Staging, kinds: str, partition_key: str) -> str:
     """``kind:sha256[:12]`` of each staged source a measure was derived from."""
     out = []
     for kind in kinds.split("+"):
@@ -148,7 +148,9 @@ def _source_files(kinds: str, partition_key: str) -> str:
     return ", ".join(out)
 
 
-def _write_quarters(table: str, df: pd.DataFrame, partition_keys: list[str]) -> None:
+def _write_quarters(
+    staging: Staging, table: str, df: pd.DataFrame, partition_keys: list[str]
+) -> None:
     for key in partition_keys:
         label = parse_quarter(key).label
         staging.write_table(table, key, df[df["quarter"] == label].reset_index(drop=True))
@@ -166,27 +168,29 @@ def _write_quarters(table: str, df: pd.DataFrame, partition_keys: list[str]) -> 
     check_specs=[_output_check(DERIVED_KEY, "raw_derived_values")],
     **_common,
 )
-def derived_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    keys = context.partition_keys
+def derived_values(
+    context: dg.AssetExecutionContext, staging: StagingResource
+) -> dg.MaterializeResult:
+    keys, stage = context.partition_keys, staging.get()
     with Derivation() as session:
         for spec in RAW_SOURCE_SPECS:
             # a raw file is optional for a published quarter: an absent one derives nothing
-            present = [k for k in keys if not is_absent(spec.kind, k)]
+            present = [k for k in keys if not is_absent(stage, spec.kind, k)]
             if present:
                 session.load_parquet(
-                    spec.kind, [staging.existing_path(spec.kind, k) for k in present]
+                    spec.kind, [stage.existing_path(spec.kind, k) for k in present]
                 )
         df = session.run([parse_quarter(k) for k in keys])
     by_key = {parse_quarter(k).label: k for k in keys}
     df["source_files"] = pd.Series(
         [
-            _source_files(kinds, by_key[q])
+            _source_files(stage, kinds, by_key[q])
             for q, kinds in zip(df["quarter"], df["source_kind"], strict=True)
         ],
         index=df.index,
         dtype="str",
     )
-    _write_quarters("derived_values", df, keys)
+    _write_quarters(stage, "derived_values", df, keys)
     counts = df.groupby(["quarter", "measure", "metric_id"], dropna=False).size()
     metadata = table_metadata("league.raw.derived_values", df, partitions=len(keys)) | {
         "providers_per_measure": dg.MetadataValue.md(
@@ -201,10 +205,13 @@ def derived_values(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 # --------------------------------------------------------------------------------------------
 # Reconciliation
 # --------------------------------------------------------------------------------------------
-def official_inputs(keys: list[str]) -> dict[str, pd.DataFrame]:
+def official_inputs(staging: Staging, keys: list[str]) -> dict[str, pd.DataFrame]:
     """trusts / metric_values / given_scores of the staged NOF files of ``keys``."""
     extracts = [
-        staging.read_table(kind, k) for kind in NOF_KINDS for k in keys if not is_absent(kind, k)
+        staging.read_table(kind, k)
+        for kind in NOF_KINDS
+        for k in keys
+        if not is_absent(staging, kind, k)
     ]
     return inputs.nof_inputs(extracts)
 
@@ -230,14 +237,16 @@ def official_inputs(keys: list[str]) -> dict[str, pd.DataFrame]:
     ],
     **_common,
 )
-def reconciliation(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    keys = context.partition_keys
-    official = official_inputs(keys)
-    derived = pd.concat([staging.read_table("derived_values", k) for k in keys])
+def reconciliation(
+    context: dg.AssetExecutionContext, staging: StagingResource
+) -> dg.MaterializeResult:
+    keys, stage = context.partition_keys, staging.get()
+    official = official_inputs(stage, keys)
+    derived = pd.concat([stage.read_table("derived_values", k) for k in keys])
     table = reconcile(derived, official["metric_values"], official["trusts"])
     rates = match_rates(table)
-    _write_quarters("reconciliation", table, keys)
-    _write_quarters("reconciliation_rates", rates, keys)
+    _write_quarters(stage, "reconciliation", table, keys)
+    _write_quarters(stage, "reconciliation_rates", rates, keys)
     report = report_markdown(table, rates)
     failing = rates[~rates["passed"]]
     rate_values = {
@@ -286,21 +295,19 @@ class NoOfficialQuarterError(LookupError):
     """No official quarter before the provisional one has been run (nothing to carry)."""
 
 
-def latest_official_before(quarter: Quarter) -> Quarter | None:
+def latest_official_before(staging: Staging, quarter: Quarter) -> Quarter | None:
     """The latest quarter before ``quarter`` whose official inputs are staged."""
     current = quarter
     while current > FIRST_QUARTER:
         current = current.previous()
-        if all(
-            staging.path_for(staging.engine_table(t), current.key).exists() for t in CARRIED_TABLES
-        ):
+        if all(staging.path_for(engine_table(t), current.key).exists() for t in CARRIED_TABLES):
             return current
     return None
 
 
-def carried_inputs(quarter: Quarter) -> CarriedInputs:
+def carried_inputs(staging: Staging, quarter: Quarter) -> CarriedInputs:
     """The staged scoring inputs of the latest official quarter before ``quarter``."""
-    source = latest_official_before(quarter)
+    source = latest_official_before(staging, quarter)
     if source is None:
         first = quarter.previous() if quarter > FIRST_QUARTER else None
         fix = (
@@ -313,7 +320,7 @@ def carried_inputs(quarter: Quarter) -> CarriedInputs:
         raise NoOfficialQuarterError(
             f"no official quarter before {quarter.label} has been run: {fix}"
         )
-    tables = {t: staging.read_table(staging.engine_table(t), source.key) for t in CARRIED_TABLES}
+    tables = {t: staging.read_table(engine_table(t), source.key) for t in CARRIED_TABLES}
     return CarriedInputs(quarter=source.label, **tables)
 
 
@@ -355,25 +362,26 @@ def _left_out_pools(peer_groups: list[str]) -> str:
     **_common,
 )
 def provisional_league_table(
-    context: dg.AssetExecutionContext, league: LeagueConfig
+    context: dg.AssetExecutionContext, league: LeagueConfig, staging: StagingResource
 ) -> dg.MaterializeResult:
+    stage = staging.get()
     left_out = _left_out_pools(league.run_peer_groups())
     tables, notes, comparisons = [], {}, []
     for key in context.partition_keys:
         quarter = parse_quarter(key)
         try:
-            carried = carried_inputs(quarter)
+            carried = carried_inputs(stage, quarter)
         except NoOfficialQuarterError as exc:
             notes[quarter.label] = str(exc)
             context.log.warning(str(exc))
-            staging.path_for("provisional_league_table", key).unlink(missing_ok=True)
+            stage.path_for("provisional_league_table", key).unlink(missing_ok=True)
             continue
-        missing = [spec.kind for spec in RAW_SOURCE_SPECS if is_absent(spec.kind, key)]
-        if (missing or left_out) and staging.path_for("league_table", key).exists():
+        missing = [spec.kind for spec in RAW_SOURCE_SPECS if is_absent(stage, spec.kind, key)]
+        if (missing or left_out) and stage.path_for("league_table", key).exists():
             # NHS England published the quarter: its raw files are optional, and so is this
             why = left_out or f"{', '.join(missing)} absent"
             notes[quarter.label] = f"no provisional table: {why}"
-            staging.path_for("provisional_league_table", key).unlink(missing_ok=True)
+            stage.path_for("provisional_league_table", key).unlink(missing_ok=True)
             continue
         if left_out:
             raise dg.Failure(
@@ -391,7 +399,7 @@ def provisional_league_table(
                 ),
                 metadata={"absent": ", ".join(missing)},
             )
-        derived = staging.read_table("derived_values", key)
+        derived = stage.read_table("derived_values", key)
         result = provisional_table(
             quarter,
             derived,
@@ -399,11 +407,11 @@ def provisional_league_table(
             replicates=league.bootstrap_replicates,
             seed=league.bootstrap_seed,
         )
-        staging.write_table("provisional_league_table", key, result.league_table)
-        staging.write_table("provisional_metric_values", key, result.metric_values)
+        stage.write_table("provisional_league_table", key, result.league_table)
+        stage.write_table("provisional_metric_values", key, result.metric_values)
         notes[quarter.label] = f"PROVISIONAL, values carried from {carried.quarter}"
         tables.append(result.league_table)
-        official = staging.path_for("league_table", key)
+        official = stage.path_for("league_table", key)
         if official.exists():
             comparison = compare_with_official(result.league_table, pd.read_parquet(official))
             comparisons.append(comparison.assign(quarter=quarter.label))

@@ -12,22 +12,26 @@ Belongs here: the Dagster face of :func:`league_pipeline.outputs.publish.publish
 * ``outputs/insights``: explanations, item effects, movement and revisions as CSV.
 * ``outputs/html_report``: the static HTML report.
 
-Files go to ``$LEAGUE_HOME/outputs/<quarter slug>/v<snapshot version>/``. The step reads the
-quarter's latest snapshot, which in the main job is the one just written upstream. Each
-quarter's folder is written whole or not at all (:mod:`league_pipeline.outputs.folder`): a step
-that fails or is killed after the snapshot commit leaves no half folder, and the version's
-outputs show as missing in ``league status`` until ``league export`` (or a re-run) writes them.
+Files go to ``<home>/outputs/<quarter slug>/v<snapshot version>/`` (the ``home`` resource).
+The step reads the quarter's latest snapshot, which in the main job is the one just written
+upstream. Each quarter's folder is written whole or not at all
+(:mod:`league_pipeline.outputs.folder`): a step that fails or is killed after the snapshot
+commit leaves no half folder, and the version's outputs show as missing in ``league status``
+until ``league export`` (or a re-run) writes them.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
 from collections.abc import Iterator
-from functools import partial
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from league_pipeline.defs.partitions import quarterly_partitions
-from league_pipeline.defs.resources import LeagueConfig, WorkerPool
+from league_pipeline.defs.resources import (
+    FetcherResource,
+    HomeResource,
+    SnapshotStoreResource,
+)
 
 if TYPE_CHECKING:  # the outputs (Altair, Jinja) are imported when the step runs, not on load
     from league_pipeline.outputs.publish import QuarterOutputs
@@ -98,14 +102,23 @@ def _paths(written: "list[QuarterOutputs]", pick) -> dict[str, dg.MetadataValue]
     can_subset=False,
 )
 def quarterly_outputs(
-    context: dg.AssetExecutionContext, league: LeagueConfig, workers: WorkerPool
+    context: dg.AssetExecutionContext,
+    home: HomeResource,
+    snapshots: SnapshotStoreResource,
+    fetcher: FetcherResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     from league_pipeline.outputs.publish import publish_latest
 
-    # each quarter's outputs are independent: a range run shares them among its workers
     written: list[QuarterOutputs] = []
-    work = partial(publish_latest, lake_catalog=league.lake_catalog)
-    for outputs, said in workers.map(work, context.partition_keys):
+    store, source_store = snapshots.get(), fetcher.get().store
+    for key in context.partition_keys:
+        outputs, said = publish_latest(
+            key,
+            store=store,
+            source_store=source_store,
+            root=home.layout().outputs,
+            cache_dir=home.cache(),
+        )
         for line in said:
             context.log.info(line)
         context.log.info(f"{len(outputs.files)} output files written to {outputs.folder}")

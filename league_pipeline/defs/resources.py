@@ -1,14 +1,15 @@
-"""Dagster resources: the configuration object every asset reads, and the worker pool.
+"""Dagster resources: the working home, staging, the snapshot store, the source fetcher, the
+run's scoring settings, and the worker pool.
 
-Belongs here: settings (source mode, folders, HTTP behaviour, bootstrap size, snapshot catalog)
-and factories for the objects built from them; the pool of worker processes a range run uses
-(:mod:`league_pipeline.workers`). Values come from environment variables so that
-`dagster dev`, the CLI and tests configure runs the same way.
+Belongs here: one ``ConfigurableResource`` per thing a run uses, each with its configuration
+shown on the UI's Resources page and a ``get()`` building the library object from it
+(``Staging``, ``SnapshotStore``, ``SourceFetcher``); :func:`run_resources` builds them all from
+:class:`~league_pipeline.core.settings.Settings`. Nothing here reads the environment.
+The pool of worker processes a range run uses is :mod:`league_pipeline.workers`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -18,27 +19,81 @@ from dagster._core.storage.tags import (
 )
 from pydantic import Field, PrivateAttr
 
-from league_pipeline.core import paths
+from league_pipeline.core.paths import HomeLayout
 from league_pipeline.core.peer_groups import PEER_GROUPS, peer_group
+from league_pipeline.core.settings import (
+    BOOTSTRAP_REPLICATES,
+    BOOTSTRAP_SEED,
+    HTTP_RETRIES,
+    HTTP_TIMEOUT,
+    LAKE_BACKUPS,
+    Settings,
+)
+from league_pipeline.core.staging import Staging
+from league_pipeline.ingest.acquire import SourceFetcher
 from league_pipeline.ingest.fetch import HttpFetcher
 from league_pipeline.ingest.store import SourceStore
-from league_pipeline.scoring.likely_ranges import DEFAULT_REPLICATES, DEFAULT_SEED
+from league_pipeline.snapshots.store import SnapshotStore
 from league_pipeline.workers import QuarterPool, default_workers
 
 
-class LeagueConfig(dg.ConfigurableResource):
-    """Where sources come from and where results go.
+class HomeResource(dg.ConfigurableResource):
+    """The working home (``LEAGUE_HOME``): the outputs people read are written under it; and
+    the cache folder outside it."""
 
-    source_mode: ``landing`` (default; the local landing folder) or ``http`` (NHS England URLs
-    from ``assets/sources.yaml``; ``http_base_url`` swaps the host, e.g. for a mirror or a test
+    path: str = Field(description="The working folder; outputs go to <path>/outputs.")
+    cache_dir: str = Field(
+        description="Files that are slow to make and safe to delete (the report's Vega bundle)."
+    )
+
+    def layout(self) -> HomeLayout:
+        return HomeLayout(Path(self.path))
+
+    def cache(self) -> Path:
+        return Path(self.cache_dir)
+
+
+class StagingResource(dg.ConfigurableResource):
+    """The staging folder: the parsed extracts and intermediate tables handed between steps."""
+
+    root: str = Field(description="The staging folder (<home>/staging).")
+
+    def get(self) -> Staging:
+        return Staging(Path(self.root))
+
+
+class SnapshotStoreResource(dg.ConfigurableResource):
+    """The snapshot store: a DuckLake lake of versioned quarterly snapshots."""
+
+    root: str = Field(description="The lake folder: its Parquet data files (<home>/lake).")
+    catalog: str | None = Field(
+        default=None,
+        description="The DuckLake catalog: none for <root>/catalog.sqlite, "
+        "'sqlite:/path/catalog.sqlite', or 'postgres:dbname=... host=...'.",
+    )
+    backups: int = Field(
+        default=LAKE_BACKUPS,
+        description="Verified copies of a SQLite catalog kept in <root>/backups (0: none).",
+    )
+
+    def get(self) -> SnapshotStore:
+        return SnapshotStore(Path(self.root), catalog=self.catalog, backups=self.backups)
+
+
+class FetcherResource(dg.ConfigurableResource):
+    """Where source files come from, and the source store they are kept in.
+
+    mode: ``landing`` (the local landing folder) or ``http`` (NHS England URLs from
+    ``assets/sources.yaml``; ``http_base_url`` swaps the host, e.g. for a mirror or a test
     server).
     """
 
-    source_mode: str = "landing"
-    landing_dir: str | None = None
+    mode: str = Field(default="landing", description="landing or http.")
+    landing_dir: str = Field(description="The landing folder: <2025-26-q1>/<published name>.")
+    store_root: str = Field(description="The content-addressed source store (<home>/sources).")
     http_base_url: str | None = None
-    http_timeout: float = 30.0
-    http_retries: int = 3
+    http_timeout: float = HTTP_TIMEOUT
+    http_retries: int = HTTP_RETRIES
     http_allowed_hosts: list[str] = Field(
         default_factory=list,
         description=(
@@ -47,9 +102,29 @@ class LeagueConfig(dg.ConfigurableResource):
             "downgrade from https to http is refused whatever this says."
         ),
     )
-    bootstrap_replicates: int = DEFAULT_REPLICATES
-    bootstrap_seed: int = DEFAULT_SEED
-    lake_catalog: str | None = None
+
+    def get(self) -> SourceFetcher:
+        http = None
+        if self.mode == "http":
+            http = HttpFetcher(
+                timeout=self.http_timeout,
+                retries=self.http_retries,
+                allowed_hosts=self.http_allowed_hosts,
+            )
+        return SourceFetcher(
+            mode=self.mode,
+            store=SourceStore(Path(self.store_root)),
+            landing_dir=Path(self.landing_dir),
+            http=http,
+            url_overrides={"base_url": self.http_base_url} if self.http_base_url else None,
+        )
+
+
+class LeagueConfig(dg.ConfigurableResource):
+    """What a run scores: its peer groups, and the bootstrap of the likely ranks."""
+
+    bootstrap_replicates: int = BOOTSTRAP_REPLICATES
+    bootstrap_seed: int = BOOTSTRAP_SEED
     peer_groups: list[str] = Field(
         default_factory=lambda: [g.id for g in PEER_GROUPS],
         description=(
@@ -66,37 +141,39 @@ class LeagueConfig(dg.ConfigurableResource):
             raise ValueError("peer_groups is empty: name at least one peer group")
         return [g.id for g in PEER_GROUPS if g.id in chosen]
 
-    def landing_path(self) -> Path:
-        return Path(self.landing_dir).resolve() if self.landing_dir else paths.landing_dir()
 
-    def source_store(self) -> SourceStore:
-        return SourceStore(paths.source_store_dir())
-
-    def http_fetcher(self) -> HttpFetcher:
-        return HttpFetcher(
-            timeout=self.http_timeout,
-            retries=self.http_retries,
-            allowed_hosts=self.http_allowed_hosts,
-        )
-
-    def url_overrides(self) -> dict[str, str] | None:
-        return {"base_url": self.http_base_url} if self.http_base_url else None
-
-
-def config_from_env() -> LeagueConfig:
-    """Build the resource from LEAGUE_* environment variables (documented in the README)."""
-    env = os.environ
+def league_config(settings: Settings) -> LeagueConfig:
+    """The run's scoring settings (every peer group) from ``settings``."""
     return LeagueConfig(
-        source_mode=env.get("LEAGUE_SOURCE_MODE", "landing"),
-        landing_dir=env.get("LEAGUE_LANDING_DIR"),
-        http_base_url=env.get("LEAGUE_HTTP_BASE_URL"),
-        http_timeout=float(env.get("LEAGUE_HTTP_TIMEOUT", "30")),
-        http_retries=int(env.get("LEAGUE_HTTP_RETRIES", "3")),
-        http_allowed_hosts=env.get("LEAGUE_HTTP_ALLOWED_HOSTS", "").replace(",", " ").split(),
-        bootstrap_replicates=int(env.get("LEAGUE_BOOTSTRAP_REPLICATES", str(DEFAULT_REPLICATES))),
-        bootstrap_seed=int(env.get("LEAGUE_BOOTSTRAP_SEED", str(DEFAULT_SEED))),
-        lake_catalog=env.get("LEAGUE_LAKE_CATALOG"),
+        bootstrap_replicates=settings.bootstrap_replicates,
+        bootstrap_seed=settings.bootstrap_seed,
     )
+
+
+def run_resources(
+    settings: Settings, league: LeagueConfig | None = None
+) -> dict[str, dg.ConfigurableResource]:
+    """Every resource a run of the assets needs, built from ``settings`` (``league`` overrides
+    the run's scoring settings)."""
+    layout = settings.layout
+    return {
+        "home": HomeResource(path=str(settings.home), cache_dir=str(settings.cache_dir)),
+        "staging": StagingResource(root=str(layout.staging)),
+        "snapshots": SnapshotStoreResource(
+            root=str(layout.lake), catalog=settings.lake_catalog, backups=settings.lake_backups
+        ),
+        "fetcher": FetcherResource(
+            mode=settings.source_mode,
+            landing_dir=str(settings.landing_dir),
+            store_root=str(layout.sources),
+            http_base_url=settings.http_base_url,
+            http_timeout=settings.http_timeout,
+            http_retries=settings.http_retries,
+            http_allowed_hosts=list(settings.http_allowed_hosts),
+        ),
+        "league": league or league_config(settings),
+        "workers": workers_from_env(),
+    }
 
 
 class WorkerPool(dg.ConfigurableResource):

@@ -13,12 +13,12 @@ import dagster as dg
 import pandas as pd
 
 from league_pipeline.audit import compare as audit
-from league_pipeline.core import staging
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.staging import Staging, engine_table
 from league_pipeline.defs.derived import RECONCILIATION_KEY
 from league_pipeline.defs.metadata import table_metadata
 from league_pipeline.defs.partitions import quarterly_partitions
-from league_pipeline.defs.resources import LeagueConfig, WorkerPool
+from league_pipeline.defs.resources import LeagueConfig, StagingResource, WorkerPool
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
 from league_pipeline.scoring import inputs, official
 from league_pipeline.scoring.engine import ScoringSession
@@ -56,29 +56,33 @@ def _output_check(name: str, schema: str) -> dg.AssetCheckSpec:
     )
 
 
-def _write_quarters(table: str, df: pd.DataFrame, partition_keys: list[str]) -> None:
-    staged = staging.engine_table(table)
+def _write_quarters(
+    staging: Staging, table: str, df: pd.DataFrame, partition_keys: list[str]
+) -> None:
+    staged = engine_table(table)
     for key in partition_keys:
         label = parse_quarter(key).label
         staging.write_table(staged, key, df[df["quarter"] == label].reset_index(drop=True))
 
 
-def _load(session: ScoringSession, tables: list[str], partition_keys: list[str]) -> None:
+def _load(
+    staging: Staging, session: ScoringSession, tables: list[str], partition_keys: list[str]
+) -> None:
     for table in tables:
-        staged = staging.engine_table(table)
+        staged = engine_table(table)
         session.load_parquet(table, [staging.existing_path(staged, k) for k in partition_keys])
 
 
 def _score(
-    keys: list[str], inputs: list[str], steps: list[str], outputs: list[str]
+    staging: Staging, keys: list[str], inputs: list[str], steps: list[str], outputs: list[str]
 ) -> dict[str, pd.DataFrame]:
     """Run the SQL ``steps`` on the staged ``inputs`` of ``keys``; stage and return ``outputs``."""
     with ScoringSession() as session:
-        _load(session, inputs, keys)
+        _load(staging, session, inputs, keys)
         session.run(steps)
         frames = {name: session.df(name) for name in outputs}
     for name, df in frames.items():
-        _write_quarters(name, df, keys)
+        _write_quarters(staging, name, df, keys)
     return frames
 
 
@@ -114,13 +118,15 @@ def _audit_spec(name: str, layers: str) -> dg.AssetCheckSpec:
     )
 
 
-def _staged(table: str, keys: list[str]) -> pd.DataFrame:
+def _staged(staging: Staging, table: str, keys: list[str]) -> pd.DataFrame:
     return pd.concat([staging.read_table(table, k) for k in keys], ignore_index=True)
 
 
-def _audit(rows: pd.DataFrame, stage_as: str, keys: list[str]) -> dg.AssetCheckResult:
+def _audit(
+    staging: Staging, rows: pd.DataFrame, stage_as: str, keys: list[str]
+) -> dg.AssetCheckResult:
     """Stage a layer's audit rows and report them as a warn-only check."""
-    _write_quarters(stage_as, rows, keys)
+    _write_quarters(staging, stage_as, rows, keys)
     summary = audit.layer_summary(rows)
     disagreements = rows[~rows["agrees"]]
     computed = rows[rows["basis"] == "computed"]
@@ -144,7 +150,7 @@ def _audit(rows: pd.DataFrame, stage_as: str, keys: list[str]) -> dg.AssetCheckR
     )
 
 
-def _ods_check(trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
+def _ods_check(staging: Staging, trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
     """Warn (not block) about trusts the ODS list does not know: a typo, or a merged trust."""
     known = set().union(*(set(staging.read_table("ods_trusts", k)["ods_code"]) for k in keys))
     unknown = trusts.loc[~trusts["trust_code"].isin(known), ["quarter", "trust_code", "trust_name"]]
@@ -164,13 +170,13 @@ def _ods_check(trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
 FLAGS_CHECK = "flags_agree_with_publication"
 
 
-def _supplied(kind: str, keys: list[str], read) -> pd.DataFrame | None:
+def _supplied(staging: Staging, kind: str, keys: list[str], read) -> pd.DataFrame | None:
     """A landing flag file's flags for ``keys`` (None where none was supplied)."""
-    frames = [read(staging.read_table(kind, k)) for k in keys if not is_absent(kind, k)]
+    frames = [read(staging.read_table(kind, k)) for k in keys if not is_absent(staging, kind, k)]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def _flags(nof: pd.DataFrame, trusts: pd.DataFrame, keys: list[str]) -> dict:
+def _flags(staging: Staging, nof: pd.DataFrame, trusts: pd.DataFrame, keys: list[str]) -> dict:
     """The override flag and RSP membership of every trust: the publication's (OF5004, OF5007
     or OF5005), else the landing files'. Raises a Failure when a trust has no deficit flag."""
     published = inputs.published_flags(nof)
@@ -178,13 +184,13 @@ def _flags(nof: pd.DataFrame, trusts: pd.DataFrame, keys: list[str]) -> dict:
         "deficit_flag",
         trusts,
         published,
-        _supplied("deficit_flags", keys, inputs.deficit_flags_input),
+        _supplied(staging, "deficit_flags", keys, inputs.deficit_flags_input),
     )
     rsp = inputs.resolve_flag(
         "in_rsp",
         trusts,
         published,
-        _supplied("rsp_list", keys, inputs.rsp_input),
+        _supplied(staging, "rsp_list", keys, inputs.rsp_input),
         default=False,
     )
     if len(deficit.missing):
@@ -255,14 +261,19 @@ def _flags_check(flags: dict) -> dg.AssetCheckResult:
     ],
     **_common,
 )
-def metric_values(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg.MaterializeResult:
-    keys = context.partition_keys
+def metric_values(
+    context: dg.AssetExecutionContext, league: LeagueConfig, staging: StagingResource
+) -> dg.MaterializeResult:
+    keys, stage = context.partition_keys, staging.get()
     extracts = [
-        staging.read_table(kind, k) for kind in NOF_KINDS for k in keys if not is_absent(kind, k)
+        stage.read_table(kind, k)
+        for kind in NOF_KINDS
+        for k in keys
+        if not is_absent(stage, kind, k)
     ]
     nof = inputs.nof_frame(extracts)
     tables = inputs.nof_inputs([nof])
-    derived = pd.concat([staging.read_table("derived_values", k) for k in keys])
+    derived = pd.concat([stage.read_table("derived_values", k) for k in keys])
     tables["metric_values"] = inputs.with_sources(
         tables["metric_values"], derived, tables["trusts"]
     )
@@ -275,12 +286,12 @@ def metric_values(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg
             ),
             metadata={"rows": dg.MetadataValue.md(unaccounted.head(50).to_markdown(index=False))},
         )
-    flags = _flags(nof, tables["trusts"], keys)
+    flags = _flags(stage, nof, tables["trusts"], keys)
     tables["deficit_flags"] = flags["deficit"].values
     tables["rsp"] = flags["rsp"].values
     tables |= official.published_layers(nof, league.run_peer_groups())
     for table, df in tables.items():
-        _write_quarters(table, df, keys)
+        _write_quarters(stage, table, df, keys)
     values = tables["metric_values"].merge(
         tables["trusts"][["quarter", "trust_code", "peer_group"]], on=["quarter", "trust_code"]
     )
@@ -295,7 +306,7 @@ def metric_values(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg
         },
         check_results=[
             *result.check_results,
-            _ods_check(tables["trusts"], keys),
+            _ods_check(stage, tables["trusts"], keys),
             _flags_check(flags),
         ],
     )
@@ -311,15 +322,19 @@ def metric_values(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg
     ],
     **_common,
 )
-def metric_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    keys = context.partition_keys
+def metric_scores(
+    context: dg.AssetExecutionContext, staging: StagingResource
+) -> dg.MaterializeResult:
+    keys, stage = context.partition_keys, staging.get()
     tables = ["trusts", "metric_values", "given_scores", "run_scope", "published_scores"]
-    df = _score(keys, tables, ["metric_scores"], ["metric_scores"])["metric_scores"]
+    df = _score(stage, keys, tables, ["metric_scores"], ["metric_scores"])["metric_scores"]
     result = _result(context, "metric_scores", df, "metric_scores")
-    rows = audit.metric_score_rows(df, _staged("published_scores", keys), _staged("trusts", keys))
+    rows = audit.metric_score_rows(
+        df, _staged(stage, "published_scores", keys), _staged(stage, "trusts", keys)
+    )
     return dg.MaterializeResult(
         metadata=result.metadata,
-        check_results=[*result.check_results, _audit(rows, "audit_metric_scores", keys)],
+        check_results=[*result.check_results, _audit(stage, rows, "audit_metric_scores", keys)],
     )
 
 
@@ -333,21 +348,23 @@ def metric_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     ],
     **_common,
 )
-def domain_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    keys = context.partition_keys
+def domain_scores(
+    context: dg.AssetExecutionContext, staging: StagingResource
+) -> dg.MaterializeResult:
+    keys, stage = context.partition_keys, staging.get()
     steps = ["score_items", "domain_scores"]
     tables = ["metric_scores", "run_scope", "published_domains"]
-    df = _score(keys, tables, steps, steps)["domain_scores"]
+    df = _score(stage, keys, tables, steps, steps)["domain_scores"]
     result = _result(context, "domain_scores", df, "domain_scores")
     rows = audit.domain_rows(
         df,
-        _staged("published_domains", keys),
-        _staged("trusts", keys),
-        _staged("audit_metric_scores", keys),
+        _staged(stage, "published_domains", keys),
+        _staged(stage, "trusts", keys),
+        _staged(stage, "audit_metric_scores", keys),
     )
     return dg.MaterializeResult(
         metadata=result.metadata,
-        check_results=[*result.check_results, _audit(rows, "audit_domain_scores", keys)],
+        check_results=[*result.check_results, _audit(stage, rows, "audit_domain_scores", keys)],
     )
 
 
@@ -364,9 +381,10 @@ def domain_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     ],
     **_common,
 )
-def segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    keys = context.partition_keys
+def segments(context: dg.AssetExecutionContext, staging: StagingResource) -> dg.MaterializeResult:
+    keys, stage = context.partition_keys, staging.get()
     frames = _score(
+        stage,
         keys,
         ["score_items", "deficit_flags", "rsp", "run_scope", "published_summary", "trusts"],
         ["trust_averages", "segment_cut_points", "unadjusted_segments", "trust_segments"],
@@ -377,14 +395,14 @@ def segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     cut_md = dg.MetadataValue.md(cuts.round(4).to_markdown(index=False))
     rows = audit.summary_rows(
         frames["trust_segments"],
-        _staged("published_summary", keys),
-        _staged("trusts", keys),
-        _staged("audit_metric_scores", keys),
+        _staged(stage, "published_summary", keys),
+        _staged(stage, "trusts", keys),
+        _staged(stage, "audit_metric_scores", keys),
         averages=frames["trust_averages"],
     )
     return dg.MaterializeResult(
         metadata={**result.metadata, "cut_points": cut_md},
-        check_results=[_audit(rows, "audit_segments", keys)],
+        check_results=[_audit(stage, rows, "audit_segments", keys)],
     )
 
 
@@ -403,20 +421,26 @@ def segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     **_common,
 )
 def league_tables(
-    context: dg.AssetExecutionContext, league: LeagueConfig, workers: WorkerPool
+    context: dg.AssetExecutionContext,
+    league: LeagueConfig,
+    staging: StagingResource,
+    workers: WorkerPool,
 ) -> dg.MaterializeResult:
-    keys = context.partition_keys
+    keys, stage = context.partition_keys, staging.get()
     with ScoringSession() as session:
-        _load(session, ["trusts", "trust_segments"], keys)
+        _load(stage, session, ["trusts", "trust_segments"], keys)
         session.run(["league_table"])
         table = session.df("league_table")
     # each quarter's bootstrap is independent: a range run shares them among its workers
     work = partial(
-        staged_likely_ranges, replicates=league.bootstrap_replicates, seed=league.bootstrap_seed
+        staged_likely_ranges,
+        stage,
+        replicates=league.bootstrap_replicates,
+        seed=league.bootstrap_seed,
     )
     ranges = pd.concat(workers.map(work, keys), ignore_index=True)
     table = table.merge(ranges, on=["quarter", "peer_group", "trust_code"], how="left")
-    published = _staged("published_summary", keys)
+    published = _staged(stage, "published_summary", keys)
     table = table.merge(
         published[["quarter", "trust_code", "adjusted_segment", "rank"]].rename(
             columns={"adjusted_segment": "published_segment", "rank": "published_rank"}
@@ -424,16 +448,16 @@ def league_tables(
         on=["quarter", "trust_code"],
         how="left",
     )
-    _write_quarters("league_table", table, keys)
+    _write_quarters(stage, "league_table", table, keys)
     result = _result(context, "league_tables", table, "league_table")
     upstream = pd.concat(
-        [_staged("audit_metric_scores", keys), _staged("audit_segments", keys)],
+        [_staged(stage, "audit_metric_scores", keys), _staged(stage, "audit_segments", keys)],
         ignore_index=True,
     )
     rows = audit.summary_rows(
         table[["quarter", "trust_code", "peer_group", "rank"]],
         published[["quarter", "trust_code", "rank"]],
-        _staged("trusts", keys),
+        _staged(stage, "trusts", keys),
         upstream,
     )
     previews = {}
@@ -445,7 +469,7 @@ def league_tables(
         )
     return dg.MaterializeResult(
         metadata={**result.metadata, **previews},
-        check_results=[*result.check_results, _audit(rows, "audit_league_table", keys)],
+        check_results=[*result.check_results, _audit(stage, rows, "audit_league_table", keys)],
     )
 
 

@@ -9,14 +9,14 @@ re-run creates a new version; an earlier one is never changed.
 import dagster as dg
 import pandas as pd
 
-from league_pipeline.core import staging
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.staging import Staging
 from league_pipeline.defs.derived import RAW_SOURCE_SPECS
 from league_pipeline.defs.partitions import quarterly_partitions
-from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.defs.resources import LeagueConfig, SnapshotStoreResource, StagingResource
 from league_pipeline.defs.sources import SOURCE_SPECS, is_absent
 from league_pipeline.snapshots.lineage import snapshot_lineage
-from league_pipeline.snapshots.store import PUBLISHED_ROWS, SnapshotStore
+from league_pipeline.snapshots.store import PUBLISHED_ROWS
 
 # staging table -> snapshot table
 SNAPSHOT_TABLES = {
@@ -42,7 +42,7 @@ AUDIT_TABLES = (
 )
 
 
-def published_rows(key: str) -> pd.DataFrame:
+def published_rows(staging: Staging, key: str) -> pd.DataFrame:
     """The quarter's rows of every NOF file the run read, as published, with their file kind."""
     frames = [
         staging.read_table(spec.kind, key)
@@ -50,7 +50,7 @@ def published_rows(key: str) -> pd.DataFrame:
         .rename(columns=str.lower)
         .assign(source_kind=spec.kind)
         for spec in SOURCE_SPECS
-        if spec.cumulative and not is_absent(spec.kind, key)
+        if spec.cumulative and not is_absent(staging, spec.kind, key)
     ]
     return pd.concat(frames, ignore_index=True)
 
@@ -83,18 +83,22 @@ OUTPUT_SCHEMAS = ["metric_values", "metric_scores", "domain_scores", "league_tab
     code_version="1",
 )
 def quarterly_snapshot(
-    context: dg.AssetExecutionContext, league: LeagueConfig
+    context: dg.AssetExecutionContext,
+    league: LeagueConfig,
+    staging: StagingResource,
+    snapshots: SnapshotStoreResource,
 ) -> dg.MaterializeResult:
-    store = SnapshotStore(catalog=league.lake_catalog)
+    store, stage = snapshots.get(), staging.get()
     written = []
     for key in context.partition_keys:
         quarter = parse_quarter(key)
-        tables = {out: staging.read_table(src, key) for src, out in SNAPSHOT_TABLES.items()}
-        tables[PUBLISHED_ROWS] = published_rows(key)
+        tables = {out: stage.read_table(src, key) for src, out in SNAPSHOT_TABLES.items()}
+        tables[PUBLISHED_ROWS] = published_rows(stage, key)
         tables["audit"] = pd.concat(
-            [staging.read_table(name, key) for name in AUDIT_TABLES], ignore_index=True
+            [stage.read_table(name, key) for name in AUDIT_TABLES], ignore_index=True
         )
         lineage = snapshot_lineage(
+            stage,
             key,
             [s.kind for s in (*SOURCE_SPECS, *RAW_SOURCE_SPECS)],
             OUTPUT_SCHEMAS,

@@ -14,15 +14,20 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from league_pipeline.core import staging
 from league_pipeline.core.quarters import Quarter, parse_quarter
+from league_pipeline.core.staging import Staging, StagingMissingError
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
 from league_pipeline.defs.partitions import quarterly_partitions
-from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.defs.resources import (
+    FetcherResource,
+    LeagueConfig,
+    SnapshotStoreResource,
+    StagingResource,
+)
 from league_pipeline.formats.flags import read_deficit_flags, read_rsp_list
 from league_pipeline.formats.nof import read_nof_trust_data
 from league_pipeline.formats.ods import read_ods_trusts
-from league_pipeline.ingest.acquire import acquire, publications
+from league_pipeline.ingest.acquire import SourceFetcher
 from league_pipeline.ingest.fetch import SourceMissing
 from league_pipeline.ingest.revisions import publication_changes
 from league_pipeline.ingest.store import StoredFile
@@ -124,16 +129,6 @@ def _check_metadata(reports: dict[str, ValidationReport]) -> dict:
     return meta
 
 
-def _fetch_options(league: LeagueConfig) -> dict:
-    return dict(
-        mode=league.source_mode,
-        store=league.source_store(),
-        landing_dir=league.landing_path(),
-        http=league.http_fetcher() if league.source_mode == "http" else None,
-        url_overrides=league.url_overrides(),
-    )
-
-
 @dataclass
 class Extract:
     """A parsed source file: where it came from and the quarter whose publication it is."""
@@ -144,23 +139,22 @@ class Extract:
 
 
 def _read(
-    spec: SourceSpec, quarter: Quarter, league: LeagueConfig, log
+    spec: SourceSpec, quarter: Quarter, fetcher: SourceFetcher, log
 ) -> tuple[Extract, Extract | None]:
     """The file the quarter's rows come from, and (for a cumulative kind read from a newer
     publication) the quarter's own file, which is validated too and compared.
 
     A cumulative kind's rows come from the newest publication of the year that holds rows of
     ``quarter`` (a later quarter's landing folder or URL), else from the quarter's own file."""
-    options = _fetch_options(league)
     if spec.cumulative:
         later = [Quarter(quarter.fy_start, q) for q in range(quarter.q + 1, 5)]
-        for stored, published_in in publications(spec.kind, quarter, later, **options):
+        for stored, published_in in fetcher.publications(spec.kind, quarter, later):
             extract = Extract(stored, published_in, spec.read(stored, published_in))
             if published_in == quarter:
                 return extract, None
             if (extract.df["Quarter"] == quarter.label).any():
                 try:
-                    own = acquire(spec.kind, quarter, **options)
+                    own = fetcher.acquire(spec.kind, quarter)
                 except SourceMissing:
                     return extract, None
                 return extract, Extract(own, quarter, spec.read(own, quarter))
@@ -170,11 +164,11 @@ def _read(
             )
         raise AssertionError("unreachable: the quarter's own file is the last candidate")
     return Extract(
-        stored := acquire(spec.kind, quarter, **options), quarter, spec.read(stored, quarter)
+        stored := fetcher.acquire(spec.kind, quarter), quarter, spec.read(stored, quarter)
     ), None
 
 
-def _absent(kind: str, partition_key: str, reason: str) -> dict:
+def _absent(staging: Staging, kind: str, partition_key: str, reason: str) -> dict:
     """Record that ``kind`` has no file for the quarter (nothing stale is left staged)."""
     staging.path_for(kind, partition_key).unlink(missing_ok=True)
     record = {"kind": kind, "absent": True, "reason": reason}
@@ -182,22 +176,21 @@ def _absent(kind: str, partition_key: str, reason: str) -> dict:
     return record
 
 
-def is_absent(kind: str, partition_key: str) -> bool:
+def is_absent(staging: Staging, kind: str, partition_key: str) -> bool:
     """The run recorded ``kind`` as absent for the quarter (optional file, or a peer group the
     run leaves out)."""
     try:
         return bool(staging.read_lineage(kind, partition_key).get("absent"))
-    except staging.StagingMissingError:  # the source has not run: reading it says so
+    except StagingMissingError:  # the source has not run: reading it says so
         return False
 
 
 def _revisions(
-    kind: str, publication: pd.DataFrame, quarter: Quarter, league: LeagueConfig
+    kind: str, publication: pd.DataFrame, quarter: Quarter, store: SnapshotStore
 ) -> tuple[pd.DataFrame, list[str]]:
     """Rows of earlier quarters in ``publication`` that differ from what their latest snapshot
     was built from (NHS England's revisions), and notes on quarters that could not be compared."""
     changes, notes = [], []
-    store = SnapshotStore(catalog=league.lake_catalog)
     for label in sorted(set(publication["Quarter"])):
         earlier = parse_quarter(label, check_methodology=False)
         if earlier >= quarter:
@@ -277,7 +270,14 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         code_version=CODE_VERSION,
         check_specs=check_specs,
     )
-    def _source(context: dg.AssetExecutionContext, league: LeagueConfig) -> dg.MaterializeResult:
+    def _source(
+        context: dg.AssetExecutionContext,
+        league: LeagueConfig,
+        fetcher: FetcherResource,
+        staging: StagingResource,
+        snapshots: SnapshotStoreResource,
+    ) -> dg.MaterializeResult:
+        sources, stage = fetcher.get(), staging.get()
         reports: dict[str, ValidationReport] = {}
         frames: list[pd.DataFrame] = []
         lineage: dict[str, dict] = {}
@@ -288,16 +288,16 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             quarter = parse_quarter(partition_key)
             if spec.peer_group is not None and spec.peer_group not in groups:
                 reason = f"the run leaves out peer group {spec.peer_group}"
-                lineage[partition_key] = _absent(spec.kind, partition_key, reason)
+                lineage[partition_key] = _absent(stage, spec.kind, partition_key, reason)
                 continue
-            context.log.info(f"fetching {spec.kind} for {quarter.label} ({league.source_mode})")
+            context.log.info(f"fetching {spec.kind} for {quarter.label} ({sources.mode})")
             try:
-                chosen, own = _read(spec, quarter, league, context.log)
+                chosen, own = _read(spec, quarter, sources, context.log)
             except SourceMissing as exc:
                 if not spec.optional:
                     raise
                 context.log.info(f"{spec.kind} {quarter.label}: absent ({exc})")
-                lineage[partition_key] = _absent(spec.kind, partition_key, str(exc))
+                lineage[partition_key] = _absent(stage, spec.kind, partition_key, str(exc))
                 continue
             report = validate(chosen.df, spec.schema, expected_quarter=quarter.label)
             if own is not None and report.passed:
@@ -319,7 +319,7 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 "valid": report.passed,
                 "publication_quarter": published_in.label,
                 # generated by `league sample-data` (listed in the landing folder's manifest)
-                "synthetic": data_origin.is_synthetic(league.landing_path(), stored.sha256),
+                "synthetic": data_origin.is_synthetic(sources.landing_dir, stored.sha256),
             }
             lineage[partition_key] = record
             if report.passed:
@@ -328,7 +328,7 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                     rows = df[df["Quarter"] == quarter.label].reset_index(drop=True)
                     record["quarters_in_file"] = sorted(set(df["Quarter"]))
                     record["rows_for_quarter"] = len(rows)
-                    found, said = _revisions(spec.kind, df, quarter, league)
+                    found, said = _revisions(spec.kind, df, quarter, snapshots.get())
                     changes.append(found)
                     notes.extend(f"{quarter.label} file: {n}" for n in said)
                     if own is not None and chosen is not own:
@@ -346,13 +346,13 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                             "url": own.stored.url,
                             "sha256": own.stored.sha256,
                         }
-                staging.write_table(spec.kind, partition_key, rows)
-                staging.write_lineage(spec.kind, partition_key, record)
+                stage.write_table(spec.kind, partition_key, rows)
+                stage.write_lineage(spec.kind, partition_key, record)
             else:
                 # keep the bad extract for inspection, and make sure downstream cannot read a
                 # previous quarter's good file as if it were this one
-                staging.write_table(spec.kind, f"{partition_key}.rejected", df)
-                staging.path_for(spec.kind, partition_key).unlink(missing_ok=True)
+                stage.write_table(spec.kind, f"{partition_key}.rejected", df)
+                stage.path_for(spec.kind, partition_key).unlink(missing_ok=True)
                 context.log.error(f"{spec.kind} {quarter.label}: {report.summary}")
             frames.append(df)
         combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

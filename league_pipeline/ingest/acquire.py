@@ -1,6 +1,7 @@
 """The one call assets make to get a source file: fetch it (landing or http) and keep it.
 
-Belongs here: choosing the fetch mode, resolving the kind's landing path, URL and size cap from
+Belongs here: :class:`SourceFetcher` (a run's fetch settings and source store, in one value),
+choosing the fetch mode, resolving the kind's landing path, URL and size cap from
 the catalogue and putting the bytes in the source store; plus :func:`probe`, the cheap change
 check a sensor uses. No parsing.
 
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from league_pipeline.core import paths
 from league_pipeline.ingest import catalogue
 from league_pipeline.ingest.fetch import (
     Fetched,
@@ -43,7 +44,9 @@ def _check_mode(mode: str) -> None:
 
 
 def _landing(landing_dir: Path | None) -> LandingFetcher:
-    return LandingFetcher(landing_dir if landing_dir is not None else paths.landing_dir())
+    if landing_dir is None:
+        raise ValueError("reading the landing folder needs landing_dir")
+    return LandingFetcher(landing_dir)
 
 
 def size_cap(kind_id: str, max_bytes: int | None = None) -> SizeCap:
@@ -60,7 +63,7 @@ def _landing_fetch(
     return fetcher.fetch(_landing_choice(kind_id, quarter, fetcher), cap=cap, spool_dir=spool_dir)
 
 
-def landing_file(kind_id: str, quarter: Quarter, landing_dir: Path | None = None) -> Path:
+def landing_file(kind_id: str, quarter: Quarter, landing_dir: Path) -> Path:
     """The kind's file for ``quarter`` in the landing folder, under whichever published name it
     has there (the usual name when none is present; two present is an error)."""
     fetcher = _landing(landing_dir)
@@ -110,7 +113,7 @@ def acquire(
 ) -> StoredFile:
     """Fetch ``kind_id`` for ``quarter`` and keep it in ``store``; return the stored file.
 
-    ``mode`` is ``landing`` (read ``landing_dir``, default :func:`paths.landing_dir`) or ``http``
+    ``mode`` is ``landing`` (read ``landing_dir``) or ``http``
     (download the catalogue URL). In http mode a kind that NHS England does not publish
     (``http: none``) is read from ``landing_dir`` when one is given. A file over the kind's size
     cap (``max_bytes``, default the catalogue's) is refused with
@@ -208,3 +211,39 @@ def publications(
         if found is not None:
             yield acquire(kind_id, candidate, **options), candidate
     yield acquire(kind_id, quarter, **options), quarter
+
+
+@dataclass(frozen=True)
+class SourceFetcher:
+    """How a run gets its source files and where it keeps them: ``mode`` (``landing`` or
+    ``http``), the landing folder, the http fetcher (timeout, retries, allowed redirect hosts),
+    URL overrides (``base_url``) and the source store. Its methods are :func:`acquire`,
+    :func:`probe` and :func:`publications` with these settings."""
+
+    mode: str
+    store: SourceStore
+    landing_dir: Path
+    http: HttpFetcher | None = None
+    url_overrides: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _check_mode(self.mode)
+
+    def _options(self) -> dict[str, Any]:
+        return dict(
+            mode=self.mode,
+            landing_dir=self.landing_dir,
+            http=self.http,
+            url_overrides=self.url_overrides,
+        )
+
+    def acquire(self, kind_id: str, quarter: Quarter) -> StoredFile:
+        return acquire(kind_id, quarter, store=self.store, **self._options())
+
+    def probe(self, kind_id: str, quarter: Quarter) -> SourceProbe | None:
+        return probe(kind_id, quarter, **self._options())
+
+    def publications(
+        self, kind_id: str, quarter: Quarter, later: list[Quarter]
+    ) -> Iterator[tuple[StoredFile, Quarter]]:
+        return publications(kind_id, quarter, later, store=self.store, **self._options())

@@ -35,6 +35,7 @@ from typing import BinaryIO, TypeVar
 import httpx
 
 from league_pipeline import __version__
+from league_pipeline.core.settings import HTTP_RETRIES, HTTP_TIMEOUT
 
 log = logging.getLogger("league_pipeline.ingest")
 
@@ -443,8 +444,8 @@ class HttpFetcher:
 
     def __init__(
         self,
-        timeout: float = 30,
-        retries: int = 3,
+        timeout: float = HTTP_TIMEOUT,
+        retries: int = HTTP_RETRIES,
         backoff: float = 0.5,
         client: httpx.Client | None = None,
         *,

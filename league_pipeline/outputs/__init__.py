@@ -7,22 +7,17 @@ differences between versions of a snapshot (:mod:`.revisions`) and the static HT
 (:mod:`.report`). Loading a snapshot into memory is :mod:`.results`; where the files go is
 :func:`quarter_output_dir`. Nothing here changes a snapshot or re-scores a quarter.
 
-Files are written under ``$LEAGUE_HOME/outputs/<quarter slug>/v<snapshot version>/``.
+Files are written under ``<outputs root>/<quarter slug>/v<snapshot version>/`` (the root is
+``<home>/outputs``: :class:`league_pipeline.core.paths.HomeLayout`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from league_pipeline.core import paths
 from league_pipeline.core.quarters import Quarter
 
 
-def outputs_dir() -> Path:
-    """``$LEAGUE_HOME/outputs``: every quarter's readable outputs."""
-    return paths.league_home() / "outputs"
-
-
-def quarter_output_dir(quarter: Quarter, version: int, root: Path | None = None) -> Path:
+def quarter_output_dir(quarter: Quarter, version: int, root: Path) -> Path:
     """``<root>/<2025-26-q1>/v<version>``: the outputs of one snapshot version."""
-    return (root or outputs_dir()) / quarter.slug / f"v{version}"
+    return Path(root) / quarter.slug / f"v{version}"

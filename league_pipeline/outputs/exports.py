@@ -37,7 +37,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from league_pipeline.core import paths
 from league_pipeline.core.atomic import atomic_write, write_bytes
 from league_pipeline.core.peer_groups import BY_ID, PEER_GROUPS, PeerGroup
 from league_pipeline.core.quarters import FIRST_QUARTER, Quarter
@@ -163,14 +162,11 @@ def _empty_metadata() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype="str") for c in _METADATA_COLUMNS})
 
 
-def published_metadata(
-    results: QuarterResults, source_store: SourceStore | None = None
-) -> pd.DataFrame:
+def published_metadata(results: QuarterResults, source_store: SourceStore) -> pd.DataFrame:
     """The published wording of each metric (domain, sub-domain, description, reporting date),
     per peer group, read from the source files the snapshot was built from (found in the
     content-addressed source store by the SHA-256 its lineage records). Files no longer in the
     store are skipped: the catalogue's wording is used for them instead."""
-    store = source_store or SourceStore(paths.source_store_dir())
     inputs = results.info.lineage.get("inputs", {})
     parts = []
     for group_id, kind in NOF_SOURCE_KINDS.items():
@@ -178,7 +174,7 @@ def published_metadata(
         if not sha:
             continue
         try:
-            content = store.get(sha).read_bytes()
+            content = source_store.get(sha).read_bytes()
         except (SourceNotFoundError, ValueError) as exc:
             log.warning("published wording for %s not available (%s)", kind, exc)
             continue
@@ -276,7 +272,7 @@ def write_official_exports(
     results: QuarterResults,
     out_dir: Path,
     *,
-    source_store: SourceStore | None = None,
+    source_store: SourceStore,
     progress=None,
 ) -> OfficialExport:
     """Write every peer group's league table and trust data file under ``out_dir``:

@@ -231,7 +231,6 @@ def state(folder: Path) -> str:
     return COMPLETE if listed and all(p.is_file() for p in listed) else INCOMPLETE
 
 
-def version_state(quarter: Quarter, version: int, root: Path | None = None) -> str:
-    """The :func:`state` of the outputs of ``quarter`` v``version`` (under ``root``, default
-    ``$LEAGUE_HOME/outputs``)."""
+def version_state(quarter: Quarter, version: int, root: Path) -> str:
+    """The :func:`state` of the outputs of ``quarter`` v``version`` under ``root``."""
     return state(quarter_output_dir(quarter, version, root))

@@ -1,7 +1,7 @@
 """Write every readable output of one snapshot version to its folder.
 
 Belongs here: the folder layout and the one call that fills it, shared by the Dagster outputs
-asset and the ``league`` commands. For ``$LEAGUE_HOME/outputs/<2025-26-q2>/v<N>/``:
+asset and the ``league`` commands. For ``<outputs root>/<2025-26-q2>/v<N>/``:
 
 ``official/``   NHS England's league table and trust data file per peer group, CSV in the
                 quarter's published layout and Parquet (:mod:`.exports`)
@@ -139,25 +139,25 @@ def publish(
     quarter: str | Quarter,
     version: int | None = None,
     *,
-    store: SnapshotStore | None = None,
-    source_store: SourceStore | None = None,
-    root: Path | None = None,
+    store: SnapshotStore,
+    source_store: SourceStore,
+    root: Path,
+    cache_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> QuarterOutputs:
-    """Write the official exports, snapshot Parquet, insights and report of a snapshot (the
-    quarter's latest version unless ``version``) under ``root`` (default
-    ``$LEAGUE_HOME/outputs``), all or nothing: into a temporary folder renamed to ``v<N>`` when
-    complete (replacing an earlier folder of the version). The paths returned are the final
-    ones."""
+    """Write the official exports, snapshot Parquet, insights and report of a snapshot in
+    ``store`` (the quarter's latest version unless ``version``; the NHS files' wording from
+    ``source_store``) under the outputs folder ``root``, all or nothing: into a temporary folder
+    renamed to ``v<N>`` when complete (replacing an earlier folder of the version). The paths
+    returned are the final ones. ``cache_dir`` keeps the report's Vega bundle."""
     say = progress or (lambda _m: None)
-    store = store or SnapshotStore()
     with store.reading():  # one attachment and one consistent view for every read
         results = load_quarter(quarter, version, store=store)
         q = results.quarter
         final = quarter_output_dir(q, results.version, root)
         say(f"{q.label} v{results.version}: writing outputs to {final}")
         with version_folder.building(final) as work:
-            outputs = _write_outputs(results, work, store, source_store, say)
+            outputs = _write_outputs(results, work, store, source_store, cache_dir, say)
             version_folder.write_manifest(
                 work,
                 outputs.files,
@@ -167,7 +167,12 @@ def publish(
 
 
 def _write_outputs(
-    results, folder: Path, store: SnapshotStore, source_store: SourceStore | None, say: Progress
+    results,
+    folder: Path,
+    store: SnapshotStore,
+    source_store: SourceStore,
+    cache_dir: Path | None,
+    say: Progress,
 ) -> QuarterOutputs:
     """Every output of ``results`` under ``folder`` (the temporary folder of :func:`publish`)."""
     q = results.quarter
@@ -190,6 +195,7 @@ def _write_outputs(
         progress=say,
         explainer=explainer,
         moves_frame=moves,
+        cache_dir=cache_dir,
     )
     report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
     notice = _synthetic_notice(results, folder)
@@ -230,13 +236,22 @@ def _moved(outputs: QuarterOutputs, work: Path, final: Path) -> QuarterOutputs:
 
 
 def publish_latest(
-    key: str, *, lake_catalog: str | None = None
+    key: str,
+    *,
+    store: SnapshotStore,
+    source_store: SourceStore,
+    root: Path,
+    cache_dir: Path | None = None,
 ) -> tuple[QuarterOutputs, list[str]]:
     """The outputs step's work for one quarter: its latest snapshot's outputs, and the progress
-    lines ``publish`` said. A module-level function of picklable values, so that a range run
-    can hand each quarter to a worker process (:mod:`league_pipeline.workers`)."""
+    lines ``publish`` said."""
     said: list[str] = []
     outputs = publish(
-        parse_quarter(key), store=SnapshotStore(catalog=lake_catalog), progress=said.append
+        parse_quarter(key),
+        store=store,
+        source_store=source_store,
+        root=root,
+        cache_dir=cache_dir,
+        progress=said.append,
     )
     return outputs, said

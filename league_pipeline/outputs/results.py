@@ -121,11 +121,10 @@ def _frame(store: SnapshotStore, table: str, quarter: Quarter, version: int) -> 
 
 
 def load_quarter(
-    quarter: str | Quarter, version: int | None = None, *, store: SnapshotStore | None = None
+    quarter: str | Quarter, version: int | None = None, *, store: SnapshotStore
 ) -> QuarterResults:
     """Read a quarter's snapshot (the latest version unless ``version`` is given)."""
     q = quarter if isinstance(quarter, Quarter) else parse_quarter(str(quarter))
-    store = store or SnapshotStore()
     infos = store.list(q)
     if not infos:
         raise NoSnapshotError(
@@ -152,15 +151,12 @@ def load_quarter(
     return QuarterResults(quarter=q, info=info, tables=tables)
 
 
-def load_previous(
-    quarter: str | Quarter, *, store: SnapshotStore | None = None
-) -> QuarterResults | None:
+def load_previous(quarter: str | Quarter, *, store: SnapshotStore) -> QuarterResults | None:
     """The latest snapshot of the quarter before ``quarter``, or None (first quarter, or none
     written yet)."""
     q = quarter if isinstance(quarter, Quarter) else parse_quarter(str(quarter))
     if q <= FIRST_QUARTER:
         return None
-    store = store or SnapshotStore()
     if store.latest(q.previous()) is None:
         return None
     return load_quarter(q.previous(), store=store)

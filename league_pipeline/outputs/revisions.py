@@ -128,11 +128,10 @@ def revision(
     old_version: int | None = None,
     new_version: int | None = None,
     *,
-    store: SnapshotStore | None = None,
+    store: SnapshotStore,
 ) -> Revision:
     """Compare two versions of a quarter (default: the latest with the one before it)."""
     q = quarter if isinstance(quarter, Quarter) else parse_quarter(str(quarter))
-    store = store or SnapshotStore()
     infos = {i.version: i for i in store.list(q)}
     old, new = _pick(sorted(infos), old_version, new_version, q)
     details: dict[str, pd.DataFrame] = {}
@@ -185,12 +184,11 @@ def revision(
 
 
 def latest_revision(
-    quarter: str | Quarter, version: int | None = None, *, store: SnapshotStore | None = None
+    quarter: str | Quarter, version: int | None = None, *, store: SnapshotStore
 ) -> Revision | None:
     """The revision that produced ``version`` (default the latest): a comparison with the
     version before it, or None when it is the quarter's first version."""
     q = quarter if isinstance(quarter, Quarter) else parse_quarter(str(quarter))
-    store = store or SnapshotStore()
     versions = [i.version for i in store.list(q)]
     target = versions[-1] if version is None and versions else version
     if target is None or not any(v < target for v in versions):

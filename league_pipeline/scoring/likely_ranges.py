@@ -20,8 +20,8 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-DEFAULT_REPLICATES = 10_000
-DEFAULT_SEED = 20250401
+from league_pipeline.core.settings import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED
+
 LOWER_PCT, UPPER_PCT = 2.5, 97.5
 GRID = 100  # item scores are published to 2 dp: a draw is a whole number of hundredths
 GRID_TOLERANCE = 1e-9  # how far (score units) an item may sit from the 0.01 grid
@@ -178,8 +178,8 @@ def likely_ranges(
     trust_segments: pd.DataFrame,
     cut_points: pd.DataFrame,
     *,
-    replicates: int = DEFAULT_REPLICATES,
-    seed: int = DEFAULT_SEED,
+    replicates: int = BOOTSTRAP_REPLICATES,
+    seed: int = BOOTSTRAP_SEED,
 ) -> pd.DataFrame:
     """quarter, peer_group, trust_code, score_lower, score_upper, rank_lower, rank_upper.
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from league_pipeline.core import staging
+from league_pipeline.core.staging import Staging
 from league_pipeline.scoring.likely_ranges import likely_ranges
 
 
-def staged_likely_ranges(key: str, *, replicates: int, seed: int) -> pd.DataFrame:
+def staged_likely_ranges(staging: Staging, key: str, *, replicates: int, seed: int) -> pd.DataFrame:
     """The likely ranges of one staged quarter (its score items, segments and cut-points).
 
     Each quarter and peer group draws from its own seeded stream, so splitting a range into

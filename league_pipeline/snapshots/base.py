@@ -18,9 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-from league_pipeline.core import paths
 from league_pipeline.core.atomic import atomic_write
 from league_pipeline.core.quarters import Quarter
+from league_pipeline.core.settings import LAKE_BACKUPS
 from league_pipeline.snapshots import lake
 from league_pipeline.snapshots.common import (
     ReadSession,
@@ -42,16 +42,20 @@ _OUTPUT_VERSION = re.compile(r"^\.?v(\d+)(?![0-9])")
 class StoreBase:
     """A snapshot store's location, catalog, write lock and version bookkeeping."""
 
-    def __init__(self, root: Path | None = None, catalog: str | None = None) -> None:
-        self.root = Path(root) if root is not None else paths.lake_dir()
-        self.root = self.root.resolve()
+    def __init__(self, root: Path, catalog: str | None = None, backups: int = LAKE_BACKUPS) -> None:
+        """The lake in folder ``root`` (``<home>/lake``), its catalog (none: SQLite in
+        ``root``; see :func:`.lake.catalog_spec`) and how many verified copies of a SQLite
+        catalog to keep (``backups``; 0: none)."""
+        self.root = Path(root).resolve()
         self.spec = lake.catalog_spec(self.root, catalog)
         self.lock_path = self.root / WRITE_LOCK_NAME
         self.lock_timeout = 900.0  # seconds a writer waits for the others before giving up
         self.sessions: dict[int, ReadSession] = {}  # thread id -> its open read session
-        self.backups_kept = lake.backups_setting()  # verified catalog copies (SQLite only)
+        if backups < 0:
+            raise ValueError(f"backups must be 0 or more, not {backups}")
+        self.backups_kept = backups  # verified catalog copies (SQLite only)
         self.versions_file = self.root / VERSIONS_FILE
-        # $LEAGUE_HOME/outputs for the default lake ($LEAGUE_HOME/lake)
+        # <home>/outputs beside the lake (<home>/lake): its folders hold version numbers too
         self.outputs_root = self.root.parent / "outputs"
 
     # -- the write lock ------------------------------------------------------------------------
@@ -128,7 +132,7 @@ class StoreBase:
         if self.spec.kind != "sqlite":
             return (
                 "restore the catalog database from its last dump (pg_dump/pg_restore), or point "
-                f"{lake.CATALOG_ENV} at the right database, then run `league lake check`"
+                "LEAGUE_LAKE_CATALOG at the right database, then run `league lake check`"
             )
         assert self.spec.sqlite_file is not None
         backups = lake.list_backups(self.spec)

@@ -242,7 +242,7 @@ def _check_backups(store: StoreBase, report: LakeReport, infos: list[SnapshotInf
         )
         return
     if store.backups_kept <= 0:
-        report.warnings.append(f"catalog backups are off ({lake.BACKUPS_ENV}=0)")
+        report.warnings.append("catalog backups are off (LEAGUE_LAKE_BACKUPS=0)")
     checked = backups(store)
     for bad in (c for c in checked if not c.good):
         report.warnings.append(f"backup {bad.path.name} cannot be used: {bad.problem}")

@@ -27,8 +27,8 @@ disk; a catalog whose recorded data path differs from the setting is refused (Du
 check, reworded by :func:`attached`). What cannot move to object storage: SQLite catalog
 backups and ``lake restore`` still need a local catalog file.
 
-The setting comes from the ``catalog`` argument, else the ``LEAGUE_LAKE_CATALOG`` environment
-variable, else the default.
+The catalog setting is an argument (``LEAGUE_LAKE_CATALOG`` in
+:mod:`league_pipeline.core.settings`); without one, the default.
 
 One in-memory DuckDB instance per process holds the loaded extensions (loading and verifying
 the signed binaries costs ~0.3 s, too much to repeat for every call). Each unit of work takes a
@@ -80,10 +80,7 @@ import duckdb
 from filelock import FileLock
 
 ALIAS_PREFIX = "lake_"
-CATALOG_ENV = "LEAGUE_LAKE_CATALOG"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
-BACKUPS_ENV = "LEAGUE_LAKE_BACKUPS"
-DEFAULT_BACKUPS = 5  # verified catalog copies kept (0: none)
 BACKUP_FOLDER = "backups"
 # tables every DuckLake catalog has (the ones the store's checks read)
 DUCKLAKE_TABLES = frozenset(
@@ -158,11 +155,11 @@ class CatalogSpec:
 def catalog_spec(
     root: Path, catalog: str | None = None, storage: ObjectStore | None = None
 ) -> CatalogSpec:
-    """Parse the catalog setting (argument, then ``LEAGUE_LAKE_CATALOG``, then the default);
-    the data files go to ``storage`` when given, else ``<root>/data/``."""
+    """Parse the catalog setting ``catalog`` (none or empty: ``<root>/catalog.sqlite``); the
+    data files go to ``storage`` when given, else ``<root>/data/``."""
     root = Path(root).resolve()
     data_path = root / "data"
-    setting = (catalog or "").strip() or os.environ.get(CATALOG_ENV, "").strip() or None
+    setting = (catalog or "").strip() or None
     if setting is None:  # (an empty setting counts as unset)
         file = root / "catalog.sqlite"
         return CatalogSpec("sqlite", f"sqlite:{file}", data_path, file, storage)
@@ -413,19 +410,6 @@ def _pg_advisory_lock(dsn: str, timeout: float) -> Iterator[None]:
 
 
 # -- catalog safety ------------------------------------------------------------------------------
-
-
-def backups_setting() -> int:
-    """How many verified catalog backups to keep: ``LEAGUE_LAKE_BACKUPS``, default 5."""
-    text = os.environ.get(BACKUPS_ENV, "").strip()
-    if not text:
-        return DEFAULT_BACKUPS
-    if not text.isascii() or not text.isdigit():
-        raise ValueError(
-            f"{BACKUPS_ENV}={text!r} is not a whole number: set how many catalog backups to keep "
-            f"(default {DEFAULT_BACKUPS}; 0 keeps none)"
-        )
-    return int(text)
 
 
 def data_files(spec: CatalogSpec) -> Iterator[Path]:

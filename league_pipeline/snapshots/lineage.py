@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from league_pipeline import __version__
-from league_pipeline.core import staging
+from league_pipeline.core.staging import Staging
 from league_pipeline.sample import data_origin
 from league_pipeline.scoring.catalogue import METHODOLOGY_VERSION
 from league_pipeline.validation.validate import schema_version
@@ -39,8 +39,13 @@ def code_version() -> str:
 
 
 def snapshot_lineage(
-    partition_key: str, source_kinds: list[str], output_schemas: list[str], run_id: str | None
+    staging: Staging,
+    partition_key: str,
+    source_kinds: list[str],
+    output_schemas: list[str],
+    run_id: str | None,
 ) -> dict[str, Any]:
+    """The lineage of a quarter's snapshot, from the records ``staging`` holds for it."""
     inputs = {kind: staging.read_lineage(kind, partition_key) for kind in source_kinds}
     return {
         "partition_key": partition_key,

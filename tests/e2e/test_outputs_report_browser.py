@@ -28,6 +28,7 @@ from playwright.sync_api import Page, sync_playwright
 from league_pipeline.audit import compare as audit
 from league_pipeline.cli.runner import run_quarters
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.ingest import catalogue
 from league_pipeline.outputs.movement import movement
@@ -232,20 +233,15 @@ def generated(generated_landing, tmp_path_factory) -> SnapshotStore:
     home = tmp_path_factory.mktemp("generated-home")
     landing = home / "landing"
     shutil.copytree(generated_landing, landing)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LEAGUE_HOME", str(home))
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        mp.setenv("LEAGUE_SOURCE_MODE", "landing")
-        mp.delenv("LEAGUE_LANDING_DIR", raising=False)
-        instance = dg.DagsterInstance.ephemeral()
-        league = LeagueConfig(landing_dir=str(landing), bootstrap_replicates=200)
-        (whole,) = run_quarters([GQ1, GQ2], league=league, dagster_instance=instance)
-        assert whole.success, whole.problems
-        for kind in ("deficit_flags", "rsp_list"):
-            (landing / catalogue.landing_path(kind, GQ2)).unlink()
-        partial = LeagueConfig(**(league.model_dump() | {"peer_groups": PARTIAL}))
-        (part,) = run_quarters([GQ2], league=partial, dagster_instance=instance)
-        assert part.success, part.problems
+    settings = Settings.for_home(home, bootstrap_replicates=200)
+    instance = dg.DagsterInstance.ephemeral()
+    (whole,) = run_quarters([GQ1, GQ2], settings=settings, dagster_instance=instance)
+    assert whole.success, whole.problems
+    for kind in ("deficit_flags", "rsp_list"):
+        (landing / catalogue.landing_path(kind, GQ2)).unlink()
+    partial = LeagueConfig(bootstrap_replicates=200, peer_groups=PARTIAL)
+    (part,) = run_quarters([GQ2], settings=settings, league=partial, dagster_instance=instance)
+    assert part.success, part.problems
     return SnapshotStore(home / "lake")
 
 

@@ -28,9 +28,10 @@ import pandas as pd
 import psycopg2
 import pytest
 
+from league_pipeline.cli.common import snapshot_store
 from league_pipeline.cli.runner import run_quarters
 from league_pipeline.core.quarters import parse_quarter
-from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.core.settings import Settings
 from league_pipeline.defs.snapshots import SNAPSHOT_TABLES
 from league_pipeline.snapshots import lake
 from league_pipeline.snapshots.store import SnapshotError, SnapshotStore
@@ -171,17 +172,18 @@ def test_a_quarter_runs_on_a_postgres_instance_and_lake(
     for name, value in postgres.dagster_env("dagster_a").items():
         monkeypatch.setenv(name, value)
     home = _dagster_home(tmp_path / "dagster_home")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
     shutil.copytree(generated_landing, league_home / "landing")
     catalog = f"postgres:{postgres.dsn('lake_a')}"
-    league = LeagueConfig(bootstrap_replicates=200, lake_catalog=catalog)
+    settings = Settings.for_home(
+        league_home, dagster_home=home, lake_catalog=catalog, bootstrap_replicates=200
+    )
 
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
         assert instance.run_coordinator.__class__.__name__ == "QueuedRunCoordinator"
-        [outcome] = run_quarters([Q1], league=league, dagster_instance=instance)
+        [outcome] = run_quarters([Q1], settings=settings, dagster_instance=instance)
         assert outcome.success, outcome.problems
         run_ids = [outcome.run_id]
         run = instance.get_run_by_id(outcome.run_id)
@@ -227,7 +229,7 @@ def test_a_quarter_runs_on_a_postgres_instance_and_lake(
     assert len(by_check) >= 6 and set(by_check.values()) == {"SUCCEEDED"}
 
     # the snapshot: in the DuckLake catalog on Postgres
-    store = SnapshotStore(catalog=catalog)
+    store = snapshot_store(settings)
     assert store.spec.kind == "postgres"
     assert [(i.quarter, i.version, i.run_id) for i in store.list()] == [(Q1.label, 1, run_ids[0])]
     assert len(store.read("league_table", Q1.label)) == 205

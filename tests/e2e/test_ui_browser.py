@@ -14,7 +14,7 @@ from ui_browser_support import chromium_page, screenshot, webserver
 
 from league_pipeline.cli.runner import run_quarters
 from league_pipeline.core.quarters import parse_quarter
-from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.core.settings import Settings
 from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.sample.generator import write_sample_landing
 
@@ -24,9 +24,9 @@ BAD_CODE = "BAD CODE"
 
 
 @pytest.fixture
-def homes(league_home, tmp_path, monkeypatch) -> dict[str, str]:
-    """LEAGUE_HOME whose Q1 acute file has a malformed trust code and a score of 7.5, and an
-    empty DAGSTER_HOME; returns the environment for the webserver."""
+def settings(league_home, tmp_path) -> Settings:
+    """A working home whose Q1 acute file has a malformed trust code and a score of 7.5, and
+    an empty Dagster home."""
     landing = league_home / "landing"
     write_sample_landing(landing, [Q1])
     path = landing / ACUTE_Q1
@@ -37,14 +37,18 @@ def homes(league_home, tmp_path, monkeypatch) -> dict[str, str]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return dict(os.environ) | {"PYTHONWARNINGS": "ignore"}
+    return Settings.for_home(league_home, dagster_home=home, bootstrap_replicates=200)
 
 
-def test_failed_check_and_its_rows_are_visible_in_the_ui(homes, tmp_path: Path):
-    with webserver(homes, tmp_path / "webserver.log") as server:
+def test_failed_check_and_its_rows_are_visible_in_the_ui(settings, tmp_path: Path):
+    env = dict(os.environ) | {
+        "LEAGUE_HOME": str(settings.home),  # the webserver's settings: its environment
+        "DAGSTER_HOME": str(settings.dagster_home),
+        "PYTHONWARNINGS": "ignore",
+    }
+    with webserver(env, tmp_path / "webserver.log") as server:
         # while the webserver loads: materialise the quarter into the instance it serves
-        [outcome] = run_quarters([Q1], league=LeagueConfig(bootstrap_replicates=200))
+        [outcome] = run_quarters([Q1], settings=settings)
         assert not outcome.success
         assert outcome.problems[0].startswith("sources/nof_trust_data_acute failed pandera_schema")
         url = server.ready()

@@ -3,6 +3,7 @@ GraphQL, plus `dagster definitions validate` on workspace.yaml."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -21,6 +22,13 @@ WORKSPACE_QUERY = """
 } } } }
 """
 ASSETS_QUERY = "{ assetNodes { assetKey { path } groupName hasAssetChecks } }"
+# what the UI's Resources page shows: each top-level resource with its configured values
+RESOURCES_QUERY = """
+{ allTopLevelResourceDetailsOrError(repositorySelector: {
+    repositoryLocationName: "league_pipeline", repositoryName: "__repository__"}) {
+  __typename ... on ResourceDetailsList { results { name configuredValues { key value } } }
+} }
+"""
 
 
 def _free_port() -> int:
@@ -96,6 +104,24 @@ def test_webserver_loads_the_code_location(tmp_path):
             if n["hasAssetChecks"]
         }
         assert "sources/nof_trust_data_ambulance" in checked
+
+        # the Resources page: the working home, staging, snapshot store and fetcher, each
+        # with the configuration the code location built from the environment
+        details = httpx.post(f"{url}/graphql", json={"query": RESOURCES_QUERY}, timeout=30).json()
+        listed = details["data"]["allTopLevelResourceDetailsOrError"]
+        assert listed["__typename"] == "ResourceDetailsList", listed
+        config = {
+            r["name"]: {v["key"]: json.loads(v["value"]) for v in r["configuredValues"]}
+            for r in listed["results"]
+        }
+        home = tmp_path / "league"
+        assert config["home"]["path"] == str(home)
+        assert config["staging"]["root"] == str(home / "staging")
+        assert config["snapshots"]["root"] == str(home / "lake")
+        assert config["fetcher"]["mode"] == "landing"
+        assert config["fetcher"]["landing_dir"] == str(home / "landing")
+        assert config["fetcher"]["store_root"] == str(home / "sources")
+        assert "league" in config
     finally:
         proc.terminate()
         try:

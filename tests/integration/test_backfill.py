@@ -15,10 +15,12 @@ import pandas as pd
 import pytest
 
 from league_pipeline.cli import main
-from league_pipeline.cli.runner import BACKFILL_TAG, MODE_TAG
+from league_pipeline.cli.common import snapshot_store
+from league_pipeline.cli.runner import BACKFILL_TAG, MODE_TAG, instance
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.defs.automation import new_publication_sensor
-from league_pipeline.defs.resources import config_from_env
+from league_pipeline.defs.resources import run_resources
 from league_pipeline.defs.snapshots import SNAPSHOT_TABLES
 from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.sample.generator import write_sample_landing
@@ -31,16 +33,20 @@ LOCK_ERRORS = ("database is locked", "could not set lock", "conflicting lock", "
 
 
 @pytest.fixture
-def home(league_home, generated_landing, monkeypatch) -> Path:
-    """LEAGUE_HOME with Q1-Q2 landing data, its own DAGSTER_HOME and a small bootstrap."""
+def home(league_home, generated_landing) -> Path:
+    """A working home with Q1-Q2 landing data (and its own Dagster home)."""
     shutil.copytree(generated_landing, league_home / "landing")
-    monkeypatch.setenv("DAGSTER_HOME", str(league_home / "dagster"))
-    monkeypatch.setenv("LEAGUE_BOOTSTRAP_REPLICATES", "200")
     return league_home
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+@pytest.fixture
+def settings(league_home) -> Settings:
+    """The home's settings, with a small bootstrap."""
+    return Settings.for_home(league_home, bootstrap_replicates=200)
+
+
+def cli(capsys, settings: Settings, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), settings=settings)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -71,15 +77,23 @@ def _runs(instance: dg.DagsterInstance, mode: str) -> list[dg.DagsterRun]:
     return list(instance.get_runs(filters=dg.RunsFilter(tags={MODE_TAG: mode})))
 
 
-def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home):
-    code, out, err = cli(capsys, "backfill", "--from", "2025/26 Q1", "--to", "2025/26 Q2")
+def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home, settings):
+    code, out, err = cli(capsys, settings, "backfill", "--from", "2025/26 Q1", "--to", "2025/26 Q2")
     assert code == 0, err
     assert "[league] running 2025/26 Q1 to 2025/26 Q2" in err
     assert_step_progress(err, "2025/26 Q1 to 2025/26 Q2")
     assert "2025/26 Q1 to 2025/26 Q2: done" in err
 
     code, out, err = cli(
-        capsys, "backfill", "--from", "2025/26 Q1", "--to", "2025/26 Q2", "--parallel", "2"
+        capsys,
+        settings,
+        "backfill",
+        "--from",
+        "2025/26 Q1",
+        "--to",
+        "2025/26 Q2",
+        "--parallel",
+        "2",
     )
     assert code == 0, err
     assert "running 2 quarters, 2 at a time, each in its own process" in err
@@ -89,7 +103,7 @@ def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home
     assert "error" not in err.lower()
     assert "2025/26 Q2          2" in out  # the snapshot list printed at the end
 
-    store = SnapshotStore()
+    store = snapshot_store(settings)
     assert [(i.quarter, i.version) for i in store.list()] == [
         (Q1.label, 1),
         (Q1.label, 2),
@@ -109,8 +123,8 @@ def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home
 
     # the runs are in the Dagster instance (so in `dagster dev`): one range run, and two
     # per-quarter runs executed by two other processes, none with a lock error
-    instance = dg.DagsterInstance.get()
-    single_runs, parallel_runs = _runs(instance, "single_run"), _runs(instance, "parallel")
+    runs = instance(settings.dagster_home)
+    single_runs, parallel_runs = _runs(runs, "single_run"), _runs(runs, "parallel")
     assert len(single_runs) == 1 and len(parallel_runs) == 2
     assert {r.tags[BACKFILL_TAG] for r in parallel_runs} != {single_runs[0].tags[BACKFILL_TAG]}
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in single_runs + parallel_runs)
@@ -121,7 +135,7 @@ def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home
     assert single_runs[0].tags["dagster/asset_partition_range_end"] == Q2.key
     pids = set()
     for run in parallel_runs:
-        logs = instance.all_logs(run.run_id)
+        logs = runs.all_logs(run.run_id)
         pids |= {e.dagster_event.pid for e in logs if e.dagster_event and e.dagster_event.pid}
         text = " ".join(e.user_message for e in logs).lower()
         assert not any(marker in text for marker in LOCK_ERRORS)
@@ -129,32 +143,27 @@ def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home
 
     # turning the publication sensor on now requests nothing: the latest snapshots were built
     # from the files as they are; a revised Q2 file then requests Q2 only
-    league = config_from_env()
-    first = new_publication_sensor(
-        dg.build_sensor_context(instance=instance, resources={"league": league})
-    )
+    resources = run_resources(settings)
+    first = new_publication_sensor(dg.build_sensor_context(instance=runs, resources=resources))
     assert not first.run_requests
     assert "latest snapshots of 2025/26 Q1, 2025/26 Q2 use the files" in str(first.skip_reason)
     path = home / "landing" / ACUTE_Q1.replace("q1", "q2")
     path.write_bytes(path.read_bytes().replace(b"Acute - Teaching", b"Acute - Teaching ", 1))
     revised = new_publication_sensor(
-        dg.build_sensor_context(
-            instance=instance, cursor=first.cursor, resources={"league": league}
-        )
+        dg.build_sensor_context(instance=runs, cursor=first.cursor, resources=resources)
     )
     assert [r.partition_key for r in revised.run_requests] == [Q2.key]
 
 
-def test_failed_source_stops_with_one_error_and_the_fix(capsys, league_home, monkeypatch):
+def test_failed_source_stops_with_one_error_and_the_fix(capsys, league_home, settings):
     landing = league_home / "landing"
     write_sample_landing(landing, [Q1])
     path = landing / ACUTE_Q1
     df = read_nof_trust_data(path.read_bytes(), Q1.published_label)
     df.loc[df.index[df["Metric_ID"] == "OF1003"][0], "Value"] = 7.5  # a score above 4
     path.write_bytes(write_nof_trust_data(df, with_quarter=False))
-    monkeypatch.setenv("DAGSTER_HOME", str(league_home / "dagster"))
 
-    code, _, err = cli(capsys, "run", "--quarter", "2025/26 Q1")
+    code, _, err = cli(capsys, settings, "run", "--quarter", "2025/26 Q1")
     assert code == 1
     assert re.search(
         r"^\[league\] 2025/26 Q1: \[\d+/\d+\] sources/nof_trust_data_acute FAILED: "
@@ -170,8 +179,8 @@ def test_failed_source_stops_with_one_error_and_the_fix(capsys, league_home, mon
     assert "snapshots/quarterly_snapshot" not in err  # nothing downstream ran
 
 
-def test_bad_parallel_value_is_one_line(capsys, home):
-    code, _, err = cli(capsys, "backfill", "--parallel", "0")
+def test_bad_parallel_value_is_one_line(capsys, home, settings):
+    code, _, err = cli(capsys, settings, "backfill", "--parallel", "0")
     assert code == 2 and err.splitlines() == [
         "error: --parallel must be 1 or more, not 0",
         "fix: correct what the error names, then re-run (see --help)",

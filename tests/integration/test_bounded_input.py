@@ -47,7 +47,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from league_pipeline.core.quarters import Quarter
-from league_pipeline.defs.resources import LeagueConfig, config_from_env
+from league_pipeline.core.settings import Settings
+from league_pipeline.defs.resources import run_resources
 from league_pipeline.formats import common, nof
 from league_pipeline.formats.common import ReaderError
 from league_pipeline.formats.nof import NOF_TRUST_DATA_COLUMNS, read_nof_trust_data
@@ -288,14 +289,14 @@ def test_cross_host_redirect_is_refused_unless_the_host_is_allowed(
             http.fetch(hop)
 
 
-def test_the_allow_list_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LEAGUE_HTTP_ALLOWED_HOSTS", "files.example.org, 127.0.0.1:8765 *.nhs.uk")
-    league = config_from_env()
-    assert league.http_allowed_hosts == ["files.example.org", "127.0.0.1:8765", "*.nhs.uk"]
-    with league.http_fetcher() as http:
+def test_the_allow_list_comes_from_the_environment() -> None:
+    hosts = "files.example.org, 127.0.0.1:8765 *.nhs.uk"
+    env = {"LEAGUE_HTTP_ALLOWED_HOSTS": hosts, "LEAGUE_SOURCE_MODE": "http"}
+    fetcher = run_resources(Settings.from_env(env))["fetcher"]
+    assert fetcher.http_allowed_hosts == ["files.example.org", "127.0.0.1:8765", "*.nhs.uk"]
+    with fetcher.get().http as http:
         assert http.allowed_hosts == ("files.example.org", "127.0.0.1:8765", "*.nhs.uk")
-    monkeypatch.delenv("LEAGUE_HTTP_ALLOWED_HOSTS")
-    assert config_from_env().http_allowed_hosts == LeagueConfig().http_allowed_hosts == []
+    assert run_resources(Settings.from_env({}))["fetcher"].http_allowed_hosts == []
 
 
 NHS = "https://www.england.nhs.uk/wp-content/uploads/2025/09/data.csv"

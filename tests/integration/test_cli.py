@@ -5,6 +5,7 @@ else)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -16,8 +17,8 @@ from league_pipeline.sample.generator import write_sample_landing
 LABEL_LINE = "*** synthetic sample data, not NHS England's figures ***"
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+def run(capsys, settings, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), settings=settings)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -32,8 +33,8 @@ def test_help_lists_the_commands(capsys):
     assert "LEAGUE_HOME" in out
 
 
-def test_quarter_before_the_methodology_is_refused(capsys, league_home):
-    code, _, err = run(capsys, "run", "--quarter", "2024/25 Q4")
+def test_quarter_before_the_methodology_is_refused(capsys, settings):
+    code, _, err = run(capsys, settings, "run", "--quarter", "2024/25 Q4")
     assert code == 2
     assert err.splitlines() == [
         "error: 2024/25 Q4 is before 2025/26 Q1, the first quarter of the NHS Oversight "
@@ -42,36 +43,40 @@ def test_quarter_before_the_methodology_is_refused(capsys, league_home):
     ]
 
 
-def test_malformed_quarter_says_how_to_write_it(capsys, league_home):
-    code, _, err = run(capsys, "table", "--quarter", "Q5", "--peer-group", "acute")
+def test_malformed_quarter_says_how_to_write_it(capsys, settings):
+    code, _, err = run(capsys, settings, "table", "--quarter", "Q5", "--peer-group", "acute")
     assert code == 2 and "write it like '2025/26 Q1'" in err
 
 
-def test_run_without_data_points_to_sample_data(capsys, league_home):
-    code, _, err = run(capsys, "run", "--quarter", "2025/26 Q1")
+def test_run_without_data_points_to_sample_data(capsys, settings):
+    code, _, err = run(capsys, settings, "run", "--quarter", "2025/26 Q1")
     assert code == 2
     error, fix = err.splitlines()
     assert error.startswith("error: no source files for 2025/26 Q1")
     assert fix.startswith("fix: run `league sample-data`")
 
 
-def test_table_before_any_run(capsys, league_home):
-    code, _, err = run(capsys, "table", "--quarter", "2025/26 Q1", "--peer-group", "ambulance")
+def test_table_before_any_run(capsys, settings):
+    code, _, err = run(
+        capsys, settings, "table", "--quarter", "2025/26 Q1", "--peer-group", "ambulance"
+    )
     assert code == 2 and "no snapshot for 2025/26 Q1" in err
 
 
-def test_sample_data_run_status_and_table(capsys, league_home, monkeypatch):
-    monkeypatch.setenv("LEAGUE_BOOTSTRAP_REPLICATES", "200")
-    code, _, err = run(capsys, "sample-data", "--quarter", "2025/26 Q1")
+def test_sample_data_run_status_and_table(capsys, league_home, settings):
+    settings = replace(settings, bootstrap_replicates=200)
+    code, _, err = run(capsys, settings, "sample-data", "--quarter", "2025/26 Q1")
     assert code == 0 and "wrote 12 files" in err
-    code, out, err = run(capsys, "run", "--quarter", "2025/26 Q1")
+    code, out, err = run(capsys, settings, "run", "--quarter", "2025/26 Q1")
     assert code == 0, err
     assert "[league] running 2025/26 Q1" in err and "2025/26 Q1: done" in err
     assert "2025/26 Q1          1" in out
 
     assert "synthetic" in out.splitlines()[-1]  # the data column of the snapshot list
 
-    code, out, _ = run(capsys, "table", "--quarter", "2025/26 Q1", "--peer-group", "ambulance")
+    code, out, _ = run(
+        capsys, settings, "table", "--quarter", "2025/26 Q1", "--peer-group", "ambulance"
+    )
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == LABEL_LINE
@@ -83,16 +88,16 @@ def test_sample_data_run_status_and_table(capsys, league_home, monkeypatch):
     assert lines[14].startswith("basis: ") and "metrics published only as scores" in lines[14]
     assert lines[15] == "every rank agrees with the publication's"
 
-    code, out, _ = run(capsys, "status", "--lineage", "2025/26 Q1")
+    code, out, _ = run(capsys, settings, "status", "--lineage", "2025/26 Q1")
     assert code == 0 and '"nof_trust_data_ambulance"' in out and '"sha256"' in out
     lineage = json.loads(out)
     assert lineage["data"] == "synthetic"
     assert all(rec["synthetic"] for rec in lineage["inputs"].values() if not rec.get("absent"))
 
     for command in (["status"], ["explain", "ZU001", "--quarter", "2025/26 Q1"]):
-        code, out, _ = run(capsys, *command)
+        code, out, _ = run(capsys, settings, *command)
         assert code == 0 and out.splitlines()[0] == LABEL_LINE, command
-    code, out, _ = run(capsys, "explain", "ZA001", "--quarter", "2025/26 Q1", "--json")
+    code, out, _ = run(capsys, settings, "explain", "ZA001", "--quarter", "2025/26 Q1", "--json")
     assert json.loads(out)["data"] == "synthetic"
 
     # the outputs the run wrote: synthetic- file names, a notice, the report's banner
@@ -114,26 +119,30 @@ def test_sample_data_run_status_and_table(capsys, league_home, monkeypatch):
     )
 
     # an unknown peer group is one clear line
-    code, _, err = run(capsys, "table", "--quarter", "2025/26 Q1", "--peer-group", "dental")
+    code, _, err = run(
+        capsys, settings, "table", "--quarter", "2025/26 Q1", "--peer-group", "dental"
+    )
     assert code == 2 and "unknown peer group 'dental'" in err
 
 
-def test_files_not_listed_in_the_manifest_carry_no_label(capsys, league_home, monkeypatch):
+def test_files_not_listed_in_the_manifest_carry_no_label(capsys, league_home, settings):
     """Files in the published formats that `league sample-data` did not list (here: generated,
     then the manifest removed, as if they were NHS England's) are published data: no label on
     the table, the lineage or the outputs."""
-    monkeypatch.setenv("LEAGUE_BOOTSTRAP_REPLICATES", "200")
+    settings = replace(settings, bootstrap_replicates=200)
     landing = league_home / "landing"
     write_sample_landing(landing, [parse_quarter("2025/26 Q1")])
     (landing / data_origin.MANIFEST_FILE).unlink()
-    code, out, err = run(capsys, "run", "--quarter", "2025/26 Q1")
+    code, out, err = run(capsys, settings, "run", "--quarter", "2025/26 Q1")
     assert code == 0, err
     assert "synthetic" not in out
 
-    code, out, _ = run(capsys, "table", "--quarter", "2025/26 Q1", "--peer-group", "ambulance")
+    code, out, _ = run(
+        capsys, settings, "table", "--quarter", "2025/26 Q1", "--peer-group", "ambulance"
+    )
     assert code == 0 and out.splitlines()[0] == "Ambulance trusts, 2025/26 Q1 (snapshot v1)"
     assert "synthetic" not in out
-    code, out, _ = run(capsys, "status", "--lineage", "2025/26 Q1")
+    code, out, _ = run(capsys, settings, "status", "--lineage", "2025/26 Q1")
     lineage = json.loads(out)
     assert lineage["data"] == "published"
     assert not any(rec.get("synthetic") for rec in lineage["inputs"].values())

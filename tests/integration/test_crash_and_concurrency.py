@@ -42,23 +42,27 @@ from reliability_support import (
     use_home,
 )
 
+from league_pipeline.cli.common import snapshot_store, staging_folder
+from league_pipeline.cli.runner import instance
+from league_pipeline.core.settings import Settings
 from league_pipeline.definitions import ALL_ASSETS, run_resources
-from league_pipeline.defs.resources import LeagueConfig
-from league_pipeline.snapshots.store import SnapshotStore
 
 LOCK_ERRORS = ("database is locked", "database is busy", "could not set lock", "lock timeout")
 
-# The child process: "pause-in-snapshot" runs `league run` with the snapshot writer paused
-# after the league table's rows are written (before COMMIT); "run" materialises one quarter up
-# to the snapshot in the persistent instance; "read" reads the store's newest snapshot in a
-# loop until told to stop, checking that it is complete.
+# The child process, in the working home given first: "pause-in-snapshot" runs `league run`
+# (configured by the environment, as a user would) with the snapshot writer paused after the
+# league table's rows are written (before COMMIT); "run" materialises one quarter up to the
+# snapshot in the persistent instance; "read" reads the store's newest snapshot in a loop until
+# told to stop, checking that it is complete.
 CHILD = r"""
 import json, logging, os, sys, time, warnings
 from pathlib import Path
 warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)
 logging.getLogger("league_pipeline.snapshots").setLevel(logging.INFO)  # shows store retries
-mode = sys.argv[1]
+from league_pipeline.core.settings import Settings
+settings = Settings.for_home(sys.argv[1], bootstrap_replicates=int(sys.argv[2]))
+mode, sys.argv = sys.argv[3], sys.argv[2:]  # then as if called with the mode first
 if mode == "pause-in-snapshot":
     from league_pipeline.snapshots import writer
     real_append, marker = writer._append, Path(sys.argv[2])
@@ -75,20 +79,20 @@ elif mode == "run":
     import dagster as dg
     from league_pipeline.definitions import ALL_ASSETS, run_resources
     from league_pipeline.defs.sources import SOURCE_KEYS
-    from league_pipeline.defs.resources import config_from_env
     from league_pipeline.cli.runner import _problems, instance
     snapshot = dg.AssetKey(["snapshots", "quarterly_snapshot"])
     core = (dg.AssetSelection.assets(*SOURCE_KEYS.values()) | dg.AssetSelection.groups("scoring")
             | dg.AssetSelection.assets(snapshot))
     result = dg.materialize(ALL_ASSETS, selection=core, partition_key=sys.argv[2],
-                            resources=run_resources(config_from_env()), instance=instance(),
+                            resources=run_resources(settings),
+                            instance=instance(settings.dagster_home),
                             raise_on_error=False, tags={"test/child": sys.argv[3]})
     print(json.dumps({"run_id": result.run_id, "success": result.success,
                       "problems": _problems(result)}))
     sys.exit(0 if result.success else 1)
 elif mode == "read":
-    from league_pipeline.snapshots.store import SnapshotStore
-    store, stop, reads = SnapshotStore(), Path(sys.argv[2]), 0
+    from league_pipeline.cli.common import snapshot_store
+    store, stop, reads = snapshot_store(settings), Path(sys.argv[2]), 0
     while not stop.exists():  # the newest snapshot, each time: it may be seconds old
         info = store.list()[-1]
         frame = store.read("league_table", info.quarter, info.version)
@@ -111,7 +115,7 @@ def child(home: Path, *args: str, **popen) -> subprocess.Popen:
     env.pop("LEAGUE_LANDING_DIR", None)
     env.pop("LEAGUE_LAKE_CATALOG", None)
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, *args],
+        [sys.executable, "-c", CHILD, str(home), str(REPLICATES), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -121,9 +125,14 @@ def child(home: Path, *args: str, **popen) -> subprocess.Popen:
 
 
 @pytest.fixture
-def home(tmp_path_factory, tmp_path: Path, monkeypatch) -> Path:
-    """A copy of the shared home whose store holds Q1 v1 and Q2 v1."""
-    return use_home(populated_home(tmp_path_factory), tmp_path / "home", monkeypatch)
+def settings(tmp_path_factory, tmp_path: Path) -> Settings:
+    """A copy of the shared home whose store holds Q1 v1 and Q2 v1: its settings."""
+    return use_home(populated_home(tmp_path_factory), tmp_path / "home")
+
+
+@pytest.fixture
+def home(settings: Settings) -> Path:
+    return settings.home
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
@@ -137,8 +146,10 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def test_league_run_killed_while_writing_the_snapshot(home: Path, tmp_path: Path) -> None:
-    store = SnapshotStore()
+def test_league_run_killed_while_writing_the_snapshot(
+    home: Path, settings: Settings, tmp_path: Path
+) -> None:
+    store = snapshot_store(settings)
     before = snapshot_digests(store, Q1, 1)
     marker = tmp_path / "in-snapshot"
     proc = child(home, "pause-in-snapshot", str(marker), Q1.label)
@@ -155,17 +166,17 @@ def test_league_run_killed_while_writing_the_snapshot(home: Path, tmp_path: Path
     assert orphans and all(path.suffix == ".parquet" for path in orphans)
 
     # the next run (same instance, where the killed run is still "started") succeeds
-    with dg.DagsterInstance.get() as instance:
+    with instance(settings.dagster_home) as runs:
         result = dg.materialize(
             ALL_ASSETS,
             selection=CORE,
             partition_key=Q1.key,
-            resources=run_resources(LeagueConfig(bootstrap_replicates=REPLICATES)),
-            instance=instance,
+            resources=run_resources(settings),
+            instance=runs,
             raise_on_error=False,
         )
         assert result.success
-        killed = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+        killed = runs.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
         assert len(killed) == 1 and killed[0].run_id != result.run_id
     assert [i.version for i in store.list(Q1.label)] == [1, 2]
     assert snapshot_digests(store, Q1, 2) == before  # same inputs, same contents
@@ -173,8 +184,10 @@ def test_league_run_killed_while_writing_the_snapshot(home: Path, tmp_path: Path
     assert_store_consistent(store)
 
 
-def test_parallel_quarter_runs_with_a_reader(home: Path, tmp_path: Path) -> None:
-    store = SnapshotStore()
+def test_parallel_quarter_runs_with_a_reader(
+    home: Path, settings: Settings, tmp_path: Path
+) -> None:
+    store = snapshot_store(settings)
     v1 = {q: snapshot_digests(store, q, 1) for q in (Q1, Q2)}
     stop = tmp_path / "stop-reading"
     reader = child(home, "read", str(stop))
@@ -199,18 +212,18 @@ def test_parallel_quarter_runs_with_a_reader(home: Path, tmp_path: Path) -> None
     for quarter, versions in ((Q1, (2, 3)), (Q2, (2,))):
         for version in versions:  # and the same contents as before
             assert snapshot_digests(store, quarter, version) == v1[quarter]
-    with dg.DagsterInstance.get() as instance:
-        runs = instance.get_runs(filters=dg.RunsFilter(tags={"test/child": ["0", "1", "2"]}))
+    with instance(settings.dagster_home) as dagster:
+        runs = dagster.get_runs(filters=dg.RunsFilter(tags={"test/child": ["0", "1", "2"]}))
         assert sorted(r.status.value for r in runs) == ["SUCCESS"] * 3
 
 
-def test_staged_source_extract_survives_a_run(home: Path) -> None:
+def test_staged_source_extract_survives_a_run(settings: Settings) -> None:
     """After a run, each source's staging table is still its validated extract (the scoring
     engine's own deficit/RSP inputs once replaced it, which broke parallel runs of a quarter)."""
-    from league_pipeline.core import staging
     from league_pipeline.defs.sources import SOURCE_SPECS
     from league_pipeline.validation.validate import validate
 
+    staging = staging_folder(settings)
     for spec in SOURCE_SPECS:
         extract = staging.read_table(spec.kind, Q1.key)
         assert validate(extract, spec.schema, expected_quarter=Q1.label).passed, spec.kind

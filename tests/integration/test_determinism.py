@@ -17,31 +17,29 @@ from pathlib import Path
 
 from reliability_support import Q1, REPLICATES, populated_home, snapshot_digests, use_home
 
-from league_pipeline.snapshots.store import SnapshotStore
+from league_pipeline.cli.common import snapshot_store
 
 RERUN = """
 import sys, warnings
 warnings.filterwarnings("ignore")
 import dagster as dg
+from league_pipeline.core.settings import Settings
 from league_pipeline.definitions import ALL_ASSETS, run_resources
-from league_pipeline.defs.resources import LeagueConfig
 snapshot = dg.AssetKey(["snapshots", "quarterly_snapshot"])
+settings = Settings.for_home(sys.argv[3], bootstrap_replicates=int(sys.argv[2]))
 result = dg.materialize(ALL_ASSETS, selection=dg.AssetSelection.assets(snapshot).upstream(),
                         partition_key=sys.argv[1], instance=dg.DagsterInstance.ephemeral(),
-                        resources=run_resources(LeagueConfig(bootstrap_replicates=int(sys.argv[2]))),
-                        raise_on_error=False)
+                        resources=run_resources(settings), raise_on_error=False)
 sys.exit(0 if result.success else 1)
 """
 
 
-def test_rerunning_a_quarter_gives_identical_tables(
-    tmp_path_factory, tmp_path: Path, monkeypatch
-) -> None:
-    home = use_home(populated_home(tmp_path_factory), tmp_path / "home", monkeypatch)
+def test_rerunning_a_quarter_gives_identical_tables(tmp_path_factory, tmp_path: Path) -> None:
+    settings = use_home(populated_home(tmp_path_factory), tmp_path / "home")
     seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
-    env = {**os.environ, "LEAGUE_HOME": str(home), "PYTHONHASHSEED": seed}
+    env = {**os.environ, "PYTHONHASHSEED": seed}
     rerun = subprocess.run(
-        [sys.executable, "-c", RERUN, Q1.key, str(REPLICATES)],
+        [sys.executable, "-c", RERUN, Q1.key, str(REPLICATES), str(settings.home)],
         env=env,
         capture_output=True,
         text=True,
@@ -49,7 +47,7 @@ def test_rerunning_a_quarter_gives_identical_tables(
     )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
 
-    store = SnapshotStore()
+    store = snapshot_store(settings)
     v1, v2 = store.get(Q1.label, 1), store.get(Q1.label, 2)
     assert v1.tables == v2.tables  # same tables, same row counts
     for kind, record in v1.lineage["inputs"].items():  # from the same input files

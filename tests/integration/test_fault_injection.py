@@ -38,13 +38,12 @@ import dagster as dg
 import pytest
 from reliability_support import CORE, Q1, Q2, populated_home, snapshot_digests, use_home
 
+from league_pipeline.cli.common import snapshot_store, source_store
 from league_pipeline.cli.runner import _problems, root_cause
-from league_pipeline.core import paths
 from league_pipeline.core.quarters import Quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.definitions import ALL_ASSETS, run_resources
-from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.ingest.acquire import landing_file
-from league_pipeline.ingest.store import SourceStore
 from league_pipeline.snapshots.store import SnapshotStore
 
 BEFORE = [(Q1.label, 1), (Q2.label, 1)]  # the shared home's snapshots
@@ -491,13 +490,13 @@ class Base:
 
 
 def materialize(
-    landing: Path, quarter: Quarter, selection: dg.AssetSelection = CORE
+    settings: Settings, quarter: Quarter, selection: dg.AssetSelection = CORE
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         ALL_ASSETS,
         selection=selection,
         partition_key=quarter.key,
-        resources=run_resources(LeagueConfig(landing_dir=str(landing), bootstrap_replicates=200)),
+        resources=run_resources(settings),
         instance=INSTANCE,
         raise_on_error=False,
     )
@@ -517,9 +516,9 @@ def base(tmp_path_factory) -> Base:
 
 
 @pytest.fixture
-def work(base: Base, tmp_path: Path, monkeypatch) -> Path:
-    """A copy of the shared working home, as LEAGUE_HOME."""
-    return use_home(base.home, tmp_path / "home", monkeypatch)
+def work(base: Base, tmp_path: Path) -> Settings:
+    """A copy of the shared working home: its settings."""
+    return use_home(base.home, tmp_path / "home")
 
 
 # -- the suite -------------------------------------------------------------------------------------
@@ -563,9 +562,9 @@ def assert_verdict(kind: str, expect: Reader | Check, result, failed_checks) -> 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 def test_fault_is_stopped_before_scoring_and_nothing_is_lost(
-    fault: Fault, base: Base, work: Path
+    fault: Fault, base: Base, work: Settings
 ) -> None:
-    landing = work / "landing"
+    landing = work.landing_dir
     ctx = Ctx(base.home / "landing", base.codes)
     expect = expectations(fault, ctx)
     assert {k for k in KINDS if k not in expect} == {
@@ -580,7 +579,7 @@ def test_fault_is_stopped_before_scoring_and_nothing_is_lost(
         bad_bytes[kind] = fault.apply(kind, path.read_bytes(), ctx)
         path.write_bytes(bad_bytes[kind])
 
-    result = materialize(landing, fault.quarter)
+    result = materialize(work, fault.quarter)
 
     assert not result.success
     failed_checks = _check_metadata(result)
@@ -591,18 +590,18 @@ def test_fault_is_stopped_before_scoring_and_nothing_is_lost(
 
     materialised = {m.asset_key.path[0] for m in result.get_asset_materialization_events()}
     assert not materialised & {"scoring", "snapshots"}
-    store = SnapshotStore()
+    store = snapshot_store(work)
     assert [(i.quarter, i.version) for i in store.list()] == BEFORE
     assert snapshot_digests(store, Q1, 1) == base.v1_digest
-    sources = SourceStore(paths.source_store_dir())
+    sources = source_store(work)
     for kind, content in bad_bytes.items():  # the bad file itself is kept, by its hash
         assert hashlib.sha256(content).hexdigest() in sources, kind
 
 
-def test_revised_file_with_the_same_name_is_a_new_version(base: Base, work: Path) -> None:
+def test_revised_file_with_the_same_name_is_a_new_version(base: Base, work: Settings) -> None:
     """NHS England re-publishes every file under the same name with a small correction."""
-    landing = work / "landing"
-    store = SnapshotStore()
+    landing = work.landing_dir
+    store = snapshot_store(work)
     v1 = store.get(Q1.label, 1)
 
     def revise(kind: str, change: Callable[[Table], None]) -> None:
@@ -626,7 +625,7 @@ def test_revised_file_with_the_same_name_is_a_new_version(base: Base, work: Path
         lambda t: t.rows[0].__setitem__(t.col("Planned_surplus_deficit_pct"), "-4.69"),
     )
 
-    result = materialize(landing, Q1)
+    result = materialize(work, Q1)
     assert result.success
 
     assert [i.version for i in store.list(Q1.label)] == [1, 2]  # a new version, no overwrite
@@ -636,7 +635,7 @@ def test_revised_file_with_the_same_name_is_a_new_version(base: Base, work: Path
         old, new = v1.lineage["inputs"][kind], v2.lineage["inputs"][kind]
         assert old["url"].rsplit("/", 1)[1] == new["url"].rsplit("/", 1)[1]  # same file name
         assert old["sha256"] != new["sha256"], kind  # different content, recorded as such
-    sources = SourceStore(paths.source_store_dir())
+    sources = source_store(work)
     for kind in KINDS:  # both versions of every file are kept
         assert v1.lineage["inputs"][kind]["sha256"] in sources
         assert v2.lineage["inputs"][kind]["sha256"] in sources

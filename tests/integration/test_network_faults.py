@@ -38,16 +38,15 @@ import dagster as dg
 import pytest
 from reliability_support import CORE, PIPELINE, shared_landing
 
+from league_pipeline.cli.common import snapshot_store, staging_folder
 from league_pipeline.cli.runner import root_cause
-from league_pipeline.core import staging
 from league_pipeline.core.quarters import Quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.definitions import ALL_ASSETS, run_resources
-from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import SOURCE_KEYS
 from league_pipeline.ingest import catalogue
 from league_pipeline.ingest.acquire import landing_file
 from league_pipeline.ingest.fetch import HttpFetcher, SourceFetchError
-from league_pipeline.snapshots.store import SnapshotStore
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
 HTTP_KINDS = (
@@ -200,22 +199,28 @@ def mirror(tmp_path_factory, tmp_path: Path, league_home: Path) -> Iterator[Mirr
         thread.join(timeout=5)
 
 
-def materialize(
-    mirror: Mirror, retries: int, selection: dg.AssetSelection = PIPELINE
-) -> dg.ExecuteInProcessResult:
-    league = LeagueConfig(
+def settings_for(mirror: Mirror, retries: int = 0) -> Settings:
+    """The test's working home (``league_home``, beside the landing copy), fetching over http
+    from the mirror."""
+    return Settings.for_home(
+        mirror.landing.parent / "league",
         source_mode="http",
         http_base_url=mirror.base_url,
         http_timeout=TIMEOUT,
         http_retries=retries,
-        landing_dir=str(mirror.landing),
+        landing_dir=mirror.landing,
         bootstrap_replicates=200,
     )
+
+
+def materialize(
+    mirror: Mirror, retries: int, selection: dg.AssetSelection = PIPELINE
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         ALL_ASSETS,
         selection=selection,
         partition_key=Q1.key,
-        resources=run_resources(league),
+        resources=run_resources(settings_for(mirror, retries)),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
@@ -246,7 +251,7 @@ def test_transient_faults_are_retried_with_backoff_then_permanent_ones_fail_clea
     assert [len(s.times) for s in (acute, mhc, amb, ods)] == [3, 2, 2, 2]
     gaps = [b - a for a, b in zip(acute.times, acute.times[1:], strict=False)]
     assert gaps[0] >= BACKOFF and gaps[1] >= 2 * BACKOFF  # exponential backoff: 0.5 s, 1 s
-    store = SnapshotStore()
+    store = snapshot_store(settings_for(mirror))
     v1 = store.get(Q1.label)
     for kind, script in zip(HTTP_KINDS, (acute, mhc, amb, ods), strict=True):
         record = v1.lineage["inputs"][kind]
@@ -315,7 +320,7 @@ def test_redirects_in_a_run_same_host_recorded_other_host_refused(mirror: Mirror
     selection = dg.AssetSelection.assets(SOURCE_KEYS[moved], SOURCE_KEYS[refused])
     result = materialize(mirror, retries=1, selection=selection)
     url = mirror.base_url + mirror.path(moved)
-    record = staging.read_lineage(moved, Q1.key)
+    record = staging_folder(settings_for(mirror)).read_lineage(moved, Q1.key)
     assert (record["url"], record["requested_url"]) == (url + "-moved", url)
     assert record["sha256"] == hashlib.sha256(target.body).hexdigest()
     errors = step_errors(result)

@@ -13,7 +13,9 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from league_pipeline.cli.common import snapshot_store
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.definitions import ALL_ASSETS, defs, run_resources
 from league_pipeline.defs.automation import quarterly_league_job
 from league_pipeline.defs.outputs import (
@@ -22,15 +24,12 @@ from league_pipeline.defs.outputs import (
     REPORT_KEY,
     ROUND_TRIP_CHECK,
 )
-from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.formats.nof import (
     read_nof_league_table,
     read_nof_trust_data,
     write_nof_trust_data,
 )
-from league_pipeline.outputs import outputs_dir
 from league_pipeline.sample.generator import write_sample_landing
-from league_pipeline.snapshots.store import SnapshotStore
 from league_pipeline.validation.validate import validate
 
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")
@@ -56,11 +55,11 @@ def landing(tmp_path):
     return folder
 
 
-def _materialize(league, instance, *, partition_key=None, tags=None):
+def _materialize(settings, instance, *, partition_key=None, tags=None):
     return dg.materialize(
         ALL_ASSETS,
         partition_key=partition_key,
-        resources=run_resources(league),
+        resources=run_resources(settings),
         instance=instance,
         raise_on_error=False,
         tags=tags or {},
@@ -75,10 +74,10 @@ def _metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:
 
 
 def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing):
-    league = LeagueConfig(landing_dir=str(landing), bootstrap_replicates=200)
+    settings = Settings.for_home(league_home, landing_dir=landing, bootstrap_replicates=200)
     instance = dg.DagsterInstance.ephemeral()
     result = _materialize(
-        league,
+        settings,
         instance,
         tags={ASSET_PARTITION_RANGE_START_TAG: Q1.key, ASSET_PARTITION_RANGE_END_TAG: Q2.key},
     )
@@ -86,7 +85,7 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks[ROUND_TRIP_CHECK].passed
 
-    root = outputs_dir()
+    root = settings.layout.outputs
     assert root == league_home / "outputs"
     for quarter in (Q1, Q2):
         folder = root / quarter.slug / "v1"
@@ -100,7 +99,7 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
             ).read_bytes()
         )
         assert len(table) == 10 and validate(table, "nof_league_table").passed
-        tables = SnapshotStore().get(quarter.label).tables
+        tables = snapshot_store(settings).get(quarter.label).tables
         assert len(list((folder / "snapshot").glob("*.parquet"))) == len(tables)
         html = (folder / "report.html").read_text(encoding="utf-8")
         assert html.startswith("<!DOCTYPE html>") and 'id="trust-ZU001"' in html
@@ -135,10 +134,10 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
     assert row.sum() == 1
     data.loc[row, "Value"] = 0.5
     path.write_bytes(write_nof_trust_data(data, with_quarter=True))
-    result = _materialize(league, instance, partition_key=Q2.key)
+    result = _materialize(settings, instance, partition_key=Q2.key)
     assert result.success
 
-    folder = outputs_dir() / Q2.slug / "v2"
+    folder = root / Q2.slug / "v2"
     assert _metadata(result, REPORT_KEY)["path"].value == str(folder / "report.html")
     revisions = pd.read_csv(folder / "insights" / "revisions.csv", keep_default_na=False)
     revised = revisions.set_index("trust_code").loc["ZA001"]
@@ -150,4 +149,4 @@ def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing)
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "This is version 2. Compared with version 1" in html
     assert "<code>nof_trust_data_acute</code>" in html
-    assert (outputs_dir() / Q2.slug / "v1" / "report.html").exists()  # v1's outputs stay
+    assert (root / Q2.slug / "v1" / "report.html").exists()  # v1's outputs stay

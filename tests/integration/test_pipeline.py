@@ -17,9 +17,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from league_pipeline.cli.common import snapshot_store
 from league_pipeline.cli.runner import root_cause
-from league_pipeline.core import paths, staging
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.settings import Settings
+from league_pipeline.core.staging import Staging
 from league_pipeline.definitions import ALL_ASSETS, build_defs, defs, run_resources
 from league_pipeline.defs.automation import (
     due_quarter,
@@ -30,7 +32,6 @@ from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.ingest import catalogue
 from league_pipeline.ingest.acquire import landing_file
-from league_pipeline.snapshots.store import SnapshotStore
 
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")
 ACUTE_FILE = "2025-26-q1/nhs-oversight-framework-acute-trust-data.csv"
@@ -45,15 +46,15 @@ def landing(generated_landing, tmp_path) -> Path:
 
 
 @pytest.fixture
-def league(league_home, landing) -> LeagueConfig:
-    return LeagueConfig(landing_dir=str(landing), bootstrap_replicates=300)
+def settings(league_home, landing) -> Settings:
+    return Settings.for_home(league_home, landing_dir=landing, bootstrap_replicates=300)
 
 
-def materialize(league: LeagueConfig, key: str = Q1.key) -> dg.ExecuteInProcessResult:
+def materialize(settings: Settings, key: str = Q1.key) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         ALL_ASSETS,
         partition_key=key,
-        resources=run_resources(league),
+        resources=run_resources(settings),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
@@ -98,12 +99,12 @@ def test_code_location_loads():
     assert groups == {"sources", "scoring", "snapshots", "raw_statistics", "outputs"}
 
 
-def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):
-    result = materialize(league)
+def test_quarter_materialises_to_a_snapshot_with_lineage(settings, landing):
+    result = materialize(settings)
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
 
-    store = SnapshotStore()
+    store = snapshot_store(settings)
     info = store.latest(Q1.label)
     assert info is not None and info.version == 1
     table = store.read("league_table", Q1.label)
@@ -148,7 +149,7 @@ def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):
     assert source_meta.metadata["sha256"].value == acute["sha256"]
 
     # the same inputs again: a new version, identical contents, version 1 untouched
-    again = materialize(league)
+    again = materialize(settings)
     assert again.success
     assert [i.version for i in store.list(Q1.label)] == [1, 2]
     v1 = store.read("league_table", Q1.label, version=1)
@@ -157,7 +158,7 @@ def test_quarter_materialises_to_a_snapshot_with_lineage(league, landing):
     pd.testing.assert_frame_equal(v1[cols], v2[cols])
 
 
-def test_invalid_extract_is_blocked_with_failing_rows(league, landing):
+def test_invalid_extract_is_blocked_with_failing_rows(settings, landing):
     (landing / ACUTE_Q2_FILE).unlink()  # the broken Q1 file is then the newest publication
     path = landing / ACUTE_FILE
     df = read_nof_trust_data(path.read_bytes(), Q1.published_label)
@@ -166,7 +167,7 @@ def test_invalid_extract_is_blocked_with_failing_rows(league, landing):
     df.loc[df.index[df["Metric_ID"] == "OF1003"][0], "Value"] = 7.5  # a score above 4
     path.write_bytes(write_nof_trust_data(df, with_quarter=False))
 
-    result = materialize(league)
+    result = materialize(settings)
     assert not result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert [(e.asset_key.to_user_string(), e.check_name) for e in failed] == [
@@ -179,20 +180,21 @@ def test_invalid_extract_is_blocked_with_failing_rows(league, landing):
     # nothing downstream ran, no snapshot was written, the bad extract was kept for inspection
     materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
     assert not any(k.startswith(("scoring/", "snapshots/")) for k in materialized)
-    assert SnapshotStore().list() == []
+    assert snapshot_store(settings).list() == []
+    staging = Staging(settings.layout.staging)
     assert staging.path_for("nof_trust_data_acute", f"{Q1.key}.rejected").exists()
     assert not staging.path_for("nof_trust_data_acute", Q1.key).exists()
 
 
-def test_unreadable_source_fails_with_a_clear_error(league, landing):
+def test_unreadable_source_fails_with_a_clear_error(settings, landing):
     (landing / ACUTE_FILE).write_text("<!DOCTYPE html><html><body>Error 503</body></html>")
-    result = materialize(league)
+    result = materialize(settings)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert failure.step_key == "sources__nof_trust_data_acute"
     message = root_cause(failure.step_failure_data.error)
     assert message.startswith("NOF trust data: received an HTML page, not CSV")
-    assert SnapshotStore().list() == []
+    assert snapshot_store(settings).list() == []
 
 
 @pytest.fixture
@@ -216,22 +218,24 @@ def http_mirror(landing, tmp_path):
 
 
 def test_http_mode_fetches_from_a_local_server(league_home, landing, http_mirror):
-    league = LeagueConfig(
+    settings = Settings.for_home(
+        league_home,
         source_mode="http",
         http_base_url=http_mirror,
-        landing_dir=str(landing),  # RSP list and deficit flags are not published over http
+        landing_dir=landing,  # RSP list and deficit flags are not published over http
         bootstrap_replicates=200,
         http_retries=0,
     )
-    result = materialize(league)
+    result = materialize(settings)
     assert result.success
-    lineage = SnapshotStore().lineage(Q1.label)
+    lineage = snapshot_store(settings).lineage(Q1.label)
     acute = lineage["inputs"]["nof_trust_data_acute"]
     assert acute["url"].startswith(http_mirror)
     assert acute["url"].endswith("nhs-oversight-framework-acute-trust-data.csv")
     assert lineage["inputs"]["rsp_list"]["url"].startswith("file://")
     # the content store kept the file under its hash
-    assert (paths.source_store_dir() / "objects" / acute["sha256"][:2] / acute["sha256"]).exists()
+    stored = settings.layout.sources / "objects" / acute["sha256"][:2] / acute["sha256"]
+    assert stored.exists()
 
 
 def test_schedule_targets_the_quarter_that_is_due():
@@ -252,17 +256,14 @@ def test_schedule_targets_the_quarter_that_is_due():
     assert due_quarter(datetime(2025, 12, 15).date()) == Q2
 
 
-def test_sensor_requests_new_and_revised_quarters_once(league, landing):
+def test_sensor_requests_new_and_revised_quarters_once(settings, landing):
     instance = dg.DagsterInstance.ephemeral()
-    first = new_publication_sensor(
-        dg.build_sensor_context(instance=instance, resources={"league": league})
-    )
+    resources = run_resources(settings)
+    first = new_publication_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert sorted(r.partition_key for r in first.run_requests) == [Q1.key, Q2.key]
 
     second = new_publication_sensor(
-        dg.build_sensor_context(
-            instance=instance, cursor=first.cursor, resources={"league": league}
-        )
+        dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
     )
     assert not second.run_requests
 
@@ -270,15 +271,13 @@ def test_sensor_requests_new_and_revised_quarters_once(league, landing):
     path = landing / ACUTE_FILE
     path.write_bytes(path.read_bytes().replace(b"Acute - Teaching", b"Acute - Teaching ", 1))
     third = new_publication_sensor(
-        dg.build_sensor_context(
-            instance=instance, cursor=second.cursor, resources={"league": league}
-        )
+        dg.build_sensor_context(instance=instance, cursor=second.cursor, resources=resources)
     )
     assert [r.partition_key for r in third.run_requests] == [Q1.key]
     old_key = next(r.run_key for r in first.run_requests if r.partition_key == Q1.key)
     assert third.run_requests[0].run_key != old_key
 
 
-def test_build_defs_accepts_a_resource_override(league):
-    custom = build_defs(league)
+def test_build_defs_accepts_a_resource_override(settings):
+    custom = build_defs(settings, LeagueConfig(bootstrap_replicates=50))
     assert custom.resolve_job_def("quarterly_league_job")

@@ -16,14 +16,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from league_pipeline.cli.common import snapshot_store
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.definitions import ALL_ASSETS, run_resources
 from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import REVISIONS_CHECK
 from league_pipeline.formats.nof import read_nof_trust_data, split_quarters, write_nof_trust_data
 from league_pipeline.ingest import catalogue
 from league_pipeline.outputs.revisions import revision
-from league_pipeline.snapshots.store import SnapshotStore
 
 pytestmark = pytest.mark.slow
 
@@ -45,11 +46,13 @@ def _revised(mh: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
     return out, before, float(out.loc[row, "Value"].iloc[0])
 
 
-def _materialize(league: LeagueConfig, key: str, instance) -> dg.ExecuteInProcessResult:
+def _materialize(
+    settings: Settings, league: LeagueConfig, key: str, instance
+) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
         ALL_ASSETS,
         partition_key=key,
-        resources=run_resources(league),
+        resources=run_resources(settings, league),
         instance=instance,
         raise_on_error=False,
     )
@@ -79,22 +82,21 @@ def test_a_revised_earlier_quarter_warns_then_backfills_as_a_new_version(
         ods = landing / catalogue.landing_path("ods_trusts", quarter)
         ods.parent.mkdir(parents=True, exist_ok=True)
         ods.write_bytes(ods_bytes)
-    league = LeagueConfig(
-        landing_dir=str(landing), bootstrap_replicates=100, peer_groups=["mental_health_community"]
-    )
+    settings = Settings.for_home(league_home)
+    league = LeagueConfig(bootstrap_replicates=100, peer_groups=["mental_health_community"])
     instance = dg.DagsterInstance.ephemeral()
 
     # Q1 from its own (Sept 2025 layout) publication: nothing earlier to compare
-    first = _materialize(league, Q1.key, instance)
+    first = _materialize(settings, league, Q1.key, instance)
     assert _check(first).passed
-    store = SnapshotStore()
+    store = snapshot_store(settings)
     assert store.lineage(Q1.label)["inputs"][KIND]["publication_quarter"] == Q1.label
 
     # Q2's cumulative publication revises one Q1 value: the Q2 run warns and lists it
     revised, before, after = _revised(mh)
     q2_file = landing / catalogue.landing_path(KIND, Q2)
     q2_file.write_bytes(write_nof_trust_data(revised, with_quarter=True))
-    second = _materialize(league, Q2.key, instance)
+    second = _materialize(settings, league, Q2.key, instance)
     check = _check(second)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["changed_cells"].value == 1
@@ -103,13 +105,13 @@ def test_a_revised_earlier_quarter_warns_then_backfills_as_a_new_version(
     assert repr(before) in table and repr(after) in table
 
     # a backfill over Q1 builds v2 from the newer publication; v1 is untouched
-    _materialize(league, Q1.key, instance)
+    _materialize(settings, league, Q1.key, instance)
     versions = [i.version for i in store.list(Q1.label)]
     assert versions == [1, 2]
     inputs = store.lineage(Q1.label, 2)["inputs"][KIND]
     assert inputs["publication_quarter"] == Q2.label
     assert inputs["url"] == q2_file.as_uri()
-    change = revision(Q1)
+    change = revision(Q1, store=store)
     values = change.details["metric_values"]
     row = values[(values["trust_code"] == REVISED[0]) & (values["metric_id"] == REVISED[1])]
     assert len(row) == 1

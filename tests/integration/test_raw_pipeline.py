@@ -17,16 +17,17 @@ from dagster._core.storage.tags import (
 )
 
 from league_pipeline.cli import main
-from league_pipeline.core import paths, staging
+from league_pipeline.cli.common import snapshot_store
+from league_pipeline.core import paths
 from league_pipeline.core.quarters import Quarter
+from league_pipeline.core.settings import Settings
+from league_pipeline.core.staging import Staging
 from league_pipeline.definitions import ALL_ASSETS, defs, run_resources
-from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.derivation.config import MetricSourcesError, metric_sources
 from league_pipeline.derivation.precedence import official_values, provisional_values
 from league_pipeline.formats.cwt import read_cwt_provider, write_cwt_provider
 from league_pipeline.ingest.catalogue import landing_path
 from league_pipeline.sample.generator import write_sample_landing
-from league_pipeline.snapshots.store import SnapshotStore
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
 RECONCILIATION = dg.AssetKey(["raw", "reconciliation"])
@@ -41,12 +42,16 @@ def generated(tmp_path_factory) -> Path:
     return landing
 
 
-def _materialize(landing: Path, keys: tuple[str, str]) -> dg.ExecuteInProcessResult:
+def _settings(home: Path, landing: Path) -> Settings:
+    return Settings.for_home(home, landing_dir=landing, bootstrap_replicates=200)
+
+
+def _materialize(settings: Settings, keys: tuple[str, str]) -> dg.ExecuteInProcessResult:
     tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[1]}
     return dg.materialize(
         ALL_ASSETS,
         selection=SELECTION,
-        resources=run_resources(LeagueConfig(landing_dir=str(landing), bootstrap_replicates=200)),
+        resources=run_resources(settings),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         tags=tags,
@@ -55,23 +60,20 @@ def _materialize(landing: Path, keys: tuple[str, str]) -> dg.ExecuteInProcessRes
 
 @pytest.fixture(scope="module")
 def run(generated, tmp_path_factory):
-    """One single-run backfill of Q1-Q2 in its own LEAGUE_HOME."""
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LEAGUE_HOME", str(home))
-        mp.delenv("DAGSTER_HOME", raising=False)
-        mp.delenv("LEAGUE_LANDING_DIR", raising=False)
-        result = _materialize(generated, (Q1.key, Q2.key))
-        tables = {
-            name: {q: staging.read_table(name, q.key) for q in (Q1, Q2)}
-            for name in ("derived_values", "reconciliation", "metric_values")
-        }
-        tables["provisional"] = {Q2: staging.read_table("provisional_league_table", Q2.key)}
-        tables["provisional_values"] = {Q2: staging.read_table("provisional_metric_values", Q2.key)}
-        tables["league_table"] = {Q2: staging.read_table("league_table", Q2.key)}
-        q1_provisional = staging.path_for("provisional_league_table", Q1.key).exists()
-        snapshot = SnapshotStore().read("reconciliation", Q1.label)
-        yield result, tables, q1_provisional, snapshot
+    """One single-run backfill of Q1-Q2 in its own working home."""
+    settings = _settings(tmp_path_factory.mktemp("home"), generated)
+    result = _materialize(settings, (Q1.key, Q2.key))
+    staging = Staging(settings.layout.staging)
+    tables = {
+        name: {q: staging.read_table(name, q.key) for q in (Q1, Q2)}
+        for name in ("derived_values", "reconciliation", "metric_values")
+    }
+    tables["provisional"] = {Q2: staging.read_table("provisional_league_table", Q2.key)}
+    tables["provisional_values"] = {Q2: staging.read_table("provisional_metric_values", Q2.key)}
+    tables["league_table"] = {Q2: staging.read_table("league_table", Q2.key)}
+    q1_provisional = staging.path_for("provisional_league_table", Q1.key).exists()
+    snapshot = snapshot_store(settings).read("reconciliation", Q1.label)
+    return result, tables, q1_provisional, snapshot
 
 
 def test_code_location_has_the_raw_assets_and_jobs() -> None:
@@ -174,7 +176,8 @@ def test_drift_warns_without_blocking(generated, league_home, tmp_path) -> None:
     cwt.loc[fds, "within_standard"] = (cwt.loc[fds, "within_standard"] * 0.9).round()
     cwt.loc[fds, "breaches"] = cwt.loc[fds, "total"] - cwt.loc[fds, "within_standard"]
     path.write_bytes(write_cwt_provider(cwt))
-    result = _materialize(landing, (Q1.key, Q1.key))
+    settings = _settings(league_home, landing)
+    result = _materialize(settings, (Q1.key, Q1.key))
     assert result.success  # warn, not block: the league tables and snapshot are still built
     drift = next(
         e
@@ -183,7 +186,7 @@ def test_drift_warns_without_blocking(generated, league_home, tmp_path) -> None:
     )
     assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
     assert "OF0010" in drift.metadata["summary"].value
-    assert SnapshotStore().latest(Q1.label) is not None
+    assert snapshot_store(settings).latest(Q1.label) is not None
 
 
 def test_a_raw_file_that_fails_validation_blocks_downstream(generated, league_home, tmp_path):
@@ -193,7 +196,8 @@ def test_a_raw_file_that_fails_validation_blocks_downstream(generated, league_ho
     shutil.copy(
         landing / landing_path("ae_monthly_m1", Q1), landing / landing_path("ae_monthly_m2", Q1)
     )
-    result = _materialize(landing, (Q1.key, Q1.key))
+    settings = _settings(league_home, landing)
+    result = _materialize(settings, (Q1.key, Q1.key))
     assert not result.success
     failed = [
         e
@@ -204,7 +208,7 @@ def test_a_raw_file_that_fails_validation_blocks_downstream(generated, league_ho
     assert "month the file was fetched for" in failed[0].metadata["summary"].value
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "raw/derived_values" not in materialized and "scoring/metric_values" not in materialized
-    assert SnapshotStore().list() == []
+    assert snapshot_store(settings).list() == []
 
 
 # -- precedence ------------------------------------------------------------------------------
@@ -301,10 +305,10 @@ def test_precedence_configuration_errors(tmp_path: Path) -> None:
         metric_sources(_config(tmp_path, "  official: [carried]\n  provisional: [derived]"))
 
 
-def test_cli_provisional_needs_an_earlier_official_quarter(league_home, capsys) -> None:
-    assert main(["provisional", "--quarter", "2025/26 Q3"]) == 2
+def test_cli_provisional_needs_an_earlier_official_quarter(settings, capsys) -> None:
+    assert main(["provisional", "--quarter", "2025/26 Q3"], settings=settings) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no official quarter before 2025/26 Q3 has been run")
     assert 'league run --quarter "2025/26 Q2"' in err
-    assert main(["provisional", "--quarter", "2025/26 Q1"]) == 2
+    assert main(["provisional", "--quarter", "2025/26 Q1"], settings=settings) == 2
     assert "first quarter" in capsys.readouterr().err

@@ -30,11 +30,12 @@ import pytest
 
 from league_pipeline.audit import compare as audit
 from league_pipeline.cli import main
+from league_pipeline.cli.common import snapshot_store
 from league_pipeline.cli.runner import run_quarters
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.ingest import catalogue
-from league_pipeline.snapshots.store import SnapshotStore
 
 pytestmark = pytest.mark.slow
 
@@ -91,45 +92,45 @@ def real_landing(real_data, tmp_path_factory) -> Path:
     return landing
 
 
-def _run(league: LeagueConfig) -> dict[str, pd.DataFrame]:
+def _run(settings: Settings) -> dict[str, pd.DataFrame]:
     """Run Q1 (acute + MH) and Q2 (MH) through the job; return each quarter's audit."""
     instance = dg.DagsterInstance.ephemeral()
     out = {}
     for quarter, groups in PEER_GROUPS.items():
-        settings = league.model_dump() | {"peer_groups": groups}
+        league = LeagueConfig(
+            bootstrap_replicates=settings.bootstrap_replicates, peer_groups=groups
+        )
         (outcome,) = run_quarters(
-            [quarter], league=LeagueConfig(**settings), dagster_instance=instance
+            [quarter], settings=settings, league=league, dagster_instance=instance
         )
         assert outcome.success, outcome.problems
-        out[quarter.label] = SnapshotStore().read("audit", quarter.label)
+        out[quarter.label] = snapshot_store(settings).read("audit", quarter.label)
     return out
 
 
 @pytest.fixture(scope="module")
 def landing_run(real_landing, tmp_path_factory) -> dict[str, pd.DataFrame]:
     home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LEAGUE_HOME", str(home))
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        league = LeagueConfig(landing_dir=str(real_landing), bootstrap_replicates=200)
-        audits = _run(league)
-        lineage = {q: SnapshotStore().lineage(q) for q in audits}
-        tables = {q: SnapshotStore().read("league_table", q) for q in audits}
-        # the report the job wrote for each quarter's snapshot (v1)
-        reports = {
-            q.label: (home / "outputs" / q.slug / "v1" / "report.html").read_text(encoding="utf-8")
-            for q in PEER_GROUPS
-        }
-        cli = {
-            name: _cli(*argv)
-            for name, argv in {
-                "table": ("table", "--quarter", Q2.label, "--peer-group", MHC),
-                "audit": ("audit", "--quarter", Q1.label),
-                "csv": ("audit", "--quarter", Q1.label, "--format", "csv"),
-                "json": ("audit", "--quarter", Q2.label, "--format", "json"),
-                "strict": ("audit", "--quarter", Q1.label, "--strict"),
-            }.items()
-        }
+    settings = Settings.for_home(home, landing_dir=real_landing, bootstrap_replicates=200)
+    audits = _run(settings)
+    store = snapshot_store(settings)
+    lineage = {q: store.lineage(q) for q in audits}
+    tables = {q: store.read("league_table", q) for q in audits}
+    # the report the job wrote for each quarter's snapshot (v1)
+    reports = {
+        q.label: (home / "outputs" / q.slug / "v1" / "report.html").read_text(encoding="utf-8")
+        for q in PEER_GROUPS
+    }
+    cli = {
+        name: _cli(settings, *argv)
+        for name, argv in {
+            "table": ("table", "--quarter", Q2.label, "--peer-group", MHC),
+            "audit": ("audit", "--quarter", Q1.label),
+            "csv": ("audit", "--quarter", Q1.label, "--format", "csv"),
+            "json": ("audit", "--quarter", Q2.label, "--format", "json"),
+            "strict": ("audit", "--quarter", Q1.label, "--strict"),
+        }.items()
+    }
     return {
         "audit": audits,
         "lineage": lineage,
@@ -139,10 +140,10 @@ def landing_run(real_landing, tmp_path_factory) -> dict[str, pd.DataFrame]:
     }
 
 
-def _cli(*argv: str) -> tuple[int, str, str]:
+def _cli(settings: Settings, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
+        code = main(list(argv), settings=settings)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -334,18 +335,19 @@ def nhs_mirror(real_data, tmp_path):
 def test_http_mode_on_real_files(league_home, nhs_mirror, tmp_path):
     empty_landing = tmp_path / "landing"  # flag files are landing-only: none supplied
     empty_landing.mkdir()
-    league = LeagueConfig(
+    settings = Settings.for_home(
+        league_home,
         source_mode="http",
         http_base_url=nhs_mirror,
-        landing_dir=str(empty_landing),
+        landing_dir=empty_landing,
         bootstrap_replicates=200,
         http_retries=0,
     )
-    audits = _run(league)
+    audits = _run(settings)
     for quarter, rows in audits.items():
         for layer in EXACT_LAYERS:
             assert rows.loc[rows["layer"] == layer, "agrees"].all(), (quarter, layer)
-    lineage = SnapshotStore().lineage(Q1.label)["inputs"]
+    lineage = snapshot_store(settings).lineage(Q1.label)["inputs"]
     acute = lineage["nof_trust_data_acute"]
     assert acute["url"] == (
         f"{nhs_mirror}/wp-content/uploads/2025/09/nhs-oversight-framework-acute-trust-data.csv"

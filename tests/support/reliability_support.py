@@ -16,11 +16,11 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pytest
 
+from league_pipeline.cli.runner import instance
 from league_pipeline.core.quarters import Quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.definitions import ALL_ASSETS, run_resources
-from league_pipeline.defs.resources import LeagueConfig
 from league_pipeline.defs.sources import SOURCE_KEYS
 from league_pipeline.sample.generator import write_sample_landing
 from league_pipeline.snapshots import lake
@@ -69,38 +69,34 @@ def populated_home(tmp_path_factory) -> Path:
         return home
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(shared_landing(tmp_path_factory, [Q1, Q2]), home / "landing")
-    (home / "dagster").mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LEAGUE_HOME", str(home))
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        mp.delenv("LEAGUE_LANDING_DIR", raising=False)
-        mp.delenv("LEAGUE_LAKE_CATALOG", raising=False)
-        with dg.DagsterInstance.get() as instance:
-            result = dg.materialize(
-                ALL_ASSETS,
-                selection=PIPELINE,
-                resources=run_resources(LeagueConfig(bootstrap_replicates=REPLICATES)),
-                instance=instance,
-                raise_on_error=False,
-                tags={
-                    "dagster/asset_partition_range_start": Q1.key,
-                    "dagster/asset_partition_range_end": Q2.key,
-                },
-            )
+    settings = home_settings(home)
+    with instance(settings.dagster_home) as runs:
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=PIPELINE,
+            resources=run_resources(settings),
+            instance=runs,
+            raise_on_error=False,
+            tags={
+                "dagster/asset_partition_range_start": Q1.key,
+                "dagster/asset_partition_range_end": Q2.key,
+            },
+        )
     assert result.success, "the shared populated home could not be built"
     (home / ".complete").touch()
     return home
 
 
-def use_home(source: Path, target: Path, monkeypatch) -> Path:
-    """Copy a working home to ``target`` and make it this test's LEAGUE_HOME/DAGSTER_HOME."""
+def home_settings(home: Path) -> Settings:
+    """The settings of the working home ``home`` (everything inside it) for these tests."""
+    return Settings.for_home(home, bootstrap_replicates=REPLICATES)
+
+
+def use_home(source: Path, target: Path) -> Settings:
+    """Copy a working home to ``target``; its settings."""
     shutil.copytree(source, target)
     (target / ".complete").unlink(missing_ok=True)
-    monkeypatch.setenv("LEAGUE_HOME", str(target))
-    monkeypatch.setenv("DAGSTER_HOME", str(target / "dagster"))
-    monkeypatch.delenv("LEAGUE_LANDING_DIR", raising=False)
-    monkeypatch.delenv("LEAGUE_LAKE_CATALOG", raising=False)
-    return target
+    return home_settings(target)
 
 
 def snapshot_digests(store: SnapshotStore, quarter: Quarter, version: int) -> dict[str, str]:

@@ -210,11 +210,12 @@ def test_reporting_period_without_quarterly_dates_passes(acute) -> None:
 
 def test_check_refuses_a_staging_file_that_is_not_the_extract(league_home: Path) -> None:
     """The Dagster check reads the staged extracts; anything else is a one-line error."""
-    from league_pipeline.core import staging
+    from league_pipeline.core.staging import Staging
     from league_pipeline.defs.consistency import _extract
 
+    staging = Staging(league_home / "staging")
     engine_input = pd.DataFrame({"quarter": [Q1.label], "trust_code": ["RTX"], "x": [True]})
     staging.write_table("deficit_flags", Q1.key, engine_input)
     with pytest.raises(ValueError, match="is not the validated extract") as info:
-        _extract("deficit_flags", Q1.key)
+        _extract(staging, "deficit_flags", Q1.key)
     assert "\n" not in str(info.value) and "re-materialise sources/deficit_flags" in str(info.value)

@@ -25,6 +25,8 @@ import pandas as pd
 import pytest
 
 from league_pipeline.cli import main
+from league_pipeline.cli.common import snapshot_store
+from league_pipeline.core.settings import LAKE_BACKUPS, Settings
 from league_pipeline.snapshots import backups as backups_module
 from league_pipeline.snapshots import lake
 from league_pipeline.snapshots.lake import CatalogDamagedError
@@ -34,20 +36,15 @@ Q1 = "2025/26 Q1"
 GARBAGE = b"GARBAGE!" * 16  # written over the first 128 bytes: SQLite's header is the first 100
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+def cli(capsys, home: Path, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), settings=_settings(home))
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def _env(mp: pytest.MonkeyPatch, home: Path) -> None:
-    mp.setenv("LEAGUE_HOME", str(home))
-    mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-    mp.setenv("LEAGUE_SOURCE_MODE", "landing")
-    mp.setenv("LEAGUE_BOOTSTRAP_REPLICATES", "200")
-    mp.delenv("LEAGUE_LANDING_DIR", raising=False)
-    mp.delenv("LEAGUE_LAKE_CATALOG", raising=False)
-    mp.delenv(lake.BACKUPS_ENV, raising=False)
+def _settings(home: Path) -> Settings:
+    """The working home ``home`` with a small bootstrap; every other setting its default."""
+    return Settings.for_home(home, bootstrap_replicates=200)
 
 
 def table_hashes(store: SnapshotStore) -> dict[str, str]:
@@ -76,17 +73,14 @@ def populated(tmp_path_factory, generated_landing) -> dict:
     """A home with 2025/26 Q1 v1 (from `league run`, with outputs) and v2 (store.write)."""
     home = tmp_path_factory.mktemp("lake-safety") / "league"
     shutil.copytree(generated_landing, home / "landing")
-    with pytest.MonkeyPatch.context() as mp:
-        _env(mp, home)
-        assert main(["run", "--quarter", Q1]) == 0
-        store = SnapshotStore()
-        v1 = store.get(Q1, 1)  # v2: the same tables again (the outputs step reads them all)
-        tables = {
-            name: store.read(name, Q1, 1).drop(columns="snapshot_version") for name in v1.tables
-        }
-        v2 = store.write(Q1, tables, {**v1.lineage, "note": "second snapshot"}, run_id="manual")
-        assert v2.version == 2
-        hashes = table_hashes(store)
+    settings = _settings(home)
+    assert main(["run", "--quarter", Q1], settings=settings) == 0
+    store = snapshot_store(settings)
+    v1 = store.get(Q1, 1)  # v2: the same tables again (the outputs step reads them all)
+    tables = {name: store.read(name, Q1, 1).drop(columns="snapshot_version") for name in v1.tables}
+    v2 = store.write(Q1, tables, {**v1.lineage, "note": "second snapshot"}, run_id="manual")
+    assert v2.version == 2
+    hashes = table_hashes(store)
     assert len(hashes) == 2 * len(v1.tables)
     outputs = home / "outputs" / "2025-26-q1"
     assert [p.name for p in outputs.iterdir()] == ["v1"]
@@ -96,10 +90,9 @@ def populated(tmp_path_factory, generated_landing) -> dict:
 
 
 @pytest.fixture
-def home(populated, tmp_path, monkeypatch) -> Path:
+def home(populated, tmp_path) -> Path:
     copy = tmp_path / "league"
     shutil.copytree(populated["home"], copy)
-    _env(monkeypatch, copy)
     return copy
 
 
@@ -138,7 +131,7 @@ def test_damaged_catalog_status_run_check_restore(capsys, populated, home, fault
     broken = catalog.read_bytes() if catalog.exists() else None
 
     # status: not "no snapshots yet" with exit 0, but what is wrong and how to recover
-    code, out, err = cli(capsys, "status")
+    code, out, err = cli(capsys, home, "status")
     error, fix = error_and_fix(err)
     assert code == 1 and "no snapshots yet" not in out
     assert "lake catalog is damaged or lost" in error and str(catalog) in error
@@ -146,7 +139,7 @@ def test_damaged_catalog_status_run_check_restore(capsys, populated, home, fault
     assert "`league lake restore`" in fix
 
     # run: refused before any work, with the same error and fix; nothing written or overwritten
-    code, _, err = cli(capsys, "run", "--quarter", Q1)
+    code, _, err = cli(capsys, home, "run", "--quarter", Q1)
     assert code == 1 and "[league] running" not in err
     assert error_and_fix(err) == (error, fix)
     assert (catalog.read_bytes() if catalog.exists() else None) == broken
@@ -156,14 +149,14 @@ def test_damaged_catalog_status_run_check_restore(capsys, populated, home, fault
     assert folder_hashes(outputs / "v1") == populated["outputs_v1"]
 
     # lake check: one error line and one fix line
-    code, out, err = cli(capsys, "lake", "check")
+    code, out, err = cli(capsys, home, "lake", "check")
     error, fix = error_and_fix(err)
     assert code == 1 and out == ""
     assert error.startswith("error: the lake catalog is damaged or lost:")
     assert fix.startswith("fix: run `league lake restore`")
 
     # lake restore: the newest backup, verified; the broken catalog kept aside
-    code, out, err = cli(capsys, "lake", "restore")
+    code, out, err = cli(capsys, home, "lake", "restore")
     assert code == 0, err
     newest = sorted((home / "lake" / "backups").iterdir())[-1]
     assert f"from backup {newest}" in out
@@ -174,31 +167,32 @@ def test_damaged_catalog_status_run_check_restore(capsys, populated, home, fault
     else:
         assert kept[0].read_bytes() == broken and f"kept as {kept[0]}" in out
 
-    code, out, err = cli(capsys, "lake", "check")
+    code, out, err = cli(capsys, home, "lake", "check")
     assert code == 0, out + err
     assert f"snapshots: 2 (2025/26 Q1); data files: {len(data_before)}" in out
     assert out.splitlines()[-1] == "lake check: healthy"
 
     # every earlier snapshot survives, row for row
-    assert table_hashes(SnapshotStore()) == populated["hashes"]
-    code, out, _ = cli(capsys, "status")
+    assert table_hashes(snapshot_store(_settings(home))) == populated["hashes"]
+    code, out, _ = cli(capsys, home, "status")
     assert code == 0 and "2025/26 Q1          2" in out
 
     if fault == "truncate":  # the issue's reproduction: the next write is v3, not v1 again
-        store = SnapshotStore()
+        store = snapshot_store(_settings(home))
         frame = store.read("league_table", Q1, 1).drop(columns="snapshot_version")
         assert store.write(Q1, {"league_table": frame}, {"after": fault}).version == 3
-        code, out, _ = cli(capsys, "lake", "check")
+        code, out, _ = cli(capsys, home, "lake", "check")
         assert code == 0 and "holds 3 snapshot(s)" in out
         assert [p.name for p in outputs.iterdir()] == ["v1"]
 
 
 def test_status_and_check_of_a_new_home(capsys, league_home):
-    code, out, _ = cli(capsys, "status")
+    home = league_home
+    code, out, _ = cli(capsys, home, "status")
     assert code == 0 and "no snapshots yet" in out
-    code, out, _ = cli(capsys, "lake", "check")
+    code, out, _ = cli(capsys, home, "lake", "check")
     assert code == 0 and "no lake yet" in out and out.splitlines()[-1] == "lake check: healthy"
-    code, _, err = cli(capsys, "lake", "restore")
+    code, _, err = cli(capsys, home, "lake", "restore")
     assert code == 1 and "no catalog backup" in err
 
 
@@ -215,15 +209,13 @@ def small(n: int) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch) -> SnapshotStore:
-    monkeypatch.delenv(lake.BACKUPS_ENV, raising=False)
-    monkeypatch.delenv("LEAGUE_LAKE_CATALOG", raising=False)
+def store(tmp_path) -> SnapshotStore:
     return SnapshotStore(tmp_path / "lake")
 
 
 def test_backups_are_consistent_copies_read_back_and_pruned(tmp_path, monkeypatch):
-    monkeypatch.setenv(lake.BACKUPS_ENV, "2")
-    store = SnapshotStore(tmp_path / "lake")
+    assert SnapshotStore(tmp_path / "lake").backups_kept == LAKE_BACKUPS == 5
+    store = SnapshotStore(tmp_path / "lake", backups=2)
     for n in (3, 4, 5):
         store.write(Q1, small(n), {"n": n})
     backups = lake.list_backups(store.spec)
@@ -253,8 +245,7 @@ def test_backups_are_consistent_copies_read_back_and_pruned(tmp_path, monkeypatc
     assert any("the newest backup lacks 2025-26-q1/v4" in w for w in report.warnings)
 
     with pytest.raises(ValueError, match="LEAGUE_LAKE_BACKUPS='x' is not a whole number"):
-        monkeypatch.setenv(lake.BACKUPS_ENV, "x")
-        SnapshotStore(tmp_path / "lake")
+        Settings.from_env({"LEAGUE_LAKE_BACKUPS": "x"})
 
 
 def test_restore_skips_bad_backups_and_versions_are_never_reused(store, tmp_path):
@@ -328,8 +319,7 @@ def test_orphans_of_snapshots_a_backup_holds_are_told_apart_and_kept(store, caps
     store.restore(lake.list_backups(store.spec)[-1], force=True)  # the catalog "lost" v2
     report = store.check()
     assert any("belong to snapshots a backup holds" in p for p in report.problems)
-    monkeypatch.setenv("LEAGUE_HOME", str(store.root.parent))
-    code, _, err = cli(capsys, "lake", "remove-orphans")
+    code, _, err = cli(capsys, store.root.parent, "lake", "remove-orphans")
     assert code == 2 and "a catalog backup holds" in err
     assert len(list(store.spec.data_path.rglob("*.parquet"))) == 2
 

@@ -36,8 +36,9 @@ from outputs_support import Q1, build_real_home
 from league_pipeline.cli import main
 from league_pipeline.core.atomic import _umask
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.ingest.store import SourceStore
-from league_pipeline.outputs import exports, folder, outputs_dir, publish
+from league_pipeline.outputs import exports, folder, publish
 from league_pipeline.snapshots.store import SnapshotStore
 
 QUARTER = parse_quarter(Q1)
@@ -51,12 +52,10 @@ def built_home(tmp_path_factory, acute_bytes, mh_bytes) -> Path:
 
 
 @pytest.fixture
-def home(built_home, tmp_path, monkeypatch) -> Path:
-    """A copy of the built home, as this test's LEAGUE_HOME (no outputs written yet)."""
+def home(built_home, tmp_path) -> Path:
+    """A copy of the built home, this test's working home (no outputs written yet)."""
     target = tmp_path / "home"
     shutil.copytree(built_home, target)
-    monkeypatch.setenv("LEAGUE_HOME", str(target))
-    monkeypatch.delenv("LEAGUE_LAKE_CATALOG", raising=False)
     return target
 
 
@@ -65,32 +64,33 @@ def _publish(home: Path, **kwargs):
         Q1,
         store=SnapshotStore(home / "lake"),
         source_store=SourceStore(home / "sources"),
+        root=home / "outputs",
         **kwargs,
     )
 
 
-def _quarter_folder() -> Path:
-    return outputs_dir() / QUARTER.slug
+def _quarter_folder(home: Path) -> Path:
+    return home / "outputs" / QUARTER.slug
 
 
-def _entries() -> list[str]:
-    return sorted(p.name for p in _quarter_folder().iterdir())
+def _entries(home: Path) -> list[str]:
+    return sorted(p.name for p in _quarter_folder(home).iterdir())
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+def run(capsys, home: Path, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), settings=Settings.for_home(home))
     out, err = capsys.readouterr()
     return code, out, err
 
 
 def test_a_complete_version_folder_has_a_manifest_of_every_file(home):
     outputs = _publish(home)
-    final = outputs_dir() / QUARTER.slug / "v1"
-    assert outputs.folder == final and _entries() == ["v1"]  # no temporary folder left
+    final = home / "outputs" / QUARTER.slug / "v1"
+    assert outputs.folder == final and _entries(home) == ["v1"]  # no temporary folder left
     assert all(p.is_file() and final in p.parents for p in outputs.files)
     assert outputs.report == final / "report.html"
     assert folder.state(final) == folder.COMPLETE
-    assert folder.version_state(QUARTER, 1) == folder.COMPLETE
+    assert folder.version_state(QUARTER, 1, home / "outputs") == folder.COMPLETE
     manifest = (final / folder.MANIFEST).read_text()
     listed = {p.relative_to(final).as_posix() for p in outputs.files}
     assert listed == {
@@ -106,7 +106,7 @@ def test_a_complete_version_folder_has_a_manifest_of_every_file(home):
 
     # the same version written again replaces the folder whole: swapped in one step
     again = _publish(home)
-    assert again.folder == final and _entries() == ["v1"]
+    assert again.folder == final and _entries(home) == ["v1"]
     assert folder.state(final) == folder.COMPLETE
 
 
@@ -115,7 +115,7 @@ def test_replacing_without_an_atomic_swap(home, monkeypatch):
     _publish(home)
     monkeypatch.setattr(folder, "_exchange", lambda a, b: False)
     again = _publish(home)
-    assert _entries() == ["v1"] and folder.state(again.folder) == folder.COMPLETE
+    assert _entries(home) == ["v1"] and folder.state(again.folder) == folder.COMPLETE
 
 
 def _enospc_on_call(n: int):
@@ -152,8 +152,8 @@ def test_a_failure_part_way_leaves_no_version_folder(home, monkeypatch, where):
         _publish(home)
     if where.startswith("official"):
         assert calls["n"] == 3  # two files were written before the disk filled
-    assert _entries() == []  # no v1, no temporary folder
-    assert folder.version_state(QUARTER, 1) == folder.MISSING
+    assert _entries(home) == []  # no v1, no temporary folder
+    assert folder.version_state(QUARTER, 1, home / "outputs") == folder.MISSING
 
 
 def test_a_failed_rewrite_leaves_the_complete_folder_as_it_was(home, monkeypatch):
@@ -162,13 +162,13 @@ def test_a_failed_rewrite_leaves_the_complete_folder_as_it_was(home, monkeypatch
     monkeypatch.setattr(publish, "build_report", _fail)
     with pytest.raises(RuntimeError):
         _publish(home)
-    assert _entries() == ["v1"]
+    assert _entries(home) == ["v1"]
     assert {p: p.read_bytes() for p in first.files} == before
     assert folder.state(first.folder) == folder.COMPLETE
 
 
 def test_stale_temporary_folders_go_and_live_ones_stay(home, tmp_path):
-    quarter = _quarter_folder()
+    quarter = _quarter_folder(home)
     quarter.mkdir(parents=True)
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -195,7 +195,7 @@ def test_stale_temporary_folders_go_and_live_ones_stay(home, tmp_path):
     other = quarter / ".v1.tmp-notours"  # not a name this module makes
     other.mkdir()
     try:
-        removed = folder.remove_stale(outputs_dir())
+        removed = folder.remove_stale(home / "outputs")
         assert set(removed) == {killed, unlocked, old}
         assert locked.exists() and starting.exists() and other.exists()
         # a write of any version removes the stale ones too, and leaves live ones alone
@@ -204,15 +204,17 @@ def test_stale_temporary_folders_go_and_live_ones_stay(home, tmp_path):
         assert not killed.exists() and locked.exists() and starting.exists()
     finally:
         os.close(lock_fd)
-    assert folder.remove_stale(outputs_dir()) == [locked]  # its writer has gone now
+    assert folder.remove_stale(home / "outputs") == [locked]  # its writer has gone now
 
 
 CHILD = r"""
 import sys, time
 from pathlib import Path
+from league_pipeline.ingest.store import SourceStore
 from league_pipeline.outputs import publish as pub
+from league_pipeline.snapshots.store import SnapshotStore
 
-ready = Path(sys.argv[1])
+ready, home = Path(sys.argv[1]), Path(sys.argv[3])
 write_insights = pub.write_insights
 
 
@@ -224,7 +226,12 @@ def paused(*args, **kwargs):  # the official files and snapshot Parquet are writ
 
 
 pub.write_insights = paused
-pub.publish(sys.argv[2])
+pub.publish(
+    sys.argv[2],
+    store=SnapshotStore(home / "lake"),
+    source_store=SourceStore(home / "sources"),
+    root=home / "outputs",
+)
 """
 
 
@@ -233,8 +240,7 @@ def test_sigkill_mid_outputs_leaves_no_version_then_status_and_export_recover(
 ):
     ready = tmp_path / "ready"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(ready), Q1],
-        env={**os.environ, "LEAGUE_HOME": str(home)},
+        [sys.executable, "-c", CHILD, str(ready), Q1, str(home)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -254,13 +260,13 @@ def test_sigkill_mid_outputs_leaves_no_version_then_status_and_export_recover(
     assert child.returncode == -signal.SIGKILL
 
     # the killed writer left its temporary folder, with the files written so far, and no v1
-    entries = _entries()
+    entries = _entries(home)
     assert len(entries) == 1 and entries[0].startswith(f".v1.tmp-{child.pid}-")
-    half = _quarter_folder() / entries[0]
+    half = _quarter_folder(home) / entries[0]
     assert len(list((half / "official").iterdir())) == 8 and not (half / "report.html").exists()
-    assert folder.version_state(QUARTER, 1) == folder.MISSING
+    assert folder.version_state(QUARTER, 1, home / "outputs") == folder.MISSING
 
-    code, out, err = run(capsys, "status")
+    code, out, err = run(capsys, home, "status")
     assert code == 0, err
     q1 = next(line for line in out.splitlines() if line.startswith(f"{Q1}  "))
     assert q1.split()[-1] == "missing"
@@ -269,43 +275,43 @@ def test_sigkill_mid_outputs_leaves_no_version_then_status_and_export_recover(
         "write them"
     ) in out
 
-    code, out, err = run(capsys, "export", "--quarter", Q1)
+    code, out, err = run(capsys, home, "export", "--quarter", Q1)
     assert code == 0, err
     assert "outputs missing, writing all of them" in err
-    assert _entries() == ["v1"]  # the whole folder, and the dead writer's folder is gone
-    final = _quarter_folder() / "v1"
+    assert _entries(home) == ["v1"]  # the whole folder, and the dead writer's folder is gone
+    final = _quarter_folder(home) / "v1"
     assert folder.state(final) == folder.COMPLETE and (final / "report.html").exists()
     assert f"8 files in {final / 'official'}" in out
 
-    code, out, _ = run(capsys, "status")
+    code, out, _ = run(capsys, home, "status")
     q1 = next(line for line in out.splitlines() if line.startswith(f"{Q1}  "))
     assert q1.split()[-1] == "complete" and f"outputs missing for {Q1}" not in out
 
     # with the folder complete, export rewrites its own files in place
-    code, _, err = run(capsys, "export", "--quarter", Q1)
+    code, _, err = run(capsys, home, "export", "--quarter", Q1)
     assert code == 0 and "writing all of them" not in err
     assert folder.state(final) == folder.COMPLETE
 
 
 def test_report_writes_a_missing_folder_whole(home, capsys):
-    code, out, err = run(capsys, "report", "--quarter", Q1)
+    code, out, err = run(capsys, home, "report", "--quarter", Q1)
     assert code == 0, err
-    final = _quarter_folder() / "v1"
+    final = _quarter_folder(home) / "v1"
     assert out.startswith(str(final / "report.html"))
-    assert folder.state(final) == folder.COMPLETE and _entries() == ["v1"]
+    assert folder.state(final) == folder.COMPLETE and _entries(home) == ["v1"]
 
 
 def test_a_folder_without_a_manifest_is_incomplete_and_rebuilt(home, capsys):
-    final = _quarter_folder() / "v1"
+    final = _quarter_folder(home) / "v1"
     (final / "official").mkdir(parents=True)
     (final / "official" / "left-by-an-old-run.csv").write_text("x")  # 12 of 26 files, say
     assert folder.state(final) == folder.INCOMPLETE
-    code, out, _ = run(capsys, "status")
+    code, out, _ = run(capsys, home, "status")
     assert f"outputs incomplete for {Q1} v1" in out
 
-    code, _, err = run(capsys, "export", "--quarter", Q1)
+    code, _, err = run(capsys, home, "export", "--quarter", Q1)
     assert code == 0 and "outputs incomplete, writing all of them" in err
-    assert folder.state(final) == folder.COMPLETE and _entries() == ["v1"]
+    assert folder.state(final) == folder.COMPLETE and _entries(home) == ["v1"]
     assert not (final / "official" / "left-by-an-old-run.csv").exists()
 
     # a file listed in the manifest deleted by hand: incomplete again

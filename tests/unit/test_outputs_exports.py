@@ -195,20 +195,20 @@ def test_wording_falls_back_to_the_catalogue_without_the_sources(real, tmp_path)
 
 def test_vega_bundle_is_made_once_and_kept_in_the_cache(tmp_path, monkeypatch):
     """vl-convert bundles Vega on every call (~2.5 s): the report keeps it in the cache folder
-    (LEAGUE_CACHE_DIR here), so a later process reads the file instead of bundling again."""
+    (the settings' cache_dir), so a later process reads the file instead of bundling again."""
     from league_pipeline.outputs.report import charts
 
-    monkeypatch.setenv("LEAGUE_CACHE_DIR", str(tmp_path / "cache"))
+    cache = tmp_path / "cache"
     calls = []
     monkeypatch.setattr(
         charts.vlc, "javascript_bundle", lambda: calls.append(1) or "vega();</script>"
     )
     charts.vega_bundle.cache_clear()
     try:
-        first = charts.vega_bundle()
-        cached = list((tmp_path / "cache").glob("vega-bundle-vl-convert-*.js"))
+        first = charts.vega_bundle(cache)
+        cached = list(cache.glob("vega-bundle-vl-convert-*.js"))
         charts.vega_bundle.cache_clear()  # as in a new process
-        again = charts.vega_bundle()
+        again = charts.vega_bundle(cache)
     finally:
         charts.vega_bundle.cache_clear()
     assert first == again == "vega();<\\/script>"  # safe to inline in a <script> element
@@ -223,11 +223,10 @@ def test_vega_bundle_without_a_writable_cache_still_makes_the_report(tmp_path, m
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder would go")
-    monkeypatch.setenv("LEAGUE_CACHE_DIR", str(blocker / "cache"))
     monkeypatch.setattr(charts.vlc, "javascript_bundle", lambda: "vega();")
     charts.vega_bundle.cache_clear()
     try:
-        assert charts.vega_bundle() == "vega();"
+        assert charts.vega_bundle(blocker / "cache") == "vega();"
     finally:
         charts.vega_bundle.cache_clear()
     assert blocker.read_text() == "a file where the cache folder would go"

@@ -19,6 +19,7 @@ from outputs_support import write_snapshot as write_real_snapshot
 
 from league_pipeline.cli import main
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.settings import Settings
 from league_pipeline.outputs.explain import Explainer, UnknownTrustError, explain_trust
 from league_pipeline.outputs.movement import (
     NOT_SIGNIFICANT,
@@ -247,11 +248,11 @@ def test_an_identical_rerun_has_no_changes_and_single_versions_are_refused(real)
 
 
 @pytest.fixture
-def cli(real, monkeypatch, capsys):
-    monkeypatch.setenv("LEAGUE_HOME", str(real.home))
+def cli(real, capsys):
+    settings = Settings.for_home(real.home)
 
     def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
+        code = main(list(argv), settings=settings)
         out, err = capsys.readouterr()
         return code, out, err
 

@@ -26,6 +26,7 @@ from outputs_support import ACUTE_KIND, MHC_KIND, Q1, Q2, RealHome, write_snapsh
 
 from league_pipeline.cli import main
 from league_pipeline.cli.common import terminal_safe, terminal_safe_frame
+from league_pipeline.core.settings import Settings
 from league_pipeline.formats.nof import read_nof_league_table, read_nof_trust_data
 from league_pipeline.ingest.store import SourceStore
 from league_pipeline.outputs.exports import neutralise_cell, neutralise_formulas
@@ -98,13 +99,12 @@ def hostile_home(tmp_path_factory, acute_bytes, mh_bytes) -> RealHome:
 
 
 @pytest.fixture
-def at_home(hostile_home, monkeypatch) -> RealHome:
-    monkeypatch.setenv("LEAGUE_HOME", str(hostile_home.home))
+def at_home(hostile_home) -> RealHome:
     return hostile_home
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+def run(capsys, home: RealHome, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), settings=Settings.for_home(home.home))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -188,7 +188,7 @@ def _assert_terminal_safe(out: str) -> None:
 
 
 def test_league_table_prints_hostile_names_escaped(capsys, at_home):
-    code, out, err = run(capsys, "table", "--quarter", Q1, "--version", "1")
+    code, out, err = run(capsys, at_home, "table", "--quarter", Q1, "--version", "1")
     assert code == 0, err
     _assert_terminal_safe(out)
     lines = out.splitlines()
@@ -209,17 +209,17 @@ def test_league_table_prints_hostile_names_escaped(capsys, at_home):
 
 def test_explain_movement_revisions_and_status_print_names_escaped(capsys, at_home):
     for code_ in TERMINAL_NAMES:
-        code, out, err = run(capsys, "explain", code_, "--quarter", Q1, "--version", "1")
+        code, out, err = run(capsys, at_home, "explain", code_, "--quarter", Q1, "--version", "1")
         assert code == 0, err
         _assert_terminal_safe(out)
         assert out.splitlines()[0] == f"{terminal_safe(TERMINAL_NAMES[code_])} ({code_}), " + (
             "2025/26 Q1 (snapshot v1)"
         )
     # --json escapes them as JSON does
-    code, out, _ = run(capsys, "explain", "R0A", "--quarter", Q1, "--json")
+    code, out, _ = run(capsys, at_home, "explain", "R0A", "--quarter", Q1, "--json")
     assert code == 0 and ESC not in out and "\\u001b[2J" in out
 
-    code, out, err = run(capsys, "movement", "--quarter", Q2, "--all")
+    code, out, err = run(capsys, at_home, "movement", "--quarter", Q2, "--all")
     assert code == 0, err
     _assert_terminal_safe(out)
     shown = [name for name in at_home.mh_names.values() if name in TERMINAL_NAMES.values()]
@@ -227,17 +227,17 @@ def test_explain_movement_revisions_and_status_print_names_escaped(capsys, at_ho
     for name in shown:
         assert terminal_safe(name[:45]) in out
 
-    code, out, err = run(capsys, "revisions", "--quarter", Q1, "--all")
+    code, out, err = run(capsys, at_home, "revisions", "--quarter", Q1, "--all")
     assert code == 0, err
     _assert_terminal_safe(out)
     assert "R0D" in out and "Fake Trust\\n1" in out
 
-    code, out, err = run(capsys, "status")
+    code, out, err = run(capsys, at_home, "status")
     assert code == 0, err
     _assert_terminal_safe(out)
 
     # an unknown trust code typed with escapes comes back escaped in the one error line
-    code, out, err = run(capsys, "explain", f"{ESC}[2J", "--quarter", Q1)
+    code, out, err = run(capsys, at_home, "explain", f"{ESC}[2J", "--quarter", Q1)
     assert code == 2 and ESC not in err
 
 
@@ -331,9 +331,9 @@ def test_insights_and_cli_csvs_neutralise_formula_names(capsys, at_home, tmp_pat
     assert {"'" + n for n in formula} <= set(explanations["trust_name"])
 
     moves_csv, revisions_csv = tmp_path / "moves.csv", tmp_path / "revisions.csv"
-    code, _, err = run(capsys, "movement", "--quarter", Q2, "--csv", str(moves_csv))
+    code, _, err = run(capsys, at_home, "movement", "--quarter", Q2, "--csv", str(moves_csv))
     assert code == 0, err
-    code, _, err = run(capsys, "revisions", "--quarter", Q1, "--csv", str(revisions_csv))
+    code, _, err = run(capsys, at_home, "revisions", "--quarter", Q1, "--csv", str(revisions_csv))
     assert code == 0, err
     for path in (moves_csv, revisions_csv):
         rows = _cells(path.read_bytes())

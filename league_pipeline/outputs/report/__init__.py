@@ -200,11 +200,12 @@ def build_report(
     progress: Callable[[str], None] | None = None,
     explainer: Explainer | None = None,
     moves_frame: pd.DataFrame | None = None,
+    cache_dir: Path | None = None,
 ) -> str:
     """The report's HTML text for one snapshot (with the previous quarter, if given, for
     movement, and the revision that produced this version, if any). ``explainer`` and
     ``moves_frame`` (the movement against ``previous``) are made here unless the caller
-    already has them."""
+    already has them; ``cache_dir`` keeps the Vega bundle (:func:`.charts.vega_bundle`)."""
     say = progress or (lambda _m: None)
     quarter = results.quarter
     table = results.league_table
@@ -310,7 +311,7 @@ def build_report(
         "revision": revision_context,
         "trusts": trust_pages,
         "segment_colours": charts.SEGMENT_COLOURS,
-        "vega_bundle": charts.vega_bundle(),
+        "vega_bundle": charts.vega_bundle(cache_dir),
     }
     return _environment().get_template("report.html.j2").render(**context)
 
@@ -320,12 +321,13 @@ def write_report(
     out_path: Path,
     version: int | None = None,
     *,
-    store: SnapshotStore | None = None,
+    store: SnapshotStore,
     results: QuarterResults | None = None,
     progress: Callable[[str], None] | None = None,
+    cache_dir: Path | None = None,
 ) -> Path:
-    """Build the report of a quarter's snapshot (latest unless ``version``) and write it."""
-    store = store or SnapshotStore()
+    """Build the report of a quarter's snapshot (latest unless ``version``) and write it
+    (``cache_dir``: where the Vega bundle is kept, :func:`.charts.vega_bundle`)."""
     results = results or load_quarter(quarter, version, store=store)
     html = build_report(
         results,
@@ -333,5 +335,6 @@ def write_report(
         revised=latest_revision(results.quarter, results.version, store=store),
         versions=[i.version for i in store.list(results.quarter)],
         progress=progress,
+        cache_dir=cache_dir,
     )
     return write_bytes(Path(out_path), html.encode("utf-8"))

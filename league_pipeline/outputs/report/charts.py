@@ -14,13 +14,13 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+from pathlib import Path
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
-from league_pipeline.core import paths
 from league_pipeline.core.atomic import write_bytes
 from league_pipeline.core.peer_groups import PEER_GROUPS
 
@@ -202,21 +202,27 @@ def to_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     return chart.to_dict()
 
 
+def _bundle() -> str:
+    return vlc.javascript_bundle().replace("</script", "<\\/script")
+
+
 @functools.cache
-def vega_bundle() -> str:
+def vega_bundle(cache_dir: Path | None = None) -> str:
     """Vega, Vega-Lite and Vega-Embed as one script (shipped inside vl-convert), safe to inline
     in a ``<script>`` element.
 
-    vl-convert bundles the libraries on each call (about 2.5 s), so the result is kept in the
-    cache folder (:func:`league_pipeline.core.paths.cache_dir`) under vl-convert's version: a new
-    process reads it back instead.
+    vl-convert bundles the libraries on each call (about 2.5 s), so the result is kept in
+    ``cache_dir`` (the settings' cache folder) under vl-convert's version: a new process reads
+    it back instead. Without ``cache_dir`` it is made in every process.
     """
-    cached = paths.cache_dir() / f"vega-bundle-vl-convert-{vlc.__version__}.js"
+    if cache_dir is None:
+        return _bundle()
+    cached = Path(cache_dir) / f"vega-bundle-vl-convert-{vlc.__version__}.js"
     try:
         return cached.read_text(encoding="utf-8")
     except OSError:
         pass  # not made yet, or the cache folder cannot be read
-    bundle = vlc.javascript_bundle().replace("</script", "<\\/script")
+    bundle = _bundle()
     try:
         write_bytes(cached, bundle.encode("utf-8"))
     except OSError as exc:  # a read-only or missing home: the report is made all the same
