@@ -5,4 +5,7 @@ repository's ``assets/`` folder and the pandera schemas in ``schemas/``. Both ar
 :mod:`league_pipeline.core.paths` so that editable and wheel installs behave the same.
 """
 
-__version__ = "0.1.0"
+try:  # written when the package is built or installed (hatch-vcs): "0.1.1.devN+g<commit>"
+    from league_pipeline._version import __version__
+except ImportError:  # a source tree on the path that was never built or installed
+    __version__ = "0+unknown"

@@ -22,20 +22,37 @@ from league_pipeline.validation.validate import schema_version
 
 @cache
 def code_version() -> str:
-    """Package version plus the git commit of the checkout, when there is one."""
-    repo = Path(__file__).resolve().parents[2]
+    """The package version with the commit the code came from.
+
+    An installed wheel carries its commit in its version (``0.1.1.devN+g<commit>``): hatch-vcs
+    recorded it when the wheel was built (``league_pipeline/_version.py``), and no git is needed.
+    A git checkout (an editable install, or the source tree on the path) asks git instead, since
+    the version recorded when it was installed goes stale with the next commit:
+    ``<version>+g<commit>``, with ``.dirty`` when tracked files have changed.
+    """
+    commit = _checkout_commit(Path(__file__).resolve().parents[2])
+    if commit is None:
+        return __version__
+    return f"{__version__.split('+')[0]}+{commit}"
+
+
+def _checkout_commit(root: Path) -> str | None:
+    """``g<commit>[.dirty]`` when ``root`` is the top of a git checkout; None otherwise (a wheel
+    installed anywhere, even in a virtualenv inside a checkout, or no git)."""
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=5, check=True
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
 
     try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            return None
         sha = git("rev-parse", "--short=12", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
-        return __version__
-    return f"{__version__}+g{sha}{'.dirty' if dirty else ''}"
+        return None
+    return f"g{sha}{'.dirty' if dirty else ''}"
 
 
 def snapshot_lineage(
