@@ -50,10 +50,12 @@ def task_pipeline() -> dict:
     started = time.perf_counter()
     from league_pipeline.cli.runner import run_quarters
     from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.core.settings import Settings
 
     imported = time.perf_counter()
     lines: list[str] = []
-    outcome = run_quarters([parse_quarter(QUARTER)], progress=lines.append)[0]
+    settings = Settings.from_env()  # the child's environment, as for `league run`
+    outcome = run_quarters([parse_quarter(QUARTER)], settings=settings, progress=lines.append)[0]
     finished = time.perf_counter()
     if not outcome.success:
         raise SystemExit(f"the run failed: {outcome.problems}")
@@ -62,12 +64,14 @@ def task_pipeline() -> dict:
 
 
 def task_floor(repeats: str) -> dict:
-    from league_pipeline.core import staging
     from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.core.settings import Settings
+    from league_pipeline.core.staging import Staging, engine_table
     from league_pipeline.scoring.engine import OUTPUT_TABLES, ScoringSession
 
     key = parse_quarter(QUARTER).key
-    files = {name: staging.existing_path(staging.engine_table(name), key) for name in ENGINE_INPUTS}
+    staging = Staging(Settings.from_env().layout.staging)
+    files = {name: staging.existing_path(engine_table(name), key) for name in ENGINE_INPUTS}
     times = []
     for _ in range(int(repeats)):
         started = time.perf_counter()
@@ -82,8 +86,9 @@ def task_floor(repeats: str) -> dict:
 
 def task_sql_floor(repeats: str) -> dict:
     """Every SQL statement the pipeline runs up to the snapshot, directly in DuckDB."""
-    from league_pipeline.core import staging
     from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.core.settings import Settings
+    from league_pipeline.core.staging import Staging, engine_table
     from league_pipeline.defs.derived import RAW_SOURCE_SPECS
     from league_pipeline.derivation.derive import Derivation
     from league_pipeline.scoring.engine import OUTPUT_TABLES, ScoringSession
@@ -91,7 +96,8 @@ def task_sql_floor(repeats: str) -> dict:
 
     quarter = parse_quarter(QUARTER)
     key = quarter.key
-    files = {name: staging.existing_path(staging.engine_table(name), key) for name in ENGINE_INPUTS}
+    staging = Staging(Settings.from_env().layout.staging)
+    files = {name: staging.existing_path(engine_table(name), key) for name in ENGINE_INPUTS}
     times = []
     for _ in range(int(repeats)):
         started = time.perf_counter()
@@ -153,8 +159,8 @@ def task_library(replicates: str) -> dict:
     """Sources to snapshot with the library functions, no Dagster."""
     import pandas as pd
 
-    from league_pipeline.core import paths
     from league_pipeline.core.quarters import parse_quarter
+    from league_pipeline.core.settings import Settings
     from league_pipeline.defs.sources import SOURCE_SPECS
     from league_pipeline.ingest.acquire import acquire
     from league_pipeline.ingest.store import SourceStore
@@ -166,13 +172,12 @@ def task_library(replicates: str) -> dict:
     from league_pipeline.validation.validate import validate
 
     quarter = parse_quarter(QUARTER)
+    landing = Settings.from_env().landing_dir
     started = time.perf_counter()
     frames = {}
     store = SourceStore(Path(tempfile.mkdtemp(prefix="league-bench-sources-")))
     for spec in SOURCE_SPECS:
-        stored = acquire(
-            spec.kind, quarter, mode="landing", store=store, landing_dir=paths.landing_dir()
-        )
+        stored = acquire(spec.kind, quarter, mode="landing", store=store, landing_dir=landing)
         frames[spec.kind] = spec.read(stored, quarter)
         assert validate(frames[spec.kind], spec.schema, expected_quarter=quarter.label).passed
     nof = {k: frames[k] for k in consistency.NOF_KIND_GROUPS}
