@@ -24,11 +24,6 @@ def real_data_path() -> Path:
     )
 
 
-# range runs share their quarters' outputs among two worker processes whatever the machine's
-# core count, so the suite always exercises the pool (test_workers.py, test_backfill.py)
-os.environ.setdefault("LEAGUE_WORKERS", "2")
-
-
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     return real_data_path()

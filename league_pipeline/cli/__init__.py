@@ -37,7 +37,7 @@ examples:
   league sample-data                          write the synthetic sample data (labelled so)
   league run --quarter "2025/26 Q1"           fetch, validate, score and snapshot a quarter
   league backfill --from "2025/26 Q1" --to "2025/26 Q4"
-  league backfill --parallel 2                one run per quarter, two processes at a time
+  league backfill --parallel 2                one run, two steps at a time in processes of their own
   league status                               which quarters have snapshots, and their versions
   league table --quarter "2025/26 Q1" --peer-group ambulance
   league explain ZA001 --quarter "2025/26 Q2" why a trust got its score, segment and rank
@@ -46,8 +46,7 @@ examples:
                                               revisions)
 
 environment: LEAGUE_HOME (working folder, default ./.league), LEAGUE_SOURCE_MODE (landing|http),
-LEAGUE_LANDING_DIR, LEAGUE_HTTP_BASE_URL, LEAGUE_WORKERS (worker processes of a range run,
-default one per core up to 2), DAGSTER_HOME (default $LEAGUE_HOME/dagster).
+LEAGUE_LANDING_DIR, LEAGUE_HTTP_BASE_URL, DAGSTER_HOME (default $LEAGUE_HOME/dagster).
 """
 
 

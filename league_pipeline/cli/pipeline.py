@@ -76,10 +76,12 @@ def peer_groups_arg(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _run(quarters, args: argparse.Namespace, *, single_run: bool, parallel: int = 1) -> int:
+def _run(quarters, args: argparse.Namespace, *, single_run: bool) -> int:
     from league_pipeline.cli.runner import run_quarters, with_peer_groups
     from league_pipeline.defs.resources import league_config
 
+    if args.parallel is not None and args.parallel < 1:
+        raise CliError(f"--parallel must be 1 or more, not {args.parallel}")
     settings = args.settings
     check_landing(settings, quarters)
     league = with_peer_groups(league_config(settings), args.peer_groups)
@@ -88,7 +90,7 @@ def _run(quarters, args: argparse.Namespace, *, single_run: bool, parallel: int 
     outcomes = run_quarters(
         quarters,
         single_run=single_run,
-        parallel=parallel,
+        parallel=args.parallel,
         league=league,
         progress=progress,
         log_level=log_level(args),
@@ -111,11 +113,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from league_pipeline.core.quarters import parse_quarter, quarter_range
 
     quarters = quarter_range(parse_quarter(args.start), parse_quarter(args.end))
-    if args.parallel is not None and args.parallel < 1:
-        raise CliError(f"--parallel must be 1 or more, not {args.parallel}")
-    parallel = args.parallel or 1
-    single_run = not (args.per_quarter or parallel > 1)
-    return _run(quarters, args, single_run=single_run, parallel=parallel)
+    return _run(quarters, args, single_run=not args.per_quarter)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -132,6 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("run", help="fetch, validate, score and snapshot quarter(s)")
     p.add_argument("--quarter", action="append", required=True, help='e.g. "2025/26 Q1"')
+    _parallel_option(p)
     _peer_groups_option(p)
     p.set_defaults(func=cmd_run)
 
@@ -139,14 +138,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="start", default="2025/26 Q1", help="first quarter")
     p.add_argument("--to", dest="end", default="2025/26 Q4", help="last quarter")
     p.add_argument("--per-quarter", action="store_true", help="one run per quarter, in turn")
+    _parallel_option(p)
+    _peer_groups_option(p)
+    p.set_defaults(func=cmd_backfill)
+
+
+def _parallel_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--parallel",
         type=int,
         metavar="N",
-        help="one run per quarter, N at a time, each in its own process (implies --per-quarter)",
+        help=(
+            "run N steps of a run at a time, each in a process of its own (Dagster's "
+            "multiprocess executor); default 1: one after another in this process"
+        ),
     )
-    _peer_groups_option(p)
-    p.set_defaults(func=cmd_backfill)
 
 
 def _peer_groups_option(p: argparse.ArgumentParser) -> None:

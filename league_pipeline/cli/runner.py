@@ -1,45 +1,58 @@
-"""Execute the Dagster job from Python: the CLI's ``run`` and ``backfill``, and the tests.
+"""Start runs of the code location's job from Python: the CLI's ``run`` and ``backfill``, and the
+tests.
 
-Belongs here: launching ``quarterly_league_job`` in-process against a persistent Dagster
-instance (``DAGSTER_HOME``, so the runs show in ``dagster dev``), one run for a range of quarters
-or one run a quarter (optionally several quarters at once, each in its own process), turning
-Dagster's events into one progress line per step, and turning the outcome into something a
-person can act on (what failed, why, and the fix).
+Belongs here: executing ``quarterly_league_job`` as the code location defines it
+(``league_pipeline.definitions.defs``, through :func:`dagster.execute_job` and a reconstructable
+job) against the persistent instance in the settings' Dagster home; the tags that put such a run
+on the job's page and in its partitions view in the Dagster UI, as the UI tags its own runs; the
+run config (the executor, the run's settings as resource config); one run for a range of
+quarters or one run a quarter, one after another; one progress line per finished step, read from
+the run's events in the instance; and turning the outcome into something a person can act on
+(what failed, why, and the fix).
 
-Parallel per-quarter runs are safe: each scoring step uses its own in-memory DuckDB, staging
-files are per quarter, the source store is content-addressed with a file lock, and the snapshot
-store serialises writers with its own lock (see :mod:`league_pipeline.snapshots.store`), so workers
-never see a lock error. Each worker is a separate OS process (``spawn``) with its own Dagster
-run in the same instance.
-
-Dagster itself is imported lazily so that a worker process can silence Dagster's beta notices
-before the asset definitions are built.
+Parallel work is Dagster's: ``parallel`` is the executor's ``max_concurrent`` inside a run
+(``defs/automation.py``); across runs it is the instance's run queue (``deploy/dagster.yaml``).
 """
 
 from __future__ import annotations
 
-import logging
-import multiprocessing as mp
 import threading
 import uuid
-import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from league_pipeline.core.quarters import Quarter, parse_quarter
+from league_pipeline.core.quarters import Quarter
 from league_pipeline.core.settings import Settings
-from league_pipeline.defs.resources import LeagueConfig, league_config
+from league_pipeline.defs.resources import LeagueConfig, league_config, run_resources
 
 if TYPE_CHECKING:
     import dagster as dg
 
 JOB_NAME = "quarterly_league_job"
-PROGRESS_LOGGER = "league_progress"
+# workspace.yaml's location_name, and Dagster's name for the repository of a Definitions object
+CODE_LOCATION = "league_pipeline"
+REPOSITORY = "__repository__"
+# What the UI sets on the runs it launches and filters on. The job's page and its partitions
+# view ask for runs with the job's name and `.dagster/repository` = <repository>@<location>.
+REPOSITORY_TAG = ".dagster/repository"
+CODE_LOCATION_TAG = "dagster/code_location"
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"  # a range in one run (single-run
+RANGE_END_TAG = "dagster/asset_partition_range_end"  # backfill policy on every asset)
 BACKFILL_TAG = "league/backfill"  # groups the runs of one `league backfill`
-MODE_TAG = "league/run_mode"  # single_run, per_quarter or parallel
+MODE_TAG = "league/run_mode"  # single_run or per_quarter
+REQUEST_TAG = "league/request"  # the runner's own id for a run it starts, to follow its events
+
+# the events a progress line is made from
+PROGRESS_EVENTS = (
+    "ASSET_MATERIALIZATION",
+    "ASSET_CHECK_EVALUATION",
+    "STEP_SUCCESS",
+    "STEP_FAILURE",
+)
+POLL_SECONDS = 0.25
 
 Progress = Callable[[str], None]
 
@@ -88,20 +101,73 @@ def instance(dagster_home: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
+# -- the job -------------------------------------------------------------------------------------
+
+
+def code_location_job() -> dg.JobDefinition:
+    """The code location's ``quarterly_league_job``, as ``dagster dev`` loads it.
+
+    A module-level function, so that :func:`dagster.reconstructable` can point at it: a
+    multiprocess run's step processes rebuild the job from here."""
+    from league_pipeline.definitions import defs
+
+    return defs.resolve_job_def(JOB_NAME)
+
+
+def run_tags(batch: list[Quarter], tags: dict[str, str] | None = None) -> dict[str, str]:
+    """``tags`` plus the code location's tags and the quarters' partition tags: one quarter is
+    ``dagster/partition``, a range the asset partition range tags, as the UI sets them."""
+    out = {
+        **(tags or {}),
+        REPOSITORY_TAG: f"{REPOSITORY}@{CODE_LOCATION}",
+        CODE_LOCATION_TAG: CODE_LOCATION,
+    }
+    if len(batch) == 1:
+        out[PARTITION_TAG] = batch[0].key
+    else:
+        out[RANGE_START_TAG] = batch[0].key
+        out[RANGE_END_TAG] = batch[-1].key
+    return out
+
+
+def _fields(resource: Any) -> dict[str, Any]:
+    """A resource's settings as plain values: its config in a run config."""
+    return {name: getattr(resource, name) for name in type(resource).model_fields}
+
+
+def run_config(
+    settings: Settings,
+    league: LeagueConfig,
+    *,
+    parallel: int = 1,
+    log_level: str = "CRITICAL",
+) -> dict:
+    """The run config: the executor (``parallel`` steps at a time), the console log level, and
+    every resource's settings, so that the run uses ``settings`` whatever the environment of the
+    process the job was loaded in, the run's page in the UI shows them, and a re-execution
+    repeats them."""
+    from league_pipeline.defs.automation import executor_config
+
+    resources = run_resources(settings, league)
+    return {
+        **executor_config(parallel),
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+        "resources": {name: {"config": _fields(r)} for name, r in resources.items()},
+    }
+
+
 # -- progress ------------------------------------------------------------------------------------
 
 
-class StepProgress(logging.Handler):
+class StepProgress:
     """Turns the Dagster events of one run into one progress line per finished step.
 
-    Dagster hands every event to the run's loggers as a log record carrying the event; this
-    handler keeps each step's row count (from its materialisation) and failed checks, and
-    reports the step when it succeeds or fails: ``[5/12] sources/ods_trusts (0.3 s, 205 rows)``
-    or ``[2/12] sources/nof_trust_data_acute FAILED: check pandera_schema failed``.
+    Keeps each step's row count (from its materialisation) and failed checks, and reports the
+    step when it succeeds or fails: ``[5/12] sources/ods_trusts (0.3 s, 205 rows)`` or
+    ``[2/12] sources/nof_trust_data_acute FAILED: check pandera_schema failed``.
     """
 
     def __init__(self, label: str, total_steps: int, progress: Progress) -> None:
-        super().__init__(level=logging.DEBUG)
         self.label = label
         self.total = total_steps
         self.progress = progress
@@ -109,15 +175,7 @@ class StepProgress(logging.Handler):
         self._rows: dict[str, int] = {}
         self._failed_checks: dict[str, list[str]] = {}
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
-            if event is not None:
-                self._on_event(event)
-        except Exception:  # progress must never break a run
-            self.handleError(record)
-
-    def _on_event(self, event: Any) -> None:
+    def on_event(self, event: Any) -> None:
         kind = event.event_type_value
         step = event.step_key
         if kind == "ASSET_MATERIALIZATION":
@@ -149,49 +207,66 @@ class StepProgress(logging.Handler):
         self.progress(f"{self.label}: [{self.done}/{self.total}] {text}")
 
 
-def _progress_logger(handler: StepProgress) -> dg.LoggerDefinition:
-    import dagster as dg
+class RunFollower:
+    """Follows the events of the run tagged ``league/request = request`` in ``instance`` from a
+    background thread, handing each progress event to ``handler`` in order. The run's steps may
+    be in this process or in others (the multiprocess executor): they all write to the
+    instance. :meth:`stop` hands over the events not yet seen before it returns."""
 
-    def build(_init_context: dg.InitLoggerContext) -> logging.Logger:
-        logger = logging.Logger(f"league.progress.{uuid.uuid4().hex[:8]}", level=logging.DEBUG)
-        logger.addHandler(handler)
-        return logger
+    def __init__(self, dagster_instance: dg.DagsterInstance, request: str, handler) -> None:
+        self._instance = dagster_instance
+        self._request = request
+        self._handler = handler
+        self._run_id: str | None = None
+        self._cursor: str | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="league-progress", daemon=True)
 
-    return dg.LoggerDefinition(build, description="One progress line per finished step.")
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, run_id: str | None) -> None:
+        self._run_id = self._run_id or run_id
+        self._stopping.set()
+        self._thread.join()
+
+    def _follow(self) -> None:
+        while True:
+            last = self._stopping.is_set()  # one more pass after stop() is called
+            try:
+                self._pass()
+            except Exception:  # progress must never break a run
+                return
+            if last:
+                return
+            self._stopping.wait(POLL_SECONDS)
+
+    def _pass(self) -> None:
+        import dagster as dg
+
+        if self._run_id is None:
+            found = self._instance.get_run_ids(
+                filters=dg.RunsFilter(tags={REQUEST_TAG: self._request}), limit=1
+            )
+            if not found:
+                return
+            self._run_id = found[0]
+        kinds = {dg.DagsterEventType(kind) for kind in PROGRESS_EVENTS}
+        while True:
+            page = self._instance.get_records_for_run(
+                self._run_id, cursor=self._cursor, of_type=kinds, limit=1000
+            )
+            for record in page.records:
+                self._handler(record.event_log_entry.dagster_event)
+            self._cursor = page.cursor
+            if not page.has_more:
+                return
 
 
 # -- one run -------------------------------------------------------------------------------------
 
 
-def _job(
-    league: LeagueConfig, settings: Settings, handler: StepProgress | None = None
-) -> dg.JobDefinition:
-    """The code location's ``quarterly_league_job``, with the progress logger attached."""
-    import dagster as dg
-
-    from league_pipeline.definitions import build_defs
-
-    loggers = {"console": dg.colored_console_logger}
-    if handler is not None:
-        loggers[PROGRESS_LOGGER] = _progress_logger(handler)
-    defs = dg.Definitions.merge(build_defs(settings, league), dg.Definitions(loggers=loggers))
-    return defs.resolve_job_def(JOB_NAME)
-
-
-def _run_config(log_level: str, league: LeagueConfig) -> dict:
-    """Loggers, and the run's settings as the ``league`` resource's config, so that the run's
-    page in the UI shows them (peer groups, source mode, ...) and a re-execution repeats them."""
-    settings = {k: v for k, v in _league_fields(league).items() if v is not None}
-    return {
-        "loggers": {
-            "console": {"config": {"log_level": log_level}},
-            PROGRESS_LOGGER: {},
-        },
-        "resources": {"league": {"config": settings}},
-    }
-
-
-def _problems(result: dg.ExecuteInProcessResult) -> list[str]:
+def _problems(result: dg.ExecutionResult) -> list[str]:
     """What stopped the run: failed blocking checks and failed steps (warnings are not)."""
     import dagster as dg
 
@@ -230,37 +305,35 @@ def run_batch(
     league: LeagueConfig,
     settings: Settings,
     dagster_instance: dg.DagsterInstance,
+    parallel: int = 1,
     progress: Progress = _no_progress,
     tags: dict[str, str] | None = None,
     log_level: str = "CRITICAL",
 ) -> RunOutcome:
-    """One run of ``quarterly_league_job`` for ``batch`` (one quarter, or a range in one run)."""
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
+    """One run of the code location's ``quarterly_league_job`` for ``batch`` (one quarter, or a
+    range in one run), ``parallel`` steps at a time."""
+    import dagster as dg
 
     label = batch_label(batch)
-    handler = StepProgress(label, 0, progress)
-    job = _job(league, settings, handler)
-    steps = handler.total = len(job.nodes_in_topological_order)
-    progress(f"running {label}: fetch, validate, score, snapshot ({steps} steps)")
-    run_tags = dict(tags or {})
-    partition_key = None
-    if len(batch) == 1:
-        partition_key = batch[0].key
-    else:
-        run_tags[ASSET_PARTITION_RANGE_START_TAG] = batch[0].key
-        run_tags[ASSET_PARTITION_RANGE_END_TAG] = batch[-1].key
-    result = job.execute_in_process(
-        run_config=_run_config(log_level, league),
-        instance=dagster_instance,
-        partition_key=partition_key,
-        raise_on_error=False,
-        tags=run_tags,
-    )
-    outcome = RunOutcome(batch, result.run_id, result.success, _problems(result))
-    progress(f"{label}: {'done' if outcome.success else 'FAILED'} (run {result.run_id[:8]})")
+    handler = StepProgress(label, len(code_location_job().nodes_in_topological_order), progress)
+    progress(f"running {label}: fetch, validate, score, snapshot ({handler.total} steps)")
+    request = uuid.uuid4().hex
+    follower = RunFollower(dagster_instance, request, handler.on_event)
+    follower.start()
+    run_id = None
+    try:
+        with dg.execute_job(
+            dg.reconstructable(code_location_job),
+            instance=dagster_instance,
+            run_config=run_config(settings, league, parallel=parallel, log_level=log_level),
+            tags=run_tags(batch, {**(tags or {}), REQUEST_TAG: request}),
+            raise_on_error=False,
+        ) as result:
+            run_id = result.run_id
+            outcome = RunOutcome(batch, result.run_id, result.success, _problems(result))
+    finally:
+        follower.stop(run_id)
+    progress(f"{label}: {'done' if outcome.success else 'FAILED'} (run {outcome.run_id[:8]})")
     return outcome
 
 
@@ -271,7 +344,7 @@ def run_quarters(
     quarters: list[Quarter],
     *,
     single_run: bool = True,
-    parallel: int = 1,
+    parallel: int | None = None,
     settings: Settings,
     league: LeagueConfig | None = None,
     dagster_instance: dg.DagsterInstance | None = None,
@@ -282,152 +355,48 @@ def run_quarters(
     """Materialise every asset for ``quarters`` and return one outcome per run, oldest first.
 
     ``single_run`` (the default) covers the whole range in one run (``BackfillPolicy.single_run``
-    on every asset). Otherwise there is one run a quarter: one after another, or ``parallel``
-    at a time, each in its own process (this needs a persistent instance, not an ephemeral one).
-    ``settings`` say where everything lives; ``league`` (default: from ``settings``) what the
-    runs score; the instance defaults to the one in ``settings.dagster_home``.
+    on every asset); otherwise there is one run a quarter, one after another. ``parallel`` is
+    how many steps of a run execute at once: 1 runs them one after another in this process,
+    more runs each in a process of its own (Dagster's multiprocess executor); None is the job's
+    default (:data:`~league_pipeline.defs.automation.DEFAULT_MAX_CONCURRENT`). ``settings`` say
+    where everything lives; ``league`` (default: from ``settings``) what the runs score; the
+    instance defaults to the one in ``settings.dagster_home`` (step processes need a persistent
+    one).
     """
+    from league_pipeline.defs.automation import DEFAULT_MAX_CONCURRENT
+
+    parallel = DEFAULT_MAX_CONCURRENT if parallel is None else parallel
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
     league = league or league_config(settings)
     inst = dagster_instance or instance(settings.dagster_home)
-    run_tags = dict(tags or {})
-    if len(quarters) > 1:
-        mode = "single_run" if single_run else "parallel" if parallel > 1 else "per_quarter"
-        run_tags.setdefault(BACKFILL_TAG, uuid.uuid4().hex[:12])
-        run_tags.setdefault(MODE_TAG, mode)
-    if single_run:
-        batches = [quarters]
-    elif parallel > 1 and len(quarters) > 1:
-        return _run_parallel(
-            quarters, parallel, league, settings, inst, progress, run_tags, log_level
+    if parallel > 1 and inst.is_ephemeral:
+        raise ValueError(
+            "steps in processes of their own need a persistent Dagster instance that they can "
+            "open: pass one made from a Dagster home, or leave it to the settings' Dagster home"
         )
-    else:
-        batches = [[q] for q in quarters]
+    common = dict(tags or {})
+    if len(quarters) > 1:
+        common.setdefault(BACKFILL_TAG, uuid.uuid4().hex[:12])
+        common.setdefault(MODE_TAG, "single_run" if single_run else "per_quarter")
+    batches = [quarters] if single_run else [[q] for q in quarters]
     return [
         run_batch(
             batch,
             league=league,
             settings=settings,
             dagster_instance=inst,
+            parallel=parallel,
             progress=progress,
-            tags=run_tags,
+            tags=common,
             log_level=log_level,
         )
         for batch in batches
     ]
 
 
-def _league_fields(league: LeagueConfig) -> dict[str, Any]:
-    """The resource's settings as plain values (a ConfigurableResource does not pickle)."""
-    return {name: getattr(league, name) for name in LeagueConfig.model_fields}
-
-
 def with_peer_groups(league: LeagueConfig, peer_groups: list[str] | None) -> LeagueConfig:
     """``league`` limited to ``peer_groups`` (all of them when None)."""
     if not peer_groups:
         return league
-    return LeagueConfig(**(_league_fields(league) | {"peer_groups": peer_groups}))
-
-
-def _run_parallel(
-    quarters: list[Quarter],
-    workers: int,
-    league: LeagueConfig,
-    settings: Settings,
-    inst: dg.DagsterInstance,
-    progress: Progress,
-    tags: dict[str, str],
-    log_level: str,
-) -> list[RunOutcome]:
-    from dagster._serdes import serialize_value
-
-    if inst.is_ephemeral:
-        raise ValueError(
-            "parallel runs need a persistent Dagster instance that every worker process can "
-            "open: set DAGSTER_HOME (or leave it to default to $LEAGUE_HOME/dagster)"
-        )
-    instance_ref = serialize_value(inst.get_ref())
-    workers = min(workers, len(quarters))
-    progress(f"running {len(quarters)} quarters, {workers} at a time, each in its own process")
-    ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or DuckDB handles
-    messages = ctx.Queue()
-
-    def relay() -> None:
-        while (message := messages.get()) is not None:
-            progress(message)
-
-    relay_thread = threading.Thread(target=relay, name="league-progress-relay", daemon=True)
-    relay_thread.start()
-    outcomes: list[RunOutcome] = []
-    try:
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(messages, log_level),
-        ) as pool:
-            futures = [
-                pool.submit(
-                    _worker, q.key, _league_fields(league), settings, instance_ref, tags, log_level
-                )
-                for q in quarters
-            ]
-            for quarter, future in zip(quarters, futures, strict=True):
-                try:
-                    outcomes.append(future.result())
-                except Exception as exc:  # the worker died (killed, out of memory, ...)
-                    outcomes.append(
-                        RunOutcome(
-                            [quarter],
-                            "",
-                            False,
-                            [f"{quarter.label}: the worker process failed: {exc}"],
-                        )
-                    )
-    finally:
-        messages.put(None)
-        relay_thread.join(timeout=10)
-    return outcomes
-
-
-_worker_messages: Any = None
-
-
-def _init_worker(messages: Any, log_level: str) -> None:
-    """Runs first in each worker process: logging and warnings (the settings come with each
-    task)."""
-    global _worker_messages
-    _worker_messages = messages
-    quiet = log_level.upper() == "CRITICAL"
-    if quiet:
-        warnings.filterwarnings("ignore")  # Dagster's beta/preview notices are not for end users
-    logging.basicConfig(level=logging.ERROR if quiet else logging.INFO)
-
-
-def _send(message: str) -> None:
-    _worker_messages.put(message)
-
-
-def _worker(
-    key: str,
-    league_fields: dict[str, Any],
-    settings: Settings,
-    instance_ref: str,
-    tags: dict[str, str],
-    level: str,
-) -> RunOutcome:
-    import dagster as dg
-    from dagster._serdes import deserialize_value
-
-    ref = deserialize_value(instance_ref)
-    with dg.DagsterInstance.from_ref(ref) as inst:
-        return run_batch(
-            [parse_quarter(key)],
-            league=LeagueConfig(**league_fields),
-            settings=settings,
-            dagster_instance=inst,
-            progress=_send,
-            tags=tags,
-            log_level=level,
-        )
+    return LeagueConfig(**(_fields(league) | {"peer_groups": peer_groups}))

@@ -26,18 +26,39 @@ from league_pipeline.snapshots.store import SnapshotStore
 CUMULATIVE_KINDS = {spec.kind for spec in SOURCE_SPECS if spec.cumulative}
 PUBLICATION_LAG_DAYS = 70  # NOF results appear about ten weeks after a quarter ends
 
-# Steps run one after another in the run's own process by default: each takes seconds, and a
-# process per step (Dagster's default multiprocess executor) would spend more time starting
-# Python than working. Quarters run side by side as separate runs instead (backfills, the
-# queued run coordinator's limits). The default is run config, so a run can still ask for
-# `multiprocess: {max_concurrent: N}` (docs/operations.md).
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+# The job's executor. One step at a time runs the steps in the run's own process; more run each
+# step in a process of its own, forked from a server that imported the package once (so a step
+# process starts without importing pandas, DuckDB and pandera again), at most that many at a
+# time. Run config chooses (`league run/backfill --parallel N`); the default is one at a time,
+# the faster on two cores (figures in benchmarks/README.md, backfill).
+STEP_PROCESS_PRELOAD = ["league_pipeline.definitions", "league_pipeline.outputs.publish"]
+DEFAULT_MAX_CONCURRENT = 1
+
+
+def executor_config(max_concurrent: int) -> dict:
+    """The run config choosing the job's executor: ``max_concurrent`` steps at a time."""
+    if max_concurrent < 1:
+        raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
+    if max_concurrent == 1:
+        return {"execution": {"config": {"in_process": {}}}}
+    return {
+        "execution": {
+            "config": {
+                "multiprocess": {
+                    "max_concurrent": max_concurrent,
+                    "start_method": {"forkserver": {"preload_modules": STEP_PROCESS_PRELOAD}},
+                }
+            }
+        }
+    }
+
 
 quarterly_league_job = dg.define_asset_job(
     "quarterly_league_job",
     selection=dg.AssetSelection.all(),
     description="Fetch, validate, score and snapshot one NHS quarter (or a range, in one run).",
-    config=IN_PROCESS,
+    executor_def=dg.multi_or_in_process_executor,
+    config=executor_config(DEFAULT_MAX_CONCURRENT),
 )
 
 

@@ -1,11 +1,10 @@
-"""Dagster resources: the working home, staging, the snapshot store, the source fetcher, the
-run's scoring settings, and the worker pool.
+"""Dagster resources: the working home, staging, the snapshot store, the source fetcher and the
+run's scoring settings.
 
 Belongs here: one ``ConfigurableResource`` per thing a run uses, each with its configuration
 shown on the UI's Resources page and a ``get()`` building the library object from it
 (``Staging``, ``SnapshotStore``, ``SourceFetcher``); :func:`run_resources` builds them all from
 :class:`~league_pipeline.core.settings.Settings`. Nothing here reads the environment.
-The pool of worker processes a range run uses is :mod:`league_pipeline.workers`.
 """
 
 from __future__ import annotations
@@ -13,11 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from league_pipeline.core.paths import HomeLayout
 from league_pipeline.core.peer_groups import PEER_GROUPS, peer_group
@@ -34,7 +29,6 @@ from league_pipeline.ingest.acquire import SourceFetcher
 from league_pipeline.ingest.fetch import HttpFetcher
 from league_pipeline.ingest.store import SourceStore
 from league_pipeline.snapshots.store import SnapshotStore
-from league_pipeline.workers import QuarterPool, default_workers
 
 
 class HomeResource(dg.ConfigurableResource):
@@ -172,42 +166,4 @@ def run_resources(
             http_allowed_hosts=list(settings.http_allowed_hosts),
         ),
         "league": league or league_config(settings),
-        "workers": workers_from_env(),
     }
-
-
-class WorkerPool(dg.ConfigurableResource):
-    """Worker processes for the work each quarter of a range run does on its own: its
-    bootstrap of the likely ranges and its outputs.
-
-    workers: how many (``LEAGUE_WORKERS``; default one per core, at most two; 1 turns the pool
-    off). A run over several quarters starts them as it begins, so they are ready when the
-    league tables and outputs steps need them; a run of one quarter never starts them.
-    """
-
-    workers: int = 2
-    _pool: QuarterPool | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._pool = QuarterPool(self.workers)
-        tags = context.run.tags if context.run is not None else {}
-        start = tags.get(ASSET_PARTITION_RANGE_START_TAG)
-        if start is not None and start != tags.get(ASSET_PARTITION_RANGE_END_TAG):
-            self._pool.start()
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-
-    def map(self, fn, items):
-        """``[fn(item) for item in items]``, shared among the workers (see QuarterPool.map)."""
-        if self._pool is None:  # used outside a run (direct invocation in a test)
-            with QuarterPool(self.workers) as pool:
-                return pool.map(fn, items)
-        return self._pool.map(fn, items)
-
-
-def workers_from_env() -> WorkerPool:
-    """The worker pool sized by ``LEAGUE_WORKERS`` (see :func:`workers.default_workers`)."""
-    return WorkerPool(workers=default_workers())

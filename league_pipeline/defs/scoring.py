@@ -7,8 +7,6 @@ query per step), and writes each quarter back to staging.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
-from functools import partial
-
 import dagster as dg
 import pandas as pd
 
@@ -18,11 +16,11 @@ from league_pipeline.core.staging import Staging, engine_table
 from league_pipeline.defs.derived import RECONCILIATION_KEY
 from league_pipeline.defs.metadata import table_metadata
 from league_pipeline.defs.partitions import quarterly_partitions
-from league_pipeline.defs.resources import LeagueConfig, StagingResource, WorkerPool
+from league_pipeline.defs.resources import LeagueConfig, StagingResource
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
 from league_pipeline.scoring import inputs, official
 from league_pipeline.scoring.engine import ScoringSession
-from league_pipeline.scoring.staged import staged_likely_ranges
+from league_pipeline.scoring.likely_ranges import likely_ranges
 from league_pipeline.validation.validate import validate
 
 CODE_VERSION = "1"
@@ -424,21 +422,19 @@ def league_tables(
     context: dg.AssetExecutionContext,
     league: LeagueConfig,
     staging: StagingResource,
-    workers: WorkerPool,
 ) -> dg.MaterializeResult:
     keys, stage = context.partition_keys, staging.get()
     with ScoringSession() as session:
         _load(stage, session, ["trusts", "trust_segments"], keys)
         session.run(["league_table"])
         table = session.df("league_table")
-    # each quarter's bootstrap is independent: a range run shares them among its workers
-    work = partial(
-        staged_likely_ranges,
-        stage,
+    ranges = likely_ranges(
+        _staged(stage, "score_items", keys),
+        _staged(stage, "trust_segments", keys),
+        _staged(stage, "segment_cut_points", keys),
         replicates=league.bootstrap_replicates,
         seed=league.bootstrap_seed,
     )
-    ranges = pd.concat(workers.map(work, keys), ignore_index=True)
     table = table.merge(ranges, on=["quarter", "peer_group", "trust_code"], how="left")
     published = _staged(stage, "published_summary", keys)
     table = table.merge(

@@ -1,7 +1,9 @@
-"""Backfills: one run for a range, or one run a quarter in parallel processes, give identical
-snapshots with no lock errors; afterwards the publication sensor requests only revised quarters;
-the ``league`` CLI prints a progress line per step; a failed source is one clear error with the
-fix. (Dagster's own ``dagster job backfill`` through the daemon: tests/test_postgres_instance.)"""
+"""Backfills: one run for a range with its steps in one process, or one run a quarter with its
+steps in processes of their own, two at a time (``--parallel 2``: Dagster's multiprocess
+executor), give identical snapshots with no lock errors; afterwards the publication sensor
+requests only revised quarters; the ``league`` CLI prints a progress line per step; a failed
+source is one clear error with the fix. (Dagster's own ``dagster job backfill`` through the
+daemon: tests/e2e/test_postgres_instance.py.)"""
 
 from __future__ import annotations
 
@@ -77,7 +79,13 @@ def _runs(instance: dg.DagsterInstance, mode: str) -> list[dg.DagsterRun]:
     return list(instance.get_runs(filters=dg.RunsFilter(tags={MODE_TAG: mode})))
 
 
-def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home, settings):
+def _step_pids(instance: dg.DagsterInstance, run: dg.DagsterRun) -> set[int]:
+    """The processes the run's steps executed in."""
+    starts = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+    return {e.dagster_event.pid for e in starts}
+
+
+def test_single_run_and_multiprocess_backfills_give_identical_snapshots(capsys, home, settings):
     code, out, err = cli(capsys, settings, "backfill", "--from", "2025/26 Q1", "--to", "2025/26 Q2")
     assert code == 0, err
     assert "[league] running 2025/26 Q1 to 2025/26 Q2" in err
@@ -92,12 +100,12 @@ def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home
         "2025/26 Q1",
         "--to",
         "2025/26 Q2",
+        "--per-quarter",
         "--parallel",
         "2",
     )
     assert code == 0, err
-    assert "running 2 quarters, 2 at a time, each in its own process" in err
-    for quarter in (Q1, Q2):  # every worker's steps reach the parent's progress output
+    for quarter in (Q1, Q2):  # the steps of other processes reach the progress output
         assert_step_progress(err, quarter.label)
         assert f"[league] {quarter.label}: done" in err
     assert "error" not in err.lower()
@@ -121,10 +129,11 @@ def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home
         for kind, record in single.lineage["inputs"].items():  # the same files, fetched twice
             assert parallel.lineage["inputs"][kind]["sha256"] == record["sha256"]
 
-    # the runs are in the Dagster instance (so in `dagster dev`): one range run, and two
-    # per-quarter runs executed by two other processes, none with a lock error
+    # the runs are in the Dagster instance (so in `dagster dev`): one range run with its steps
+    # in this process, and two per-quarter runs with each step in a process of its own, none
+    # with a lock error
     runs = instance(settings.dagster_home)
-    single_runs, parallel_runs = _runs(runs, "single_run"), _runs(runs, "parallel")
+    single_runs, parallel_runs = _runs(runs, "single_run"), _runs(runs, "per_quarter")
     assert len(single_runs) == 1 and len(parallel_runs) == 2
     assert {r.tags[BACKFILL_TAG] for r in parallel_runs} != {single_runs[0].tags[BACKFILL_TAG]}
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in single_runs + parallel_runs)
@@ -133,13 +142,16 @@ def test_single_run_and_parallel_backfills_give_identical_snapshots(capsys, home
     # the range run is Dagster's single-run backfill of a partition range
     assert single_runs[0].tags["dagster/asset_partition_range_start"] == Q1.key
     assert single_runs[0].tags["dagster/asset_partition_range_end"] == Q2.key
-    pids = set()
+    assert single_runs[0].run_config["execution"]["config"] == {"in_process": {}}
+    assert _step_pids(runs, single_runs[0]) == {os.getpid()}
     for run in parallel_runs:
-        logs = runs.all_logs(run.run_id)
-        pids |= {e.dagster_event.pid for e in logs if e.dagster_event and e.dagster_event.pid}
-        text = " ".join(e.user_message for e in logs).lower()
+        executor = run.run_config["execution"]["config"]["multiprocess"]
+        assert executor["max_concurrent"] == 2
+        assert "forkserver" in executor["start_method"]
+        pids = _step_pids(runs, run)  # a process per step, none of them this one
+        assert len(pids) > 2 and os.getpid() not in pids
+        text = " ".join(e.user_message for e in runs.all_logs(run.run_id)).lower()
         assert not any(marker in text for marker in LOCK_ERRORS)
-    assert len(pids) == 2 and os.getpid() not in pids
 
     # turning the publication sensor on now requests nothing: the latest snapshots were built
     # from the files as they are; a revised Q2 file then requests Q2 only
