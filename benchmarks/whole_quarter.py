@@ -169,7 +169,7 @@ def task_library(replicates: str) -> dict:
     from league_pipeline.scoring.likely_ranges import likely_ranges
     from league_pipeline.snapshots.store import SnapshotStore
     from league_pipeline.validation import consistency
-    from league_pipeline.validation.validate import validate
+    from league_pipeline.validation.report import validate
 
     quarter = parse_quarter(QUARTER)
     landing = Settings.from_env().landing_dir

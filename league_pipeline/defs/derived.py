@@ -44,7 +44,7 @@ from league_pipeline.formats.cwt import read_cwt_provider
 from league_pipeline.formats.rtt import read_rtt_extract
 from league_pipeline.ingest.store import StoredFile
 from league_pipeline.scoring import inputs
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 CODE_VERSION = "1"
 GROUP = "raw_statistics"

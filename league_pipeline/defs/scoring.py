@@ -21,7 +21,7 @@ from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
 from league_pipeline.scoring import inputs, official
 from league_pipeline.scoring.engine import ScoringSession
 from league_pipeline.scoring.likely_ranges import likely_ranges
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 CODE_VERSION = "1"
 NOF_KINDS = (

@@ -33,7 +33,7 @@ from league_pipeline.ingest.revisions import publication_changes
 from league_pipeline.ingest.store import StoredFile
 from league_pipeline.sample import data_origin
 from league_pipeline.snapshots.store import PUBLISHED_ROWS, SnapshotNotFoundError, SnapshotStore
-from league_pipeline.validation.validate import ValidationReport, validate
+from league_pipeline.validation.report import ValidationReport, validate
 
 SCHEMA_CHECK = "pandera_schema"
 REVISIONS_CHECK = "publication_revisions"

@@ -49,7 +49,7 @@ from league_pipeline.outputs.results import load_previous, load_quarter
 from league_pipeline.outputs.revisions import Revision, latest_revision
 from league_pipeline.sample import data_origin
 from league_pipeline.snapshots.store import SnapshotStore
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 Progress = Callable[[str], None]
 SYNTHETIC_NOTICE = "SYNTHETIC-DATA.txt"

@@ -17,7 +17,7 @@ from league_pipeline import __version__
 from league_pipeline.core.staging import Staging
 from league_pipeline.sample import data_origin
 from league_pipeline.scoring.catalogue import METHODOLOGY_VERSION
-from league_pipeline.validation.validate import schema_version
+from league_pipeline.validation.schemas import schema_version
 
 
 @cache

@@ -3,10 +3,9 @@
 Belongs here: checks pandera has no built-in for that only the raw releases need: the months a
 quarter's derivation reads are all there (and no others), a monthly file is for the month it was
 fetched for, and a file's provider rows add up to its published total row. They are registered
-with :func:`pandera.extensions.register_check_method`, as :mod:`league_pipeline.validation.validate`
-registers its own (with its :func:`~league_pipeline.validation.validate.register_table_check`), so they
-serialise in YAML like built-in checks.
-:func:`league_pipeline.validation.validate.load_schema` imports this module before loading any schema.
+with :func:`~league_pipeline.validation.checks.register_table_check`, as
+:mod:`~league_pipeline.validation.checks` registers its own, so they serialise in YAML like
+built-in checks; :mod:`~league_pipeline.validation.schemas` imports this module.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import pandas as pd
 
 from league_pipeline.core.quarters import QuarterError, parse_quarter
 from league_pipeline.derivation.periods import months_of
-from league_pipeline.validation.validate import all_true, register_table_check
+from league_pipeline.validation.checks import all_true, register_table_check
 
 
 def _required(df: pd.DataFrame, quarter_column: str, span: str) -> dict[str, set[pd.Timestamp]]:

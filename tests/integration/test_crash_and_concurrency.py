@@ -221,7 +221,7 @@ def test_staged_source_extract_survives_a_run(settings: Settings) -> None:
     """After a run, each source's staging table is still its validated extract (the scoring
     engine's own deficit/RSP inputs once replaced it, which broke parallel runs of a quarter)."""
     from league_pipeline.defs.sources import SOURCE_SPECS
-    from league_pipeline.validation.validate import validate
+    from league_pipeline.validation.report import validate
 
     staging = staging_folder(settings)
     for spec in SOURCE_SPECS:

@@ -30,7 +30,7 @@ from league_pipeline.formats.nof import (
     write_nof_trust_data,
 )
 from league_pipeline.sample.generator import write_sample_landing
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 Q1, Q2 = parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")
 ACUTE_Q2 = "2025-26-q2/nhs-oversight-framework-acute-trust-data.csv"

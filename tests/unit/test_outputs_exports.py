@@ -20,7 +20,7 @@ from league_pipeline.formats.nof import (
 from league_pipeline.ingest.store import SourceStore
 from league_pipeline.outputs import exports
 from league_pipeline.outputs.results import load_quarter
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 # Medians and quartiles NHS England computed from unrounded values: ours (from the published,
 # rounded values) differ by one in the second decimal for exactly these.

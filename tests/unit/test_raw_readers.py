@@ -23,7 +23,7 @@ from league_pipeline.formats.common import ReaderError
 from league_pipeline.formats.cwt import read_cwt_provider
 from league_pipeline.formats.nof import read_nof_trust_data, split_quarters
 from league_pipeline.scoring import inputs
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
 AMBSYS = "ambsys_time_series_to_2025-08.xlsx"

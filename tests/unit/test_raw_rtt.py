@@ -26,7 +26,7 @@ from league_pipeline.formats.rtt import (
     read_rtt_extract,
     write_rtt_extract,
 )
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 Q1 = Quarter(2025, 1)
 

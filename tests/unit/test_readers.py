@@ -32,7 +32,7 @@ from league_pipeline.formats.nof import (
     write_nof_trust_data,
 )
 from league_pipeline.formats.ods import ODS_TRUST_COLUMNS, read_ods_trusts, write_ods_trusts
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 DERIVED_LEAGUE_FILE = "DERIVED_nof2526_q1_acute_league_table_reconstructed.csv"
 

@@ -38,7 +38,7 @@ from league_pipeline.sample.generator import (
 )
 from league_pipeline.scoring.engine import run_scoring
 from league_pipeline.scoring.official import inputs_from_nof
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 Q1 = Quarter(2025, 1)
 Q2 = Quarter(2025, 2)

@@ -39,7 +39,7 @@ from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.outputs.explain import TrustExplanation, format_distance, segment_distances
 from league_pipeline.scoring.catalogue import domains, metric_catalogue
 from league_pipeline.scoring.engine import ScoringInputs, ScoringResult, run_scoring
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 Q = "2025/26 Q1"
 # peer group -> (code prefix, fewest trusts, most trusts)

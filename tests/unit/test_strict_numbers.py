@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from league_pipeline.formats.common import is_plain_number
 from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.scoring import official
-from league_pipeline.validation.validate import validate
+from league_pipeline.validation.report import validate
 
 METRICS = ("OF0003", "OF1003")  # every acute trust's rows of two metrics: whole rank pools
 VALUE_ROW = 7  # an OF0003 row (a percentage), 0-based

@@ -33,14 +33,14 @@ from league_pipeline.formats.nof import (
     write_nof_trust_data,
 )
 from league_pipeline.formats.ods import ODS_TRUST_COLUMNS, read_ods_trusts
-from league_pipeline.validation import validate as validation
-from league_pipeline.validation.validate import (
+from league_pipeline.validation.report import (
     FAILED_CHECKS_COLUMN,
     ValidationFailed,
     ValidationReport,
     validate,
     validate_or_raise,
 )
+from league_pipeline.validation.schemas import load_schema, schema_names, schema_version
 
 DERIVED_LEAGUE_FILE = "DERIVED_nof2526_q1_acute_league_table_reconstructed.csv"
 
@@ -108,22 +108,22 @@ def _assert_failing(report: ValidationReport, rows: list[int], check_text: str) 
 # The schema files
 # --------------------------------------------------------------------------------------------
 def test_every_schema_loads_with_a_version() -> None:
-    assert set(validation.schema_names()) == SCHEMAS
+    assert set(schema_names()) == SCHEMAS
     for name in SCHEMAS:
-        schema = validation.load_schema(name)
+        schema = load_schema(name)
         assert isinstance(schema, pa.DataFrameSchema)
         # ods_trusts v2: dates must be exactly YYYYMMDD (yyyymmdd_datetime); nof_trust_data v2:
         # cumulative publications (every quarter of the year to date)
         version = "2" if name in ("ods_trusts", "nof_trust_data") else "1"
-        assert validation.schema_version(name) == version, name
+        assert schema_version(name) == version, name
         # published/project file formats are fixed; scoring outputs may carry extra columns
         assert schema.strict is (name not in OUTPUT_SCHEMAS), name
         # plain pandera loads the same file (custom checks are registered by the import above)
         plain = pa.DataFrameSchema.from_yaml(paths.schemas_dir() / f"{name}.yaml")
         assert list(plain.columns) == list(schema.columns)
-    assert validation.load_schema("nof_trust_data") is validation.load_schema("nof_trust_data")
+    assert load_schema("nof_trust_data") is load_schema("nof_trust_data")
     with pytest.raises(FileNotFoundError, match="choose one of"):
-        validation.load_schema("no_such_schema")
+        load_schema("no_such_schema")
 
 
 def test_schemas_agree_with_the_shared_constants() -> None:
@@ -134,11 +134,11 @@ def test_schemas_agree_with_the_shared_constants() -> None:
     for name in ("nof_trust_data", "nof_league_table"):
         raw = yaml.safe_load((paths.schemas_dir() / f"{name}.yaml").read_text())
         assert set(raw["columns"]["Trust_type"]["isin"]) == {g.trust_type for g in PEER_GROUPS}
-    assert list(validation.load_schema("nof_trust_data").columns) == (NOF_TRUST_DATA_COLUMNS)
-    assert list(validation.load_schema("nof_league_table").columns) == (NOF_LEAGUE_TABLE_COLUMNS)
-    assert list(validation.load_schema("ods_trusts").columns) == ODS_TRUST_COLUMNS
-    assert list(validation.load_schema("rsp_list").columns) == RSP_LIST_COLUMNS
-    assert list(validation.load_schema("deficit_flags").columns) == (DEFICIT_FLAGS_COLUMNS)
+    assert list(load_schema("nof_trust_data").columns) == (NOF_TRUST_DATA_COLUMNS)
+    assert list(load_schema("nof_league_table").columns) == (NOF_LEAGUE_TABLE_COLUMNS)
+    assert list(load_schema("ods_trusts").columns) == ODS_TRUST_COLUMNS
+    assert list(load_schema("rsp_list").columns) == RSP_LIST_COLUMNS
+    assert list(load_schema("deficit_flags").columns) == (DEFICIT_FLAGS_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------
