@@ -158,8 +158,7 @@ VARIABLES: tuple[Variable, ...] = (
         "cache_dir",
         _path,
         f"`$XDG_CACHE_HOME/{CACHE_FOLDER}`, else `~/.cache/{CACHE_FOLDER}`",
-        "files that are slow to make and safe to delete (the report's Vega bundle), shared by "
-        "every working home",
+        "files that are slow to make and safe to delete, shared by every working home",
     ),
     Variable(
         "DAGSTER_HOME",

@@ -36,9 +36,7 @@ class HomeResource(dg.ConfigurableResource):
     the cache folder outside it."""
 
     path: str = Field(description="The working folder; outputs go to <path>/outputs.")
-    cache_dir: str = Field(
-        description="Files that are slow to make and safe to delete (the report's Vega bundle)."
-    )
+    cache_dir: str = Field(description="Files that are slow to make and safe to delete.")
 
     def layout(self) -> HomeLayout:
         return HomeLayout(Path(self.path))

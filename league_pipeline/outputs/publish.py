@@ -149,7 +149,7 @@ def publish(
     ``store`` (the quarter's latest version unless ``version``; the NHS files' wording from
     ``source_store``) under the outputs folder ``root``, all or nothing: into a temporary folder
     renamed to ``v<N>`` when complete (replacing an earlier folder of the version). The paths
-    returned are the final ones. ``cache_dir`` keeps the report's Vega bundle."""
+    returned are the final ones. ``cache_dir`` is the settings' cache folder."""
     say = progress or (lambda _m: None)
     with store.reading():  # one attachment and one consistent view for every read
         results = load_quarter(quarter, version, store=store)

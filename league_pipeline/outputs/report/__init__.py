@@ -22,8 +22,8 @@ A snapshot made from the generated sample data (lineage ``data: synthetic``) say
 ``<title>``, in a banner that stays at the top of the window, on every trust page and in the
 footer; a snapshot of NHS England's files carries none of it.
 
-Every chart is a Vega-Lite spec drawn by the Vega libraries inlined from ``vl-convert`` (no
-network): the overview charts when the page loads, a trust's chart when its page is opened.
+Every chart is a Vega-Lite spec drawn by the Vega libraries shipped in ``vendor/`` and inlined
+(no network): the overview charts when the page loads, a trust's chart when its page is opened.
 Every number in a chart is also in a table, for readers without JavaScript.
 """
 
@@ -205,7 +205,7 @@ def build_report(
     """The report's HTML text for one snapshot (with the previous quarter, if given, for
     movement, and the revision that produced this version, if any). ``explainer`` and
     ``moves_frame`` (the movement against ``previous``) are made here unless the caller
-    already has them; ``cache_dir`` keeps the Vega bundle (:func:`.charts.vega_bundle`)."""
+    already has them; ``cache_dir`` is the settings' cache folder."""
     say = progress or (lambda _m: None)
     quarter = results.quarter
     table = results.league_table
@@ -311,7 +311,7 @@ def build_report(
         "revision": revision_context,
         "trusts": trust_pages,
         "segment_colours": charts.SEGMENT_COLOURS,
-        "vega_bundle": charts.vega_bundle(cache_dir),
+        "vega_bundle": charts.vega_bundle(),
     }
     return _environment().get_template("report.html.j2").render(**context)
 
@@ -327,7 +327,7 @@ def write_report(
     cache_dir: Path | None = None,
 ) -> Path:
     """Build the report of a quarter's snapshot (latest unless ``version``) and write it
-    (``cache_dir``: where the Vega bundle is kept, :func:`.charts.vega_bundle`)."""
+    (``cache_dir``: the settings' cache folder, :func:`build_report`)."""
     results = results or load_quarter(quarter, version, store=store)
     html = build_report(
         results,

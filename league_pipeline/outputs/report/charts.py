@@ -2,10 +2,9 @@
 
 Belongs here: one function a chart, each returning an Altair chart (or, for the per-trust chart,
 its spec with the data filled in), :func:`to_spec` to embed any of them, and
-:func:`vega_bundle`: the Vega, Vega-Lite and Vega-Embed libraries that ``vl-convert`` ships,
-inlined in the page so it draws every chart with no network. Drawing in the browser rather than
-pre-rendering SVG with ``vl-convert`` keeps a report to about a second: vl-convert's text
-layout took 2-3.5 s for each acute chart (134 labels; a heat map has ~800 text marks).
+:func:`vega_bundle`: the Vega, Vega-Lite and Vega-Embed builds shipped in ``vendor/`` (from
+npm, at the versions Altair targets; ``scripts/vendor_vega.py``), inlined in the page so it
+draws every chart with no network (docs/outputs.md, "Charts").
 Segment colours are NHS identity colours: 1 (best) green to 4 (worst) red, 5 (RSP) purple.
 """
 
@@ -13,18 +12,14 @@ from __future__ import annotations
 
 import copy
 import functools
-import logging
+import re
 from pathlib import Path
 from typing import Any
 
 import altair as alt
 import pandas as pd
-import vl_convert as vlc
 
-from league_pipeline.core.atomic import write_bytes
 from league_pipeline.core.peer_groups import PEER_GROUPS
-
-log = logging.getLogger(__name__)
 
 SEGMENT_COLOURS = {
     "1": "#007f3b",  # NHS green
@@ -202,31 +197,19 @@ def to_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     return chart.to_dict()
 
 
-def _bundle() -> str:
-    return vlc.javascript_bundle().replace("</script", "<\\/script")
+# the browser builds the page loads, in order (vendor/README.md: versions, sources, sha256)
+VENDOR = Path(__file__).resolve().parent / "vendor"
+VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+_SOURCE_MAP = re.compile(r"^//# sourceMappingURL=.*$", re.MULTILINE)
 
 
 @functools.cache
-def vega_bundle(cache_dir: Path | None = None) -> str:
-    """Vega, Vega-Lite and Vega-Embed as one script (shipped inside vl-convert), safe to inline
-    in a ``<script>`` element.
-
-    vl-convert bundles the libraries on each call (about 2.5 s), so the result is kept in
-    ``cache_dir`` (the settings' cache folder) under vl-convert's version: a new process reads
-    it back instead. Without ``cache_dir`` it is made in every process.
-    """
-    if cache_dir is None:
-        return _bundle()
-    cached = Path(cache_dir) / f"vega-bundle-vl-convert-{vlc.__version__}.js"
-    try:
-        return cached.read_text(encoding="utf-8")
-    except OSError:
-        pass  # not made yet, or the cache folder cannot be read
-    bundle = _bundle()
-    try:
-        write_bytes(cached, bundle.encode("utf-8"))
-    except OSError as exc:  # a read-only or missing home: the report is made all the same
-        log.warning(
-            "cannot keep the Vega bundle in %s (%s); it is made again next time", cached, exc
-        )
-    return bundle
+def vega_bundle() -> str:
+    """Vega, Vega-Lite and Vega-Embed as one script, safe to inline in a ``<script>`` element:
+    the shipped files in load order, without their source-map comments (a map the page cannot
+    find offline) and with ``</script`` escaped."""
+    parts = [
+        _SOURCE_MAP.sub("", (VENDOR / name).read_text(encoding="utf-8")).rstrip()
+        for name in VEGA_FILES
+    ]
+    return "\n".join(parts).replace("</script", "<\\/script")
