@@ -130,7 +130,7 @@ def test_every_variable_is_read(tmp_path):
         "LEAGUE_CACHE_DIR": str(tmp_path / "cache"),
         "DAGSTER_HOME": str(tmp_path / "dagster"),
     }
-    assert {v.name for v in VARIABLES} == set(env)
+    assert {v.name for v in VARIABLES} == set(env), "a new variable: give it a value here"
     settings = Settings.from_env(env)
     assert settings == Settings(
         home=tmp_path / "home",
@@ -180,12 +180,19 @@ def test_a_value_that_cannot_be_used_names_its_variable(name, value):
         Settings.from_env({name: value})
 
 
+def variables_table() -> str:
+    """The table of docs/operations.md section 8, from :data:`VARIABLES` (print it with
+    ``python -c "from tests.unit.test_settings import variables_table as t; print(t())"``)."""
+    rows = [f"| `{v.name}` | {v.default} | {v.meaning} |" for v in VARIABLES]
+    return "\n".join(["| variable | default | meaning |", "| --- | --- | --- |", *rows])
+
+
 def test_the_operations_table_is_the_table_of_variables():
     """docs/operations.md lists every variable with the default and meaning defined here."""
     text = DOCS.read_text(encoding="utf-8")
-    rows = [f"| `{v.name}` | {v.default} | {v.meaning} |" for v in VARIABLES]
-    table = "\n".join(["| variable | default | meaning |", "| --- | --- | --- |", *rows])
-    assert table in text
+    assert variables_table() in text, (
+        "docs/operations.md section 8 is not the table of VARIABLES: paste variables_table()"
+    )
 
 
 def test_the_code_location_shows_each_resource_with_its_configuration(tmp_path):
