@@ -226,6 +226,11 @@ def task_library(replicates: str) -> dict:
         "league_pipeline.validation:validate",
     )
     consistency = _pick("league_pipeline.validation.consistency", "league_pipeline.consistency")
+    # the NOF source kinds: in core.peer_groups now, in the consistency module before
+    nof_kinds = tuple(
+        getattr(consistency, "NOF_KIND_GROUPS", None)
+        or _pick("league_pipeline.core.peer_groups:NOF_SOURCE_KINDS")
+    )
     inputs = _pick("league_pipeline.scoring.inputs")
     engine = _pick("league_pipeline.scoring.engine")
     likely_ranges = _pick("league_pipeline.scoring.likely_ranges:likely_ranges")
@@ -267,7 +272,7 @@ def task_library(replicates: str) -> dict:
 
     frames, stored = read(source_specs)
     lap("nof_sources")
-    nof = {k: frames[k] for k in consistency.NOF_KIND_GROUPS}
+    nof = {k: frames[k] for k in nof_kinds}
     assert consistency.trust_consistency(
         quarter, nof, frames["ods_trusts"], frames["rsp_list"], frames["deficit_flags"]
     ).passed
@@ -305,7 +310,7 @@ def task_library(replicates: str) -> dict:
         snapshot.setdefault(name, tables[name])
     snapshot |= {"league_table": league, "derived_values": derived}
     lineage = {
-        "inputs": {k: {"kind": k, "sha256": stored[k].sha256} for k in consistency.NOF_KIND_GROUPS},
+        "inputs": {k: {"kind": k, "sha256": stored[k].sha256} for k in nof_kinds},
         "code_version": "benchmark",
     }
     store.write(quarter, snapshot, lineage)

@@ -159,6 +159,7 @@ def task_library(replicates: str) -> dict:
     """Sources to snapshot with the library functions, no Dagster."""
     import pandas as pd
 
+    from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS
     from league_pipeline.core.quarters import parse_quarter
     from league_pipeline.core.settings import Settings
     from league_pipeline.defs.sources import SOURCE_SPECS
@@ -180,7 +181,7 @@ def task_library(replicates: str) -> dict:
         stored = acquire(spec.kind, quarter, mode="landing", store=store, landing_dir=landing)
         frames[spec.kind] = spec.read(stored, quarter)
         assert validate(frames[spec.kind], spec.schema, expected_quarter=quarter.label).passed
-    nof = {k: frames[k] for k in consistency.NOF_KIND_GROUPS}
+    nof = {k: frames[k] for k in NOF_SOURCE_KINDS}
     assert consistency.trust_consistency(
         quarter, nof, frames["ods_trusts"], frames["rsp_list"], frames["deficit_flags"]
     ).passed

@@ -1,6 +1,6 @@
 """The three NOF league tables ("peer groups") and how the published files name them.
 
-Belongs here: constants and look-ups shared by readers, the generator, SQL and outputs.
+Belongs here: constants and look-ups shared by readers, the generator, SQL, sources and outputs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ class PeerGroup:
     file_stem: str  # NHS England file-name stem, e.g. ``acute`` in ...-acute-trust-data.csv
     label: str
 
+    @property
+    def source_kind(self) -> str:
+        """The source kind of the group's NOF trust-data file (``nof_trust_data_acute``)."""
+        return f"nof_trust_data_{self.id}"
+
 
 ACUTE = PeerGroup("acute", "Acute trust", "acute", "Acute trusts")
 MHC = PeerGroup(
@@ -27,6 +32,9 @@ AMBULANCE = PeerGroup("ambulance", "Ambulance trust", "ambulance", "Ambulance tr
 
 PEER_GROUPS: tuple[PeerGroup, ...] = (ACUTE, MHC, AMBULANCE)
 BY_ID = {g.id: g for g in PEER_GROUPS}
+# the NOF trust-data source kinds, one per group, and the group of each
+NOF_SOURCE_KINDS: tuple[str, ...] = tuple(g.source_kind for g in PEER_GROUPS)
+BY_SOURCE_KIND = {g.source_kind: g for g in PEER_GROUPS}
 BY_TRUST_TYPE = {g.trust_type: g for g in PEER_GROUPS}
 # Q1 2025/26 called the non-acute group "non-acute hospital trust"
 BY_TRUST_TYPE["Non-acute hospital trust"] = MHC

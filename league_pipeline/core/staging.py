@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from league_pipeline.core.atomic import atomic_write
+from league_pipeline.core.quarters import parse_quarter
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Scoring-engine tables whose names are also source kinds are staged under their own name, so a
@@ -62,6 +63,15 @@ class Staging:
         target = self.path_for(table, partition_key)
         atomic_write(target, lambda tmp: pq.write_table(arrow, tmp))
         return target
+
+    def write_quarters(self, table: str, frame: pd.DataFrame, partition_keys: list[str]) -> None:
+        """Write the rows of each quarter of ``partition_keys`` (``frame["quarter"]``, the
+        quarter's label) as that quarter of ``table``; a quarter with no rows gets an empty
+        table."""
+        for key in partition_keys:
+            label = parse_quarter(key).label
+            rows = frame[frame["quarter"] == label].reset_index(drop=True)
+            self.write_table(table, key, rows)
 
     def existing_path(self, table: str, partition_key: str) -> Path:
         path = self.path_for(table, partition_key)

@@ -15,6 +15,7 @@ snapshot is built from files that disagree.
 import dagster as dg
 import pandas as pd
 
+from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS
 from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.core.staging import Staging
 from league_pipeline.defs.resources import StagingResource
@@ -24,7 +25,6 @@ from league_pipeline.validation.consistency import ConsistencyReport
 
 TRUSTS_CHECK = "trusts_consistent"
 PERIOD_CHECK = "reporting_period"
-NOF_KINDS = tuple(consistency.NOF_KIND_GROUPS)
 
 
 def _extract(staging: Staging, kind: str, key: str) -> pd.DataFrame | None:
@@ -84,7 +84,7 @@ def trusts_consistent(
                 parse_quarter(key),
                 {
                     kind: frame
-                    for kind in NOF_KINDS
+                    for kind in NOF_SOURCE_KINDS
                     if (frame := _extract(stage, kind, key)) is not None
                 },
                 _extract(stage, "ods_trusts", key),
@@ -123,4 +123,4 @@ def _period_check(kind: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-consistency_checks = [trusts_consistent, *(_period_check(kind) for kind in NOF_KINDS)]
+consistency_checks = [trusts_consistent, *(_period_check(kind) for kind in NOF_SOURCE_KINDS)]

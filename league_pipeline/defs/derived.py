@@ -25,8 +25,10 @@ from collections.abc import Callable
 import dagster as dg
 import pandas as pd
 
+from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS
 from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, parse_quarter
 from league_pipeline.core.staging import Staging, engine_table
+from league_pipeline.defs.checks import OUTPUT_CHECK, output_check, output_check_result
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
 from league_pipeline.defs.partitions import quarterly_partitions
 from league_pipeline.defs.resources import LeagueConfig, StagingResource
@@ -44,17 +46,10 @@ from league_pipeline.formats.cwt import read_cwt_provider
 from league_pipeline.formats.rtt import read_rtt_extract
 from league_pipeline.ingest.store import StoredFile
 from league_pipeline.scoring import inputs
-from league_pipeline.validation.report import validate
 
 CODE_VERSION = "1"
 GROUP = "raw_statistics"
-OUTPUT_CHECK = "output_schema"
 DRIFT_CHECK = "derived_matches_official"
-NOF_KINDS = (
-    "nof_trust_data_acute",
-    "nof_trust_data_mental_health_community",
-    "nof_trust_data_ambulance",
-)
 CARRIED_TABLES = ("trusts", "metric_values", "given_scores", "deficit_flags", "rsp")
 
 
@@ -121,24 +116,6 @@ raw_source_assets = [build_source_asset(spec) for spec in RAW_SOURCE_SPECS]
 # --------------------------------------------------------------------------------------------
 # Derived values
 # --------------------------------------------------------------------------------------------
-def _output_check(key: dg.AssetKey, schema: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        OUTPUT_CHECK,
-        asset=key,
-        blocking=True,
-        description=f"Validates the output against schemas/{schema}.yaml (pandera).",
-    )
-
-
-def _schema_result(df: pd.DataFrame, schema: str) -> dg.AssetCheckResult:
-    report = validate(df, schema)
-    return dg.AssetCheckResult(
-        check_name=OUTPUT_CHECK,
-        passed=report.passed,
-        metadata={k: v for k, v in report.dagster_metadata().items() if v is not None},
-    )
-
-
 def _source_files(staging: Staging, kinds: str, partition_key: str) -> str:
     """``kind:sha256[:12]`` of each staged source a measure was derived from."""
     out = []
@@ -146,14 +123,6 @@ def _source_files(staging: Staging, kinds: str, partition_key: str) -> str:
         record = staging.read_lineage(kind, partition_key)
         out.append(f"{kind}:{record['sha256'][:12]}")
     return ", ".join(out)
-
-
-def _write_quarters(
-    staging: Staging, table: str, df: pd.DataFrame, partition_keys: list[str]
-) -> None:
-    for key in partition_keys:
-        label = parse_quarter(key).label
-        staging.write_table(table, key, df[df["quarter"] == label].reset_index(drop=True))
 
 
 @dg.asset(
@@ -165,7 +134,7 @@ def _write_quarters(
         "RTT 18-week and 52-week percentages, per provider and quarter."
     ),
     kinds={"duckdb"},
-    check_specs=[_output_check(DERIVED_KEY, "raw_derived_values")],
+    check_specs=[output_check(DERIVED_KEY, "raw_derived_values")],
     **_common,
 )
 def derived_values(
@@ -190,7 +159,7 @@ def derived_values(
         index=df.index,
         dtype="str",
     )
-    _write_quarters(stage, "derived_values", df, keys)
+    stage.write_quarters("derived_values", df, keys)
     counts = df.groupby(["quarter", "measure", "metric_id"], dropna=False).size()
     metadata = table_metadata("league.raw.derived_values", df, partitions=len(keys)) | {
         "providers_per_measure": dg.MetadataValue.md(
@@ -198,7 +167,7 @@ def derived_values(
         )
     }
     return dg.MaterializeResult(
-        metadata=metadata, check_results=[_schema_result(df, "raw_derived_values")]
+        metadata=metadata, check_results=[output_check_result(df, "raw_derived_values")]
     )
 
 
@@ -209,7 +178,7 @@ def official_inputs(staging: Staging, keys: list[str]) -> dict[str, pd.DataFrame
     """trusts / metric_values / given_scores of the staged NOF files of ``keys``."""
     extracts = [
         staging.read_table(kind, k)
-        for kind in NOF_KINDS
+        for kind in NOF_SOURCE_KINDS
         for k in keys
         if not is_absent(staging, kind, k)
     ]
@@ -218,7 +187,7 @@ def official_inputs(staging: Staging, keys: list[str]) -> dict[str, pd.DataFrame
 
 @dg.asset(
     key=RECONCILIATION_KEY,
-    deps=[DERIVED_KEY, *(SOURCE_KEYS[k] for k in NOF_KINDS)],
+    deps=[DERIVED_KEY, *(SOURCE_KEYS[k] for k in NOF_SOURCE_KINDS)],
     description=(
         "Derived vs official NOF value per trust and metric, with the match rate per metric "
         "(within half a unit of the published decimals) and the trusts that differ."
@@ -233,7 +202,7 @@ def official_inputs(staging: Staging, keys: list[str]) -> dict[str, pd.DataFrame
                 "in assets/methodology/metric_sources.yaml: the raw derivation and NHS England disagree."
             ),
         ),
-        _output_check(RECONCILIATION_KEY, "raw_reconciliation"),
+        output_check(RECONCILIATION_KEY, "raw_reconciliation"),
     ],
     **_common,
 )
@@ -245,8 +214,8 @@ def reconciliation(
     derived = pd.concat([stage.read_table("derived_values", k) for k in keys])
     table = reconcile(derived, official["metric_values"], official["trusts"])
     rates = match_rates(table)
-    _write_quarters(stage, "reconciliation", table, keys)
-    _write_quarters(stage, "reconciliation_rates", rates, keys)
+    stage.write_quarters("reconciliation", table, keys)
+    stage.write_quarters("reconciliation_rates", rates, keys)
     report = report_markdown(table, rates)
     failing = rates[~rates["passed"]]
     rate_values = {
@@ -283,7 +252,7 @@ def reconciliation(
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata=check_meta,
             ),
-            _schema_result(table, "raw_reconciliation"),
+            output_check_result(table, "raw_reconciliation"),
         ],
     )
 
@@ -358,7 +327,7 @@ def _left_out_pools(peer_groups: list[str]) -> str:
         "the metadata compares the two."
     ),
     kinds={"duckdb"},
-    check_specs=[_output_check(PROVISIONAL_KEY, "league_table")],
+    check_specs=[output_check(PROVISIONAL_KEY, "league_table")],
     **_common,
 )
 def provisional_league_table(
@@ -428,7 +397,7 @@ def provisional_league_table(
         cols += ["metrics_derived", "metrics_carried"]
         metadata[f"PROVISIONAL {quarter} {group}"] = markdown_preview(g[cols].round(2))
     checks_out = (
-        [_schema_result(table, "league_table")]
+        [output_check_result(table, "league_table")]
         if len(table)
         else [
             dg.AssetCheckResult(
@@ -447,7 +416,7 @@ raw_reconciliation_job = dg.define_asset_job(
     "raw_reconciliation_job",
     selection=dg.AssetSelection.assets(
         *RAW_SOURCE_KEYS.values(),
-        *(SOURCE_KEYS[k] for k in NOF_KINDS),
+        *(SOURCE_KEYS[k] for k in NOF_SOURCE_KINDS),
         DERIVED_KEY,
         RECONCILIATION_KEY,
     ),

@@ -11,8 +11,9 @@ import dagster as dg
 import pandas as pd
 
 from league_pipeline.audit import compare as audit
-from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS
 from league_pipeline.core.staging import Staging, engine_table
+from league_pipeline.defs.checks import output_check, output_check_result
 from league_pipeline.defs.derived import RECONCILIATION_KEY
 from league_pipeline.defs.metadata import table_metadata
 from league_pipeline.defs.partitions import quarterly_partitions
@@ -21,15 +22,8 @@ from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
 from league_pipeline.scoring import inputs, official
 from league_pipeline.scoring.engine import ScoringSession
 from league_pipeline.scoring.likely_ranges import likely_ranges
-from league_pipeline.validation.report import validate
 
 CODE_VERSION = "1"
-NOF_KINDS = (
-    "nof_trust_data_acute",
-    "nof_trust_data_mental_health_community",
-    "nof_trust_data_ambulance",
-)
-OUTPUT_CHECK = "output_schema"
 ODS_CHECK = "trust_codes_in_ods"
 
 _common = dict(
@@ -43,24 +37,6 @@ _common = dict(
 
 def _key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["scoring", name])
-
-
-def _output_check(name: str, schema: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        OUTPUT_CHECK,
-        asset=_key(name),
-        blocking=True,
-        description=f"Validates the output against schemas/{schema}.yaml (pandera).",
-    )
-
-
-def _write_quarters(
-    staging: Staging, table: str, df: pd.DataFrame, partition_keys: list[str]
-) -> None:
-    staged = engine_table(table)
-    for key in partition_keys:
-        label = parse_quarter(key).label
-        staging.write_table(staged, key, df[df["quarter"] == label].reset_index(drop=True))
 
 
 def _load(
@@ -80,7 +56,7 @@ def _score(
         session.run(steps)
         frames = {name: session.df(name) for name in outputs}
     for name, df in frames.items():
-        _write_quarters(staging, name, df, keys)
+        staging.write_quarters(engine_table(name), df, keys)
     return frames
 
 
@@ -88,17 +64,7 @@ def _result(
     context: dg.AssetExecutionContext, name: str, df: pd.DataFrame, schema: str | None
 ) -> dg.MaterializeResult:
     metadata = table_metadata(f"league.scoring.{name}", df, partitions=len(context.partition_keys))
-    checks = []
-    if schema:
-        report = validate(df, schema)
-        checks.append(
-            dg.AssetCheckResult(
-                check_name=OUTPUT_CHECK,
-                passed=report.passed,
-                metadata={k: v for k, v in report.dagster_metadata().items() if v is not None}
-                | {"summary": report.summary},
-            )
-        )
+    checks = [output_check_result(df, schema)] if schema else []
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
@@ -124,7 +90,7 @@ def _audit(
     staging: Staging, rows: pd.DataFrame, stage_as: str, keys: list[str]
 ) -> dg.AssetCheckResult:
     """Stage a layer's audit rows and report them as a warn-only check."""
-    _write_quarters(staging, stage_as, rows, keys)
+    staging.write_quarters(engine_table(stage_as), rows, keys)
     summary = audit.layer_summary(rows)
     disagreements = rows[~rows["agrees"]]
     computed = rows[rows["basis"] == "computed"]
@@ -230,7 +196,7 @@ def _flags_check(flags: dict) -> dg.AssetCheckResult:
 @dg.asset(
     key=_key("metric_values"),
     deps=[
-        *(SOURCE_KEYS[k] for k in (*NOF_KINDS, "deficit_flags", "rsp_list", "ods_trusts")),
+        *(SOURCE_KEYS[k] for k in (*NOF_SOURCE_KINDS, "deficit_flags", "rsp_list", "ods_trusts")),
         RECONCILIATION_KEY,  # derived values and their reconciliation are staged first
     ],
     description=(
@@ -241,7 +207,7 @@ def _flags_check(flags: dict) -> dg.AssetCheckResult:
         "compute (peer groups left out)."
     ),
     check_specs=[
-        _output_check("metric_values", "metric_values"),
+        output_check(_key("metric_values"), "metric_values"),
         dg.AssetCheckSpec(
             ODS_CHECK,
             asset=_key("metric_values"),
@@ -265,7 +231,7 @@ def metric_values(
     keys, stage = context.partition_keys, staging.get()
     extracts = [
         stage.read_table(kind, k)
-        for kind in NOF_KINDS
+        for kind in NOF_SOURCE_KINDS
         for k in keys
         if not is_absent(stage, kind, k)
     ]
@@ -289,7 +255,7 @@ def metric_values(
     tables["rsp"] = flags["rsp"].values
     tables |= official.published_layers(nof, league.run_peer_groups())
     for table, df in tables.items():
-        _write_quarters(stage, table, df, keys)
+        stage.write_quarters(engine_table(table), df, keys)
     values = tables["metric_values"].merge(
         tables["trusts"][["quarter", "trust_code", "peer_group"]], on=["quarter", "trust_code"]
     )
@@ -315,7 +281,7 @@ def metric_values(
     deps=[_key("metric_values")],
     description="Metric scores (OF1xxx, 1 best to 4 worst) by each metric's rule and peer pool.",
     check_specs=[
-        _output_check("metric_scores", "metric_scores"),
+        output_check(_key("metric_scores"), "metric_scores"),
         _audit_spec("metric_scores", "metric scores (OF1xxx)"),
     ],
     **_common,
@@ -341,7 +307,7 @@ def metric_scores(
     deps=[_key("metric_scores")],
     description="Averaging items (infections collapsed) and domain scores OF4000-OF4005.",
     check_specs=[
-        _output_check("domain_scores", "domain_scores"),
+        output_check(_key("domain_scores"), "domain_scores"),
         _audit_spec("domain_scores", "domain scores (OF40xx) and domain segments (OF41xx)"),
     ],
     **_common,
@@ -413,7 +379,7 @@ def segments(context: dg.AssetExecutionContext, staging: StagingResource) -> dg.
         "the rank."
     ),
     check_specs=[
-        _output_check("league_tables", "league_table"),
+        output_check(_key("league_tables"), "league_table"),
         _audit_spec("league_tables", "league ranks"),
     ],
     **_common,
@@ -444,7 +410,7 @@ def league_tables(
         on=["quarter", "trust_code"],
         how="left",
     )
-    _write_quarters(stage, "league_table", table, keys)
+    stage.write_quarters(engine_table("league_table"), table, keys)
     result = _result(context, "league_tables", table, "league_table")
     upstream = pd.concat(
         [_staged(stage, "audit_metric_scores", keys), _staged(stage, "audit_segments", keys)],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
+from league_pipeline.core.peer_groups import ACUTE, AMBULANCE, MHC
 from league_pipeline.core.quarters import Quarter, parse_quarter
 from league_pipeline.core.staging import Staging, StagingMissingError
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
@@ -62,28 +63,28 @@ def _nof(stored: StoredFile, quarter: Quarter) -> pd.DataFrame:
 
 SOURCE_SPECS: tuple[SourceSpec, ...] = (
     SourceSpec(
-        "nof_trust_data_acute",
+        ACUTE.source_kind,
         "nof_trust_data",
         _nof,
         "NHS England's NOF trust data file for acute trusts (metric values, scores, segments).",
         cumulative=True,
-        peer_group="acute",
+        peer_group=ACUTE.id,
     ),
     SourceSpec(
-        "nof_trust_data_mental_health_community",
+        MHC.source_kind,
         "nof_trust_data",
         _nof,
         "NHS England's NOF trust data file for mental health and community trusts.",
         cumulative=True,
-        peer_group="mental_health_community",
+        peer_group=MHC.id,
     ),
     SourceSpec(
-        "nof_trust_data_ambulance",
+        AMBULANCE.source_kind,
         "nof_trust_data",
         _nof,
         "NHS England's NOF trust data file for ambulance trusts.",
         cumulative=True,
-        peer_group="ambulance",
+        peer_group=AMBULANCE.id,
     ),
     SourceSpec(
         "ods_trusts",

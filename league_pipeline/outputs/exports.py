@@ -57,11 +57,6 @@ log = logging.getLogger(__name__)
 SYNTHETIC_PREFIX = "synthetic-"  # file names of exports made from the sample data
 LEAGUE_TABLE_FILE = "nhs-oversight-framework-{stem}-trust-league-table"
 TRUST_DATA_FILE = "nhs-oversight-framework-{stem}-trust-data"
-NOF_SOURCE_KINDS = {
-    "acute": "nof_trust_data_acute",
-    "mental_health_community": "nof_trust_data_mental_health_community",
-    "ambulance": "nof_trust_data_ambulance",
-}
 # OWASP CSV injection: the characters a spreadsheet starts a formula (or DDE call) with
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -169,7 +164,8 @@ def published_metadata(results: QuarterResults, source_store: SourceStore) -> pd
     store are skipped: the catalogue's wording is used for them instead."""
     inputs = results.info.lineage.get("inputs", {})
     parts = []
-    for group_id, kind in NOF_SOURCE_KINDS.items():
+    for group in PEER_GROUPS:
+        kind = group.source_kind
         sha = (inputs.get(kind) or {}).get("sha256")
         if not sha:
             continue
@@ -184,7 +180,7 @@ def published_metadata(results: QuarterResults, source_store: SourceStore) -> pd
             ["Metric_ID", "Domain", "Sub_domain", "Metric_description", "Reporting_date"]
         ]
         meta.columns = _METADATA_COLUMNS[1:]
-        parts.append(meta.assign(peer_group=group_id)[_METADATA_COLUMNS])
+        parts.append(meta.assign(peer_group=group.id)[_METADATA_COLUMNS])
     if not parts:
         return _empty_metadata()
     return pd.concat(parts, ignore_index=True).astype("str").replace("nan", pd.NA)

@@ -120,11 +120,6 @@ NATIONAL_GROUPING = {
     "North West": "Y62",
     "North East and Yorkshire": "Y63",
 }
-SOURCE_KINDS = {
-    ACUTE.id: "nof_trust_data_acute",
-    MHC.id: "nof_trust_data_mental_health_community",
-    AMBULANCE.id: "nof_trust_data_ambulance",
-}
 QUANTILE_POINTS = np.linspace(0.0, 1.0, 21)
 WHOLE_SECOND_METRICS = {"OF0017"}  # AmbSYS means are whole seconds, published in minutes
 _erf = np.vectorize(math.erf, otypes=[float])
@@ -560,7 +555,7 @@ def _cumulative_publication(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
 def trust_data_landing_path(group: PeerGroup, quarter: Quarter) -> str:
     """Where the quarter's trust data file of ``group`` lands: its published name (the mental
     health & community file of Q1 under the Q1 name)."""
-    kind = SOURCE_KINDS[group.id]
+    kind = group.source_kind
     if group is MHC and quarter.q == 1:
         names = [p for p in landing_paths(kind, quarter) if p.endswith(Q1_MHC_FILE)]
         if not names:
@@ -743,7 +738,7 @@ def write_sample_landing(
             alias
             for quarter in quarters
             for group in PEER_GROUPS
-            for alias in landing_paths(SOURCE_KINDS[group.id], quarter)
+            for alias in landing_paths(group.source_kind, quarter)
             if alias not in contents
         }
     )

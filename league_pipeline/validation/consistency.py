@@ -41,15 +41,10 @@ from typing import Any
 
 import pandas as pd
 
-from league_pipeline.core.peer_groups import ACUTE, AMBULANCE, MHC, PeerGroup
+from league_pipeline.core.peer_groups import BY_SOURCE_KIND
 from league_pipeline.core.quarters import Quarter, parse_quarter
 
 MAX_ROWS_SHOWN = 50
-NOF_KIND_GROUPS: dict[str, PeerGroup] = {
-    "nof_trust_data_acute": ACUTE,
-    "nof_trust_data_mental_health_community": MHC,
-    "nof_trust_data_ambulance": AMBULANCE,
-}
 ODS_EXEMPT_PREFIXES = ("T",)  # care trusts: in ODS's "ect" extract, not "etr"
 PROBLEM_COLUMNS = ["source", "Trust_code", "Trust_name", "problem"]
 _REPORTING_QUARTER = re.compile(r"^\s*Q([1-4])\s+(\d{4})\s*/\s*(\d{2})\s*$", re.IGNORECASE)
@@ -127,7 +122,7 @@ def _nof_file_problems(
     kind: str, trusts: pd.DataFrame, scored: dict[str, list[str]], ods: pd.DataFrame, q: Quarter
 ) -> list[pd.DataFrame]:
     """A NOF file's trusts: right file, only one file, known to ODS and open in the quarter."""
-    group = NOF_KIND_GROUPS[kind]
+    group = BY_SOURCE_KIND[kind]
     codes = trusts["Trust_code"]
     wrong_type = trusts["Trust_type"].notna() & trusts["Trust_type"].ne(group.trust_type)
     type_text = "Trust_type '" + trusts["Trust_type"].astype(str) + f"' in the {group.id} file"
@@ -177,10 +172,10 @@ def trust_consistency(
     (None when not supplied: a published quarter's files carry the flags themselves).
     """
     q = _quarter(quarter)
-    unknown = set(nof) - set(NOF_KIND_GROUPS)
+    unknown = set(nof) - set(BY_SOURCE_KIND)
     if unknown:
         raise ValueError(
-            f"unknown NOF source kinds {sorted(unknown)}: use {', '.join(NOF_KIND_GROUPS)}"
+            f"unknown NOF source kinds {sorted(unknown)}: use {', '.join(BY_SOURCE_KIND)}"
         )
     nof_trusts = {kind: _trusts(df) for kind, df in nof.items()}
     scored: dict[str, list[str]] = {}
