@@ -15,6 +15,7 @@ from league_pipeline.defs.automation import (
 )
 from league_pipeline.defs.consistency import consistency_checks
 from league_pipeline.defs.derived import raw_assets, raw_jobs
+from league_pipeline.defs.freshness import freshness_checks, freshness_schedule
 from league_pipeline.defs.outputs import output_assets
 from league_pipeline.defs.resources import LeagueConfig, run_resources
 from league_pipeline.defs.scoring import scoring_assets
@@ -37,8 +38,9 @@ def build_defs(settings: Settings, league: LeagueConfig | None = None) -> dg.Def
     run's scoring settings)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
+        asset_checks=freshness_checks,  # not in ALL_ASSETS: judged by the calendar, not a run
         jobs=[quarterly_league_job, *raw_jobs],
-        schedules=[quarterly_league_schedule],
+        schedules=[quarterly_league_schedule, freshness_schedule],
         sensors=[new_publication_sensor],
         resources=run_resources(settings, league),
     )

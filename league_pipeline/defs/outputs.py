@@ -12,6 +12,10 @@ Belongs here: the Dagster face of :func:`league_pipeline.outputs.publish.publish
 * ``outputs/insights``: explanations, item effects, movement and revisions as CSV.
 * ``outputs/html_report``: the static HTML report.
 
+Each reads its quarter's snapshot and the previous quarter's (movement), so each depends on the
+snapshot of both (:data:`SNAPSHOT_DEP`): rebuilding a quarter marks its outputs and the next
+quarter's stale. The first quarter has no previous one.
+
 Files go to ``<home>/outputs/<quarter slug>/v<snapshot version>/`` (the ``home`` resource).
 The step reads the quarter's latest snapshot, which in the main job is the one just written
 upstream. Each quarter's folder is written whole or not at all
@@ -21,6 +25,7 @@ until ``league export`` (or a re-run) writes them.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -45,10 +50,29 @@ ROUND_TRIP_CHECK = "official_format_round_trip"
 CODE_VERSION = "1"
 
 
+def _this_and_previous_quarter() -> dg.TimeWindowPartitionMapping:
+    """A quarter's outputs read its snapshot and the previous quarter's (one dependency can have
+    one mapping, so the window is both); the first quarter has no previous one.
+    ``allow_nonexistent_upstream_partitions`` is beta with no stable equivalent: its notice is
+    silenced around this call only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message="Parameter `allow_nonexistent_upstream_partitions`",
+            category=dg.BetaWarning,
+        )
+        return dg.TimeWindowPartitionMapping(
+            start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+        )
+
+
+SNAPSHOT_DEP = dg.AssetDep(SNAPSHOT_KEY, partition_mapping=_this_and_previous_quarter())
+
+
 def _spec(key: dg.AssetKey, description: str, kinds: set[str]) -> dg.AssetSpec:
     return dg.AssetSpec(
         key,
-        deps=[SNAPSHOT_KEY],
+        deps=[SNAPSHOT_DEP],
         group_name=GROUP,
         description=description,
         kinds=kinds,

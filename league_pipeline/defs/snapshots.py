@@ -66,6 +66,9 @@ def value_basis(audit_rows: pd.DataFrame) -> dict[str, dict[str, int]]:
 
 
 OUTPUT_SCHEMAS = ["metric_values", "metric_scores", "domain_scores", "league_table"]
+# the instance's concurrency pool of snapshot writes (deploy/dagster.yaml: one at a time), so a
+# queued write waits visibly in the UI rather than inside the store's file lock
+SNAPSHOT_POOL = "snapshot_writes"
 
 
 @dg.asset(
@@ -81,6 +84,7 @@ OUTPUT_SCHEMAS = ["metric_values", "metric_scores", "domain_scores", "league_tab
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"duckdb", "parquet"},
     code_version="1",
+    pool=SNAPSHOT_POOL,
 )
 def quarterly_snapshot(
     context: dg.AssetExecutionContext,

@@ -31,6 +31,16 @@ RESOURCES_QUERY = """
 """
 
 
+# what the asset graph and an asset's page show of the declarations: the snapshot step's pool,
+# the outputs' dependency on the snapshot with its partition mapping, each asset's checks
+DECLARATIONS_QUERY = """
+{ assetNodes { assetKey { path } pools
+    dependencies { asset { assetKey { path } } partitionMapping { className description } }
+    assetChecksOrError { __typename ... on AssetChecks { checks { name jobNames blocking } } }
+} }
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,6 +114,27 @@ def test_webserver_loads_the_code_location(tmp_path):
             if n["hasAssetChecks"]
         }
         assert "sources/nof_trust_data_ambulance" in checked
+
+        # the snapshot write's pool, the outputs' previous-quarter dependency, the freshness
+        # check (in its own job, not the quarterly one)
+        found = httpx.post(f"{url}/graphql", json={"query": DECLARATIONS_QUERY}, timeout=30)
+        by_key = {"/".join(n["assetKey"]["path"]): n for n in found.json()["data"]["assetNodes"]}
+        assert by_key["snapshots/quarterly_snapshot"]["pools"] == ["snapshot_writes"]
+        assert by_key["scoring/league_tables"]["pools"] == []
+        for output in ("outputs/official_exports", "outputs/insights", "outputs/html_report"):
+            (dep,) = [
+                d
+                for d in by_key[output]["dependencies"]
+                if d["asset"]["assetKey"]["path"] == ["snapshots", "quarterly_snapshot"]
+            ]
+            mapping = dep["partitionMapping"]
+            assert mapping["className"] == "TimeWindowPartitionMapping"
+            # Dagster's own wording: the quarter before and the quarter itself
+            assert "offsetted by -1 and 0 partitions" in mapping["description"]
+        checks = by_key["snapshots/quarterly_snapshot"]["assetChecksOrError"]["checks"]
+        (fresh,) = [c for c in checks if c["name"] == "quarters_built_on_time"]
+        assert "freshness_checks_job" in fresh["jobNames"] and not fresh["blocking"]
+        assert "quarterly_league_job" not in fresh["jobNames"]
 
         # the Resources page: the working home, staging, snapshot store and fetcher, each
         # with the configuration the code location built from the environment

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import threading
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
 from league_pipeline.cli.common import snapshot_store
 from league_pipeline.cli.runner import root_cause
@@ -23,12 +24,15 @@ from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.core.settings import Settings
 from league_pipeline.core.staging import Staging
 from league_pipeline.definitions import ALL_ASSETS, build_defs, defs, run_resources
+from league_pipeline.defs import freshness
 from league_pipeline.defs.automation import (
     due_quarter,
     new_publication_sensor,
     quarterly_league_schedule,
 )
+from league_pipeline.defs.outputs import EXPORTS_KEY, INSIGHTS_KEY, REPORT_KEY
 from league_pipeline.defs.resources import LeagueConfig
+from league_pipeline.defs.snapshots import SNAPSHOT_POOL
 from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
 from league_pipeline.ingest import catalogue
 from league_pipeline.ingest.acquire import landing_file
@@ -82,9 +86,9 @@ def test_code_location_loads():
         "sources/ae_monthly_m3",
         "sources/cwt_crs_provider",
         "sources/rtt_full_extract",
-        "raw/derived_values",
-        "raw/reconciliation",
-        "raw/provisional_league_table",
+        "derivation/derived_values",
+        "derivation/reconciliation",
+        "derivation/provisional_league_table",
         "outputs/official_exports",
         "outputs/insights",
         "outputs/html_report",
@@ -96,7 +100,82 @@ def test_code_location_loads():
         if isinstance(a, dg.AssetsDefinition)
         for k in a.keys
     }
-    assert groups == {"sources", "scoring", "snapshots", "raw_statistics", "outputs"}
+    assert groups == {"sources", "scoring", "snapshots", "raw_statistics", "derivation", "outputs"}
+
+
+SNAPSHOT = dg.AssetKey(["snapshots", "quarterly_snapshot"])
+
+
+def test_outputs_depend_on_this_and_the_previous_quarters_snapshot():
+    """Movement reads the previous quarter's snapshot: the dependency says so, so rebuilding a
+    quarter marks the next quarter's outputs stale; the first quarter has no previous one."""
+    graph = defs.resolve_asset_graph()
+    for key in (EXPORTS_KEY, INSIGHTS_KEY, REPORT_KEY):
+        mapping = graph.get(key).partition_mappings[SNAPSHOT]
+        assert mapping == dg.TimeWindowPartitionMapping(
+            start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
+        )
+    partitions = graph.get(SNAPSHOT).partitions_def
+    upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        partitions.subset_with_partition_keys([Q2.key]), partitions, partitions
+    )
+    assert set(upstream.partitions_subset.get_partition_keys()) == {Q1.key, Q2.key}
+    first = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        partitions.subset_with_partition_keys([Q1.key]), partitions, partitions
+    )
+    assert set(first.partitions_subset.get_partition_keys()) == {Q1.key}
+    assert not first.required_but_nonexistent_subset.get_partition_keys()
+    # rebuilding Q1 reaches Q2's outputs
+    downstream = mapping.get_downstream_partitions_for_partitions(
+        partitions.subset_with_partition_keys([Q1.key]), partitions, partitions
+    )
+    assert {Q1.key, Q2.key} <= set(downstream.get_partition_keys())
+
+
+def test_the_snapshot_write_is_in_the_deployments_pool():
+    """The snapshot step waits for its pool's slot in the UI, one write at a time: the pool
+    deploy/dagster.yaml names, at its default limit of 1."""
+    node = defs.resolve_asset_graph().get(SNAPSHOT)
+    assert node.pools == {SNAPSHOT_POOL} == {"snapshot_writes"}
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"
+    config = yaml.safe_load(deploy.read_text(encoding="utf-8"))
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    assert f"# - {SNAPSHOT_POOL}: the snapshot step" in deploy.read_text(encoding="utf-8")
+    for other in defs.resolve_asset_graph().get_all_asset_keys() - {SNAPSHOT}:
+        assert not defs.resolve_asset_graph().get(other).pools  # only the write is pooled
+
+
+def test_freshness_warns_with_the_date_each_late_quarter_missed(monkeypatch):
+    """Each quarter is due NHS England's lag (70 days) after it ends and should be built 14 days
+    after that. Evaluated by its own job, on a fixed date, against the instance's snapshots."""
+    assert freshness.expected_publication(Q1) == date(2025, 9, 8)
+    assert freshness.build_by(Q1) == date(2025, 9, 22)
+    assert freshness.build_by(Q2) == date(2025, 12, 23)
+    main_job = defs.resolve_job_def("quarterly_league_job")
+    check_key = dg.AssetCheckKey(SNAPSHOT, freshness.CHECK_NAME)
+    assert check_key in defs.resolve_asset_graph().asset_check_keys
+    assert check_key not in main_job.asset_layer.asset_graph.asset_check_keys
+    assert defs.resolve_schedule_def("freshness_checks_schedule").job_name == (
+        "freshness_checks_job"
+    )
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(dg.AssetMaterialization(SNAPSHOT, partition=Q1.key))
+    monkeypatch.setattr(freshness, "today", lambda: date(2026, 1, 5))
+    job = defs.resolve_job_def("freshness_checks_job")
+    (evaluation,) = job.execute_in_process(instance=instance).get_asset_check_evaluations()
+    assert evaluation.check_name == freshness.CHECK_NAME
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.description == "2025/26 Q2 not built by 2025-12-23"
+    assert evaluation.metadata["missed"].value == {
+        "2025/26 Q2": "expected from NHS England 2025-12-09, not built by 2025-12-23"
+    }
+
+    # before Q2's date nothing is late; once Q2 is built, nothing either
+    assert freshness.freshness_result(date(2025, 12, 23), [Q1.key]).passed
+    instance.report_runless_asset_event(dg.AssetMaterialization(SNAPSHOT, partition=Q2.key))
+    (evaluation,) = job.execute_in_process(instance=instance).get_asset_check_evaluations()
+    assert evaluation.passed
 
 
 def test_quarter_materialises_to_a_snapshot_with_lineage(settings, landing):
