@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from league_pipeline.core.atomic import atomic_write
 from league_pipeline.core.quarters import parse_quarter
+
+if TYPE_CHECKING:  # imported when a table is read or written: the code location never does
+    import pandas as pd
+    import pyarrow as pa
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Scoring-engine tables whose names are also source kinds are staged under their own name, so a
@@ -56,6 +56,9 @@ class Staging:
 
     def write_table(self, table: str, partition_key: str, data: pd.DataFrame | pa.Table) -> Path:
         """Write one quarter of ``table`` atomically; returns the file."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         if isinstance(data, pa.Table):
             arrow = data
         else:
@@ -83,6 +86,8 @@ class Staging:
         return path
 
     def read_table(self, table: str, partition_key: str) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_parquet(self.existing_path(table, partition_key))
 
     def _lineage_path(self, kind: str, partition_key: str) -> Path:

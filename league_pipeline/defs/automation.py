@@ -13,6 +13,7 @@ The sensor also skips a quarter whose latest snapshot was built from exactly the
 import hashlib
 import json
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -20,9 +21,11 @@ from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, all_quarters, 
 from league_pipeline.defs.freshness import PUBLICATION_LAG_DAYS, quarters_built_on_time
 from league_pipeline.defs.resources import FetcherResource, SnapshotStoreResource
 from league_pipeline.defs.sources import SOURCE_SPECS
-from league_pipeline.ingest.acquire import SourceFetcher
-from league_pipeline.ingest.fetch import SourceFetchError, SourceProbe
-from league_pipeline.snapshots.store import SnapshotStore
+
+if TYPE_CHECKING:  # the library is imported when the sensor runs (see defs/sources.py)
+    from league_pipeline.ingest.acquire import SourceFetcher
+    from league_pipeline.ingest.fetch import SourceProbe
+    from league_pipeline.snapshots.store import SnapshotStore
 
 CUMULATIVE_KINDS = {spec.kind for spec in SOURCE_SPECS if spec.cumulative}
 
@@ -31,7 +34,19 @@ CUMULATIVE_KINDS = {spec.kind for spec in SOURCE_SPECS if spec.cumulative}
 # process starts without importing pandas, DuckDB and pandera again), at most that many at a
 # time. Run config chooses (`league run/backfill --parallel N`); the default is one at a time,
 # the faster on two cores (figures in benchmarks/README.md, backfill).
-STEP_PROCESS_PRELOAD = ["league_pipeline.definitions", "league_pipeline.outputs.publish"]
+# The code location imports no library (defs/sources.py), so the library the steps use is
+# listed here for the server to import once.
+STEP_PROCESS_PRELOAD = [
+    "league_pipeline.definitions",
+    "league_pipeline.formats.nof",
+    "league_pipeline.ingest.acquire",
+    "league_pipeline.validation.report",
+    "league_pipeline.scoring.engine",
+    "league_pipeline.scoring.likely_ranges",
+    "league_pipeline.derivation.derive",
+    "league_pipeline.audit.compare",
+    "league_pipeline.outputs.publish",
+]
 DEFAULT_MAX_CONCURRENT = 1
 
 
@@ -86,7 +101,7 @@ def quarterly_league_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=quarter.key, partition_key=quarter.key)
 
 
-def quarter_probes(quarter: Quarter, fetcher: SourceFetcher) -> dict[str, SourceProbe] | None:
+def quarter_probes(quarter: Quarter, fetcher: "SourceFetcher") -> "dict[str, SourceProbe] | None":
     """Every source's probe (size, etag, sha256) for ``quarter``; None while any is missing."""
     found: dict[str, SourceProbe] = {}
     for spec in SOURCE_SPECS:
@@ -97,19 +112,19 @@ def quarter_probes(quarter: Quarter, fetcher: SourceFetcher) -> dict[str, Source
     return found
 
 
-def fingerprint(probes: dict[str, SourceProbe]) -> str:
+def fingerprint(probes: "dict[str, SourceProbe]") -> str:
     """A short hash of the probes: it changes when any file is added, revised or replaced."""
     parts = {kind: [p.size, p.etag, p.sha256] for kind, p in probes.items()}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def quarter_fingerprint(quarter: Quarter, fetcher: SourceFetcher) -> str | None:
+def quarter_fingerprint(quarter: Quarter, fetcher: "SourceFetcher") -> str | None:
     """The fingerprint of the quarter's sources; None while any file is missing."""
     probes = quarter_probes(quarter, fetcher)
     return None if probes is None else fingerprint(probes)
 
 
-def _same_file(found: SourceProbe, record: dict | None) -> bool:
+def _same_file(found: "SourceProbe", record: dict | None) -> bool:
     """Whether a probe shows the file a snapshot's lineage records (sha256, else ETag + size)."""
     if not record:
         return False
@@ -122,9 +137,9 @@ def _same_file(found: SourceProbe, record: dict | None) -> bool:
 
 def snapshot_is_current(
     quarter: Quarter,
-    probes: dict[str, SourceProbe],
-    fetcher: SourceFetcher,
-    store: SnapshotStore,
+    probes: "dict[str, SourceProbe]",
+    fetcher: "SourceFetcher",
+    store: "SnapshotStore",
 ) -> bool:
     """Whether the quarter's latest snapshot was built from exactly the files probed now."""
     latest = store.latest(quarter.label)
@@ -138,13 +153,19 @@ def snapshot_is_current(
 
 
 def _read_file_is_current(
-    quarter: Quarter, kind: str, found: SourceProbe, record: dict | None, fetcher: SourceFetcher
+    quarter: Quarter,
+    kind: str,
+    found: "SourceProbe",
+    record: dict | None,
+    fetcher: "SourceFetcher",
 ) -> bool:
     """Whether the file the snapshot read for ``kind`` is unchanged and still the one to read.
 
     A cumulative NOF kind's rows may have come from a later quarter's publication (lineage
     ``publication_quarter``): that file is compared, and a publication newer than it (which
     would hold the quarter's rows too) makes the snapshot out of date."""
+    from league_pipeline.ingest.fetch import SourceFetchError
+
     published = (record or {}).get("publication_quarter")
     if not published or kind not in CUMULATIVE_KINDS:
         return _same_file(found, record)

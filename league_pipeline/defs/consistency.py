@@ -1,7 +1,7 @@
 """Blocking asset checks across a quarter's source files (trusts, reporting period).
 
-Belongs here: the Dagster wiring of :mod:`league_pipeline.validation.consistency`. Each check reads the
-staged extracts the source assets wrote for the run's quarters and fails (ERROR severity,
+Belongs here: the Dagster wiring of :mod:`league_pipeline.validation.consistency`. Each check
+reads the staged extracts the source assets wrote for the run's quarters and fails (ERROR severity,
 blocking) with the offending rows in its ``failing_rows`` metadata, so no scoring asset and no
 snapshot is built from files that disagree.
 
@@ -11,23 +11,29 @@ snapshot is built from files that disagree.
   reporting date is the quarter it is processed as (Q1-layout files have no Quarter column).
 """
 
-# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+# The library is imported inside the functions that use it (see defs/sources.py), so loading
+# the code location does not import it; annotations naming its types are strings.
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
 
 from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS
 from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.core.staging import Staging
 from league_pipeline.defs.resources import StagingResource
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
-from league_pipeline.validation import consistency
-from league_pipeline.validation.consistency import ConsistencyReport
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from league_pipeline.validation.consistency import ConsistencyReport
 
 TRUSTS_CHECK = "trusts_consistent"
 PERIOD_CHECK = "reporting_period"
 
 
-def _extract(staging: Staging, kind: str, key: str) -> pd.DataFrame | None:
+def _extract(staging: Staging, kind: str, key: str) -> "pd.DataFrame | None":
     """The validated extract a source asset staged for ``key`` (None when the run recorded the
     file as absent), or a one-line error saying why it is not there (the source has not run,
     or something else overwrote its staging file)."""
@@ -43,8 +49,12 @@ def _extract(staging: Staging, kind: str, key: str) -> pd.DataFrame | None:
     return frame
 
 
-def _result(reports: list[ConsistencyReport]) -> dg.AssetCheckResult:
+def _result(reports: "list[ConsistencyReport]") -> dg.AssetCheckResult:
     """One check result for the run's quarters: failing quarters' rows, all summaries."""
+    import pandas as pd
+
+    from league_pipeline.validation import consistency
+
     failed = [r for r in reports if not r.passed]
     shown = failed or reports
     rows = pd.concat([r.failing_rows for r in failed], ignore_index=True) if failed else None
@@ -71,12 +81,15 @@ def _result(reports: list[ConsistencyReport]) -> dg.AssetCheckResult:
     description=(
         "The quarter's files agree on its trusts: every NOF trust is in its own peer group's "
         "file only, known to ODS and open; every RSP and deficit-flag trust is scored; every "
-        "scored trust has a deficit flag (league_pipeline.validation.consistency.trust_consistency)."
+        "scored trust has a deficit flag "
+        "(league_pipeline.validation.consistency.trust_consistency)."
     ),
 )
 def trusts_consistent(
     context: dg.AssetCheckExecutionContext, staging: StagingResource
 ) -> dg.AssetCheckResult:
+    from league_pipeline.validation import consistency
+
     stage, reports = staging.get(), []
     for key in context.partition_keys:
         reports.append(
@@ -108,6 +121,8 @@ def _period_check(kind: str) -> dg.AssetChecksDefinition:
     def _check(
         context: dg.AssetCheckExecutionContext, staging: StagingResource
     ) -> dg.AssetCheckResult:
+        from league_pipeline.validation import consistency
+
         stage = staging.get()
         return _result(
             [

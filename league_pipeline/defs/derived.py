@@ -19,33 +19,28 @@ Belongs here: wiring :mod:`league_pipeline.derivation` into Dagster.
   ``league provisional``.
 """
 
-# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+# The library is imported inside the functions that use it (see defs/sources.py), so loading
+# the code location does not import it; annotations naming its types are strings.
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS
 from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, parse_quarter
 from league_pipeline.core.staging import Staging, engine_table
 from league_pipeline.defs.checks import OUTPUT_CHECK, output_check, output_check_result
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
-from league_pipeline.defs.partitions import quarterly_partitions
+from league_pipeline.defs.partitions import previous_quarter, quarterly_asset
 from league_pipeline.defs.resources import LeagueConfig, StagingResource
 from league_pipeline.defs.sources import SOURCE_KEYS, SourceSpec, build_source_asset, is_absent
-from league_pipeline.derivation.derive import Derivation
-from league_pipeline.derivation.provisional import (
-    CarriedInputs,
-    compare_with_official,
-    provisional_table,
-)
-from league_pipeline.derivation.reconcile import match_rates, reconcile, report_markdown
-from league_pipeline.formats.ae import read_ae_monthly
-from league_pipeline.formats.ambsys import read_ambsys
-from league_pipeline.formats.cwt import read_cwt_provider
-from league_pipeline.formats.rtt import read_rtt_extract
-from league_pipeline.ingest.store import StoredFile
-from league_pipeline.scoring import inputs
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from league_pipeline.derivation.provisional import CarriedInputs
+    from league_pipeline.ingest.store import StoredFile
 
 CODE_VERSION = "1"
 GROUP = "raw_statistics"
@@ -53,15 +48,38 @@ DRIFT_CHECK = "derived_matches_official"
 CARRIED_TABLES = ("trusts", "metric_values", "given_scores", "deficit_flags", "rsp")
 
 
-def _ae(slot: int) -> Callable[[StoredFile, Quarter], pd.DataFrame]:
-    return lambda stored, q: read_ae_monthly(stored.read_bytes(), q, q.months[slot - 1])
+def _ae(slot: int) -> "Callable[[StoredFile, Quarter], pd.DataFrame]":
+    def read(stored: "StoredFile", q: Quarter) -> "pd.DataFrame":
+        from league_pipeline.formats.ae import read_ae_monthly
+
+        return read_ae_monthly(stored.read_bytes(), q, q.months[slot - 1])
+
+    return read
+
+
+def _ambsys(stored: "StoredFile", q: Quarter) -> "pd.DataFrame":
+    from league_pipeline.formats.ambsys import read_ambsys
+
+    return read_ambsys(stored.read_bytes(), q)
+
+
+def _cwt(stored: "StoredFile", q: Quarter) -> "pd.DataFrame":
+    from league_pipeline.formats.cwt import read_cwt_provider
+
+    return read_cwt_provider(stored.read_bytes(), q)
+
+
+def _rtt(stored: "StoredFile", q: Quarter) -> "pd.DataFrame":
+    from league_pipeline.formats.rtt import read_rtt_extract
+
+    return read_rtt_extract(stored.path, q)
 
 
 RAW_SOURCE_SPECS: tuple[SourceSpec, ...] = (
     SourceSpec(
         "ambsys",
         "raw_ambsys",
-        lambda stored, q: read_ambsys(stored.read_bytes(), q),
+        _ambsys,
         "AmbSYS time series (Ambulance Quality Indicators): response times and conveyance to "
         "ED per ambulance service and month (OF0017, OF0028).",
         group=GROUP,
@@ -82,7 +100,7 @@ RAW_SOURCE_SPECS: tuple[SourceSpec, ...] = (
     SourceSpec(
         "cwt_crs_provider",
         "raw_cwt_provider",
-        lambda stored, q: read_cwt_provider(stored.read_bytes(), q),
+        _cwt,
         "Cancer Waiting Times CWT-CRS provider extract (OF0010, OF0011).",
         group=GROUP,
         optional=True,
@@ -90,7 +108,7 @@ RAW_SOURCE_SPECS: tuple[SourceSpec, ...] = (
     SourceSpec(
         "rtt_full_extract",
         "raw_rtt",
-        lambda stored, q: read_rtt_extract(stored.path, q),
+        _rtt,
         "RTT full CSV extract of the quarter's last month, aggregated per provider by DuckDB "
         "(OF0023, OF0003).",
         group=GROUP,
@@ -102,12 +120,7 @@ DERIVED_KEY = dg.AssetKey(["raw", "derived_values"])
 RECONCILIATION_KEY = dg.AssetKey(["raw", "reconciliation"])
 PROVISIONAL_KEY = dg.AssetKey(["raw", "provisional_league_table"])
 
-_common = dict(
-    group_name=GROUP,
-    partitions_def=quarterly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    code_version=CODE_VERSION,
-)
+_common = dict(group_name=GROUP, code_version=CODE_VERSION)
 
 
 raw_source_assets = [build_source_asset(spec) for spec in RAW_SOURCE_SPECS]
@@ -125,13 +138,13 @@ def _source_files(staging: Staging, kinds: str, partition_key: str) -> str:
     return ", ".join(out)
 
 
-@dg.asset(
+@quarterly_asset(
     key=DERIVED_KEY,
     deps=list(RAW_SOURCE_KEYS.values()),
     description=(
-        "Metric values derived from the raw statistics (assets/sql/derivation): Category 1/2 response "
-        "times and conveyance (AmbSYS), 4-hour A&E performance, cancer 28-day FDS and 62-day, "
-        "RTT 18-week and 52-week percentages, per provider and quarter."
+        "Metric values derived from the raw statistics (assets/sql/derivation): Category 1/2 "
+        "response times and conveyance (AmbSYS), 4-hour A&E performance, cancer 28-day FDS and "
+        "62-day, RTT 18-week and 52-week percentages, per provider and quarter."
     ),
     kinds={"duckdb"},
     check_specs=[output_check(DERIVED_KEY, "raw_derived_values")],
@@ -140,6 +153,10 @@ def _source_files(staging: Staging, kinds: str, partition_key: str) -> str:
 def derived_values(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
+    from league_pipeline.derivation.derive import Derivation
+
     keys, stage = context.partition_keys, staging.get()
     with Derivation() as session:
         for spec in RAW_SOURCE_SPECS:
@@ -174,8 +191,10 @@ def derived_values(
 # --------------------------------------------------------------------------------------------
 # Reconciliation
 # --------------------------------------------------------------------------------------------
-def official_inputs(staging: Staging, keys: list[str]) -> dict[str, pd.DataFrame]:
+def official_inputs(staging: Staging, keys: list[str]) -> "dict[str, pd.DataFrame]":
     """trusts / metric_values / given_scores of the staged NOF files of ``keys``."""
+    from league_pipeline.scoring import inputs
+
     extracts = [
         staging.read_table(kind, k)
         for kind in NOF_SOURCE_KINDS
@@ -185,7 +204,7 @@ def official_inputs(staging: Staging, keys: list[str]) -> dict[str, pd.DataFrame
     return inputs.nof_inputs(extracts)
 
 
-@dg.asset(
+@quarterly_asset(
     key=RECONCILIATION_KEY,
     deps=[DERIVED_KEY, *(SOURCE_KEYS[k] for k in NOF_SOURCE_KINDS)],
     description=(
@@ -199,7 +218,8 @@ def official_inputs(staging: Staging, keys: list[str]) -> dict[str, pd.DataFrame
             asset=RECONCILIATION_KEY,
             description=(
                 "Warns (never blocks) when a metric's match rate falls below its min_match_rate "
-                "in assets/methodology/metric_sources.yaml: the raw derivation and NHS England disagree."
+                "in assets/methodology/metric_sources.yaml: the raw derivation and NHS England "
+                "disagree."
             ),
         ),
         output_check(RECONCILIATION_KEY, "raw_reconciliation"),
@@ -209,6 +229,10 @@ def official_inputs(staging: Staging, keys: list[str]) -> dict[str, pd.DataFrame
 def reconciliation(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
+    from league_pipeline.derivation.reconcile import match_rates, reconcile, report_markdown
+
     keys, stage = context.partition_keys, staging.get()
     official = official_inputs(stage, keys)
     derived = pd.concat([stage.read_table("derived_values", k) for k in keys])
@@ -274,8 +298,10 @@ def latest_official_before(staging: Staging, quarter: Quarter) -> Quarter | None
     return None
 
 
-def carried_inputs(staging: Staging, quarter: Quarter) -> CarriedInputs:
+def carried_inputs(staging: Staging, quarter: Quarter) -> "CarriedInputs":
     """The staged scoring inputs of the latest official quarter before ``quarter``."""
+    from league_pipeline.derivation.provisional import CarriedInputs
+
     source = latest_official_before(staging, quarter)
     if source is None:
         first = quarter.previous() if quarter > FIRST_QUARTER else None
@@ -308,15 +334,13 @@ def _left_out_pools(peer_groups: list[str]) -> str:
     )
 
 
-@dg.asset(
+@quarterly_asset(
     key=PROVISIONAL_KEY,
     deps=[
         DERIVED_KEY,
         dg.AssetDep(
             dg.AssetKey(["scoring", "metric_values"]),
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
-            ),
+            partition_mapping=previous_quarter(),
         ),
         dg.AssetKey(["scoring", "league_tables"]),
     ],
@@ -333,6 +357,10 @@ def _left_out_pools(peer_groups: list[str]) -> str:
 def provisional_league_table(
     context: dg.AssetExecutionContext, league: LeagueConfig, staging: StagingResource
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
+    from league_pipeline.derivation.provisional import compare_with_official, provisional_table
+
     stage = staging.get()
     left_out = _left_out_pools(league.run_peer_groups())
     tables, notes, comparisons = [], {}, []

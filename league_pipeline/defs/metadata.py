@@ -5,10 +5,12 @@ Belongs here: turning a DataFrame (or Arrow table) into the standard ``dagster/*
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
+
+if TYPE_CHECKING:  # only annotations: the frames come from the steps that use this
+    import pandas as pd
 
 PREVIEW_ROWS = 10
 

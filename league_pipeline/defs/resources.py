@@ -10,6 +10,7 @@ shown on the UI's Resources page and a ``get()`` building the library object fro
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -24,11 +25,11 @@ from league_pipeline.core.settings import (
     LAKE_BACKUPS,
     Settings,
 )
-from league_pipeline.core.staging import Staging
-from league_pipeline.ingest.acquire import SourceFetcher
-from league_pipeline.ingest.fetch import HttpFetcher
-from league_pipeline.ingest.store import SourceStore
-from league_pipeline.snapshots.store import SnapshotStore
+
+if TYPE_CHECKING:  # the library objects are built (and imported) when a run asks for them
+    from league_pipeline.core.staging import Staging
+    from league_pipeline.ingest.acquire import SourceFetcher
+    from league_pipeline.snapshots.store import SnapshotStore
 
 
 class HomeResource(dg.ConfigurableResource):
@@ -51,6 +52,8 @@ class StagingResource(dg.ConfigurableResource):
     root: str = Field(description="The staging folder (<home>/staging).")
 
     def get(self) -> Staging:
+        from league_pipeline.core.staging import Staging
+
         return Staging(Path(self.root))
 
 
@@ -69,6 +72,8 @@ class SnapshotStoreResource(dg.ConfigurableResource):
     )
 
     def get(self) -> SnapshotStore:
+        from league_pipeline.snapshots.store import SnapshotStore
+
         return SnapshotStore(Path(self.root), catalog=self.catalog, backups=self.backups)
 
 
@@ -96,6 +101,10 @@ class FetcherResource(dg.ConfigurableResource):
     )
 
     def get(self) -> SourceFetcher:
+        from league_pipeline.ingest.acquire import SourceFetcher
+        from league_pipeline.ingest.fetch import HttpFetcher
+        from league_pipeline.ingest.store import SourceStore
+
         http = None
         if self.mode == "http":
             http = HttpFetcher(

@@ -6,33 +6,31 @@ DuckDB, runs its SQL steps for every quarter in the run at once (so a single-run
 query per step), and writes each quarter back to staging.
 """
 
-# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
-import dagster as dg
-import pandas as pd
+# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+# The library is imported inside the functions that use it (see defs/sources.py), so loading
+# the code location does not import it; annotations naming its types are strings.
+from typing import TYPE_CHECKING
 
-from league_pipeline.audit import compare as audit
+import dagster as dg
+
 from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS
 from league_pipeline.core.staging import Staging, engine_table
 from league_pipeline.defs.checks import output_check, output_check_result
 from league_pipeline.defs.derived import RECONCILIATION_KEY
 from league_pipeline.defs.metadata import table_metadata
-from league_pipeline.defs.partitions import quarterly_partitions
+from league_pipeline.defs.partitions import quarterly_asset
 from league_pipeline.defs.resources import LeagueConfig, StagingResource
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
-from league_pipeline.scoring import inputs, official
-from league_pipeline.scoring.engine import ScoringSession
-from league_pipeline.scoring.likely_ranges import likely_ranges
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from league_pipeline.scoring.engine import ScoringSession
 
 CODE_VERSION = "1"
 ODS_CHECK = "trust_codes_in_ods"
 
-_common = dict(
-    group_name="scoring",
-    partitions_def=quarterly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"duckdb"},
-    code_version=CODE_VERSION,
-)
+_common = dict(group_name="scoring", kinds={"duckdb"}, code_version=CODE_VERSION)
 
 
 def _key(name: str) -> dg.AssetKey:
@@ -40,7 +38,7 @@ def _key(name: str) -> dg.AssetKey:
 
 
 def _load(
-    staging: Staging, session: ScoringSession, tables: list[str], partition_keys: list[str]
+    staging: Staging, session: "ScoringSession", tables: list[str], partition_keys: list[str]
 ) -> None:
     for table in tables:
         staged = engine_table(table)
@@ -49,8 +47,10 @@ def _load(
 
 def _score(
     staging: Staging, keys: list[str], inputs: list[str], steps: list[str], outputs: list[str]
-) -> dict[str, pd.DataFrame]:
+) -> "dict[str, pd.DataFrame]":
     """Run the SQL ``steps`` on the staged ``inputs`` of ``keys``; stage and return ``outputs``."""
+    from league_pipeline.scoring.engine import ScoringSession
+
     with ScoringSession() as session:
         _load(staging, session, inputs, keys)
         session.run(steps)
@@ -61,7 +61,7 @@ def _score(
 
 
 def _result(
-    context: dg.AssetExecutionContext, name: str, df: pd.DataFrame, schema: str | None
+    context: dg.AssetExecutionContext, name: str, df: "pd.DataFrame", schema: str | None
 ) -> dg.MaterializeResult:
     metadata = table_metadata(f"league.scoring.{name}", df, partitions=len(context.partition_keys))
     checks = [output_check_result(df, schema)] if schema else []
@@ -82,14 +82,18 @@ def _audit_spec(name: str, layers: str) -> dg.AssetCheckSpec:
     )
 
 
-def _staged(staging: Staging, table: str, keys: list[str]) -> pd.DataFrame:
+def _staged(staging: Staging, table: str, keys: list[str]) -> "pd.DataFrame":
+    import pandas as pd
+
     return pd.concat([staging.read_table(table, k) for k in keys], ignore_index=True)
 
 
 def _audit(
-    staging: Staging, rows: pd.DataFrame, stage_as: str, keys: list[str]
+    staging: Staging, rows: "pd.DataFrame", stage_as: str, keys: list[str]
 ) -> dg.AssetCheckResult:
     """Stage a layer's audit rows and report them as a warn-only check."""
+    from league_pipeline.audit import compare as audit
+
     staging.write_quarters(engine_table(stage_as), rows, keys)
     summary = audit.layer_summary(rows)
     disagreements = rows[~rows["agrees"]]
@@ -114,7 +118,7 @@ def _audit(
     )
 
 
-def _ods_check(staging: Staging, trusts: pd.DataFrame, keys: list[str]) -> dg.AssetCheckResult:
+def _ods_check(staging: Staging, trusts: "pd.DataFrame", keys: list[str]) -> dg.AssetCheckResult:
     """Warn (not block) about trusts the ODS list does not know: a typo, or a merged trust."""
     known = set().union(*(set(staging.read_table("ods_trusts", k)["ods_code"]) for k in keys))
     unknown = trusts.loc[~trusts["trust_code"].isin(known), ["quarter", "trust_code", "trust_name"]]
@@ -134,15 +138,19 @@ def _ods_check(staging: Staging, trusts: pd.DataFrame, keys: list[str]) -> dg.As
 FLAGS_CHECK = "flags_agree_with_publication"
 
 
-def _supplied(staging: Staging, kind: str, keys: list[str], read) -> pd.DataFrame | None:
+def _supplied(staging: Staging, kind: str, keys: list[str], read) -> "pd.DataFrame | None":
     """A landing flag file's flags for ``keys`` (None where none was supplied)."""
+    import pandas as pd
+
     frames = [read(staging.read_table(kind, k)) for k in keys if not is_absent(staging, kind, k)]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def _flags(staging: Staging, nof: pd.DataFrame, trusts: pd.DataFrame, keys: list[str]) -> dict:
+def _flags(staging: Staging, nof: "pd.DataFrame", trusts: "pd.DataFrame", keys: list[str]) -> dict:
     """The override flag and RSP membership of every trust: the publication's (OF5004, OF5007
     or OF5005), else the landing files'. Raises a Failure when a trust has no deficit flag."""
+    from league_pipeline.scoring import inputs
+
     published = inputs.published_flags(nof)
     deficit = inputs.resolve_flag(
         "deficit_flag",
@@ -171,6 +179,8 @@ def _flags(staging: Staging, nof: pd.DataFrame, trusts: pd.DataFrame, keys: list
 
 
 def _flags_check(flags: dict) -> dg.AssetCheckResult:
+    import pandas as pd
+
     disagreements = pd.concat([f.disagreements for f in flags.values()], ignore_index=True)
     notes = [n for f in flags.values() for n in f.notes]
     counts = {
@@ -193,7 +203,7 @@ def _flags_check(flags: dict) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(
+@quarterly_asset(
     key=_key("metric_values"),
     deps=[
         *(SOURCE_KEYS[k] for k in (*NOF_SOURCE_KINDS, "deficit_flags", "rsp_list", "ods_trusts")),
@@ -201,10 +211,10 @@ def _flags_check(flags: dict) -> dg.AssetCheckResult:
     ],
     description=(
         "Every trust's metric values (OF0xxx) with their source (official NOF file or raw "
-        "derivation, by the precedence in assets/methodology/metric_sources.yaml), score-only metrics, "
-        "deficit and RSP flags (from the publication's OF5004/OF5007, else the landing files), "
-        "and NHS England's published layers for the audit and for values the run cannot "
-        "compute (peer groups left out)."
+        "derivation, by the precedence in assets/methodology/metric_sources.yaml), score-only "
+        "metrics, deficit and RSP flags (from the publication's OF5004/OF5007, else the landing "
+        "files), and NHS England's published layers for the audit and for values the run "
+        "cannot compute (peer groups left out)."
     ),
     check_specs=[
         output_check(_key("metric_values"), "metric_values"),
@@ -228,6 +238,10 @@ def _flags_check(flags: dict) -> dg.AssetCheckResult:
 def metric_values(
     context: dg.AssetExecutionContext, league: LeagueConfig, staging: StagingResource
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
+    from league_pipeline.scoring import inputs, official
+
     keys, stage = context.partition_keys, staging.get()
     extracts = [
         stage.read_table(kind, k)
@@ -276,7 +290,7 @@ def metric_values(
     )
 
 
-@dg.asset(
+@quarterly_asset(
     key=_key("metric_scores"),
     deps=[_key("metric_values")],
     description="Metric scores (OF1xxx, 1 best to 4 worst) by each metric's rule and peer pool.",
@@ -289,6 +303,8 @@ def metric_values(
 def metric_scores(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> dg.MaterializeResult:
+    from league_pipeline.audit import compare as audit
+
     keys, stage = context.partition_keys, staging.get()
     tables = ["trusts", "metric_values", "given_scores", "run_scope", "published_scores"]
     df = _score(stage, keys, tables, ["metric_scores"], ["metric_scores"])["metric_scores"]
@@ -302,7 +318,7 @@ def metric_scores(
     )
 
 
-@dg.asset(
+@quarterly_asset(
     key=_key("domain_scores"),
     deps=[_key("metric_scores")],
     description="Averaging items (infections collapsed) and domain scores OF4000-OF4005.",
@@ -315,6 +331,8 @@ def metric_scores(
 def domain_scores(
     context: dg.AssetExecutionContext, staging: StagingResource
 ) -> dg.MaterializeResult:
+    from league_pipeline.audit import compare as audit
+
     keys, stage = context.partition_keys, staging.get()
     steps = ["score_items", "domain_scores"]
     tables = ["metric_scores", "run_scope", "published_domains"]
@@ -332,7 +350,7 @@ def domain_scores(
     )
 
 
-@dg.asset(
+@quarterly_asset(
     key=_key("segments"),
     deps=[_key("domain_scores")],
     description=(
@@ -346,6 +364,8 @@ def domain_scores(
     **_common,
 )
 def segments(context: dg.AssetExecutionContext, staging: StagingResource) -> dg.MaterializeResult:
+    from league_pipeline.audit import compare as audit
+
     keys, stage = context.partition_keys, staging.get()
     frames = _score(
         stage,
@@ -370,7 +390,7 @@ def segments(context: dg.AssetExecutionContext, staging: StagingResource) -> dg.
     )
 
 
-@dg.asset(
+@quarterly_asset(
     key=_key("league_tables"),
     deps=[_key("segments")],
     description=(
@@ -389,6 +409,12 @@ def league_tables(
     league: LeagueConfig,
     staging: StagingResource,
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
+    from league_pipeline.audit import compare as audit
+    from league_pipeline.scoring.engine import ScoringSession
+    from league_pipeline.scoring.likely_ranges import likely_ranges
+
     keys, stage = context.partition_keys, staging.get()
     with ScoringSession() as session:
         _load(stage, session, ["trusts", "trust_segments"], keys)

@@ -5,18 +5,22 @@ Belongs here: collecting a quarter's staged tables and lineage and handing them 
 re-run creates a new version; an earlier one is never changed.
 """
 
-# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
+# no `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+# The library is imported inside the functions that use it (see defs/sources.py), so loading
+# the code location does not import it; annotations naming its types are strings.
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
 
 from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.core.staging import Staging
 from league_pipeline.defs.derived import RAW_SOURCE_SPECS
-from league_pipeline.defs.partitions import quarterly_partitions
+from league_pipeline.defs.partitions import quarterly_asset
 from league_pipeline.defs.resources import LeagueConfig, SnapshotStoreResource, StagingResource
 from league_pipeline.defs.sources import SOURCE_SPECS, is_absent
-from league_pipeline.snapshots.lineage import snapshot_lineage
-from league_pipeline.snapshots.store import PUBLISHED_ROWS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # staging table -> snapshot table
 SNAPSHOT_TABLES = {
@@ -33,7 +37,8 @@ SNAPSHOT_TABLES = {
 }
 
 
-# each scoring layer's comparison with NHS England's published figures (league_pipeline.audit.compare)
+# each scoring layer's comparison with NHS England's published figures
+# (league_pipeline.audit.compare)
 AUDIT_TABLES = (
     "audit_metric_scores",
     "audit_domain_scores",
@@ -42,8 +47,10 @@ AUDIT_TABLES = (
 )
 
 
-def published_rows(staging: Staging, key: str) -> pd.DataFrame:
+def published_rows(staging: Staging, key: str) -> "pd.DataFrame":
     """The quarter's rows of every NOF file the run read, as published, with their file kind."""
+    import pandas as pd
+
     frames = [
         staging.read_table(spec.kind, key)
         .drop(columns=["Quarter"])
@@ -55,7 +62,7 @@ def published_rows(staging: Staging, key: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def value_basis(audit_rows: pd.DataFrame) -> dict[str, dict[str, int]]:
+def value_basis(audit_rows: "pd.DataFrame") -> dict[str, dict[str, int]]:
     """Per audited layer, how many values were computed and how many taken from the
     publication (lineage says which parts of a snapshot are NHS England's own figures)."""
     counts = audit_rows.groupby(["layer", "basis"]).size()
@@ -71,7 +78,7 @@ OUTPUT_SCHEMAS = ["metric_values", "metric_scores", "domain_scores", "league_tab
 SNAPSHOT_POOL = "snapshot_writes"
 
 
-@dg.asset(
+@quarterly_asset(
     key=dg.AssetKey(["snapshots", "quarterly_snapshot"]),
     deps=[dg.AssetKey(["scoring", "league_tables"])],
     group_name="snapshots",
@@ -80,8 +87,6 @@ SNAPSHOT_POOL = "snapshot_writes"
         "them, with lineage (inputs' URLs and hashes, schema, methodology and code versions, "
         "run id). Re-running a quarter adds a version."
     ),
-    partitions_def=quarterly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"duckdb", "parquet"},
     code_version="1",
     pool=SNAPSHOT_POOL,
@@ -92,6 +97,11 @@ def quarterly_snapshot(
     staging: StagingResource,
     snapshots: SnapshotStoreResource,
 ) -> dg.MaterializeResult:
+    import pandas as pd
+
+    from league_pipeline.snapshots.lineage import snapshot_lineage
+    from league_pipeline.snapshots.store import PUBLISHED_ROWS
+
     store, stage = snapshots.get(), staging.get()
     written = []
     for key in context.partition_keys:

@@ -8,33 +8,35 @@ failing rows and columns, so a bad file is visible in the Dagster UI and nothing
 ``<quarter>.rejected.parquet`` for inspection.
 """
 
+# The library (readers, pandera, pandas, DuckDB, httpx) is imported inside the functions that
+# use it, when a run executes them: loading the code location imports Dagster and this wiring
+# only. Annotations naming library types are strings, resolved by type checkers alone.
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from league_pipeline.core.peer_groups import ACUTE, AMBULANCE, MHC
 from league_pipeline.core.quarters import Quarter, parse_quarter
 from league_pipeline.core.staging import Staging, StagingMissingError
 from league_pipeline.defs.metadata import markdown_preview, table_metadata
-from league_pipeline.defs.partitions import quarterly_partitions
+from league_pipeline.defs.partitions import quarterly_asset
 from league_pipeline.defs.resources import (
     FetcherResource,
     LeagueConfig,
     SnapshotStoreResource,
     StagingResource,
 )
-from league_pipeline.formats.flags import read_deficit_flags, read_rsp_list
-from league_pipeline.formats.nof import read_nof_trust_data
-from league_pipeline.formats.ods import read_ods_trusts
-from league_pipeline.ingest.acquire import SourceFetcher
-from league_pipeline.ingest.fetch import SourceMissing
-from league_pipeline.ingest.revisions import publication_changes
-from league_pipeline.ingest.store import StoredFile
 from league_pipeline.sample import data_origin
-from league_pipeline.snapshots.store import PUBLISHED_ROWS, SnapshotNotFoundError, SnapshotStore
-from league_pipeline.validation.report import ValidationReport, validate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from league_pipeline.ingest.acquire import SourceFetcher
+    from league_pipeline.ingest.store import StoredFile
+    from league_pipeline.snapshots.store import SnapshotStore
+    from league_pipeline.validation.report import ValidationReport
 
 SCHEMA_CHECK = "pandera_schema"
 REVISIONS_CHECK = "publication_revisions"
@@ -45,7 +47,7 @@ CODE_VERSION = "1"
 class SourceSpec:
     kind: str  # source kind id in assets/sources.yaml and the staging table name
     schema: str  # pandera schema in schemas/
-    read: Callable[[StoredFile, Quarter], pd.DataFrame]  # the stored file -> its extract
+    read: "Callable[[StoredFile, Quarter], pd.DataFrame]"  # the stored file -> its extract
     description: str
     group: str = "sources"  # the Dagster asset group
     # a cumulative publication (NOF trust data): the newest of the year holding the quarter is
@@ -56,9 +58,29 @@ class SourceSpec:
     peer_group: str | None = None  # a NOF file: the peer group whose trusts it holds
 
 
-def _nof(stored: StoredFile, quarter: Quarter) -> pd.DataFrame:
+def _nof(stored: "StoredFile", quarter: Quarter) -> "pd.DataFrame":
+    from league_pipeline.formats.nof import read_nof_trust_data
+
     # ``quarter`` is the publication's: it names the rows of a file with no Quarter column
     return read_nof_trust_data(stored.read_bytes(), quarter.published_label)
+
+
+def _ods(stored: "StoredFile", _quarter: Quarter) -> "pd.DataFrame":
+    from league_pipeline.formats.ods import read_ods_trusts
+
+    return read_ods_trusts(stored.read_bytes())
+
+
+def _rsp(stored: "StoredFile", _quarter: Quarter) -> "pd.DataFrame":
+    from league_pipeline.formats.flags import read_rsp_list
+
+    return read_rsp_list(stored.read_bytes())
+
+
+def _deficit(stored: "StoredFile", _quarter: Quarter) -> "pd.DataFrame":
+    from league_pipeline.formats.flags import read_deficit_flags
+
+    return read_deficit_flags(stored.read_bytes())
 
 
 SOURCE_SPECS: tuple[SourceSpec, ...] = (
@@ -89,13 +111,13 @@ SOURCE_SPECS: tuple[SourceSpec, ...] = (
     SourceSpec(
         "ods_trusts",
         "ods_trusts",
-        lambda stored, _q: read_ods_trusts(stored.read_bytes()),
+        _ods,
         "ODS list of NHS trusts (etr): codes, names, open and close dates.",
     ),
     SourceSpec(
         "rsp_list",
         "rsp_list",
-        lambda stored, _q: read_rsp_list(stored.read_bytes()),
+        _rsp,
         "Trusts in the Recovery Support Programme (segment 5) for the quarter. Optional for "
         "a published quarter whose file carries OF5007 (or OF5005); then it must agree.",
         optional=True,
@@ -103,7 +125,7 @@ SOURCE_SPECS: tuple[SourceSpec, ...] = (
     SourceSpec(
         "deficit_flags",
         "deficit_flags",
-        lambda stored, _q: read_deficit_flags(stored.read_bytes()),
+        _deficit,
         "Trusts in deficit or receiving deficit support (the financial override input). "
         "Optional for a published quarter whose file carries OF5004; then it must agree.",
         optional=True,
@@ -111,7 +133,7 @@ SOURCE_SPECS: tuple[SourceSpec, ...] = (
 )
 
 
-def _check_metadata(reports: dict[str, ValidationReport]) -> dict:
+def _check_metadata(reports: "dict[str, ValidationReport]") -> dict:
     failed = {key: r for key, r in reports.items() if not r.passed}
     meta: dict = {
         "quarters_checked": ", ".join(parse_quarter(k).label for k in reports),
@@ -134,19 +156,21 @@ def _check_metadata(reports: dict[str, ValidationReport]) -> dict:
 class Extract:
     """A parsed source file: where it came from and the quarter whose publication it is."""
 
-    stored: StoredFile
+    stored: "StoredFile"
     published_in: Quarter
-    df: pd.DataFrame
+    df: "pd.DataFrame"
 
 
 def _read(
-    spec: SourceSpec, quarter: Quarter, fetcher: SourceFetcher, log
+    spec: SourceSpec, quarter: Quarter, fetcher: "SourceFetcher", log
 ) -> tuple[Extract, Extract | None]:
     """The file the quarter's rows come from, and (for a cumulative kind read from a newer
     publication) the quarter's own file, which is validated too and compared.
 
     A cumulative kind's rows come from the newest publication of the year that holds rows of
     ``quarter`` (a later quarter's landing folder or URL), else from the quarter's own file."""
+    from league_pipeline.ingest.fetch import SourceMissing
+
     if spec.cumulative:
         later = [Quarter(quarter.fy_start, q) for q in range(quarter.q + 1, 5)]
         for stored, published_in in fetcher.publications(spec.kind, quarter, later):
@@ -187,10 +211,15 @@ def is_absent(staging: Staging, kind: str, partition_key: str) -> bool:
 
 
 def _revisions(
-    kind: str, publication: pd.DataFrame, quarter: Quarter, store: SnapshotStore
-) -> tuple[pd.DataFrame, list[str]]:
+    kind: str, publication: "pd.DataFrame", quarter: Quarter, store: "SnapshotStore"
+) -> "tuple[pd.DataFrame, list[str]]":
     """Rows of earlier quarters in ``publication`` that differ from what their latest snapshot
     was built from (NHS England's revisions), and notes on quarters that could not be compared."""
+    import pandas as pd
+
+    from league_pipeline.ingest.revisions import publication_changes
+    from league_pipeline.snapshots.store import PUBLISHED_ROWS, SnapshotNotFoundError
+
     changes, notes = [], []
     for label in sorted(set(publication["Quarter"])):
         earlier = parse_quarter(label, check_methodology=False)
@@ -216,7 +245,9 @@ def _revisions(
     return frame, notes
 
 
-def _revision_result(changes: list[pd.DataFrame], notes: list[str]) -> dg.AssetCheckResult:
+def _revision_result(changes: "list[pd.DataFrame]", notes: list[str]) -> dg.AssetCheckResult:
+    import pandas as pd
+
     nonempty = [c for c in changes if len(c)]
     found = pd.concat(nonempty, ignore_index=True) if nonempty else None
     count = 0 if found is None else len(found)
@@ -261,12 +292,10 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             )
         )
 
-    @dg.asset(
+    @quarterly_asset(
         key=key,
         group_name=spec.group,
         description=spec.description,
-        partitions_def=quarterly_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"pandas", "pandera"},
         code_version=CODE_VERSION,
         check_specs=check_specs,
@@ -278,6 +307,12 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         staging: StagingResource,
         snapshots: SnapshotStoreResource,
     ) -> dg.MaterializeResult:
+        import pandas as pd
+
+        from league_pipeline.ingest.fetch import SourceMissing
+        from league_pipeline.ingest.revisions import publication_changes
+        from league_pipeline.validation.report import validate
+
         sources, stage = fetcher.get(), staging.get()
         reports: dict[str, ValidationReport] = {}
         frames: list[pd.DataFrame] = []
