@@ -25,13 +25,12 @@ until ``league export`` (or a re-run) writes them.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime
-import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from league_pipeline.defs.partitions import quarterly_partitions
+from league_pipeline.defs.partitions import previous_quarter, quarterly_partitions
 from league_pipeline.defs.resources import (
     FetcherResource,
     HomeResource,
@@ -50,23 +49,8 @@ ROUND_TRIP_CHECK = "official_format_round_trip"
 CODE_VERSION = "1"
 
 
-def _this_and_previous_quarter() -> dg.TimeWindowPartitionMapping:
-    """A quarter's outputs read its snapshot and the previous quarter's (one dependency can have
-    one mapping, so the window is both); the first quarter has no previous one.
-    ``allow_nonexistent_upstream_partitions`` is beta with no stable equivalent: its notice is
-    silenced around this call only."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore",
-            message="Parameter `allow_nonexistent_upstream_partitions`",
-            category=dg.BetaWarning,
-        )
-        return dg.TimeWindowPartitionMapping(
-            start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
-        )
-
-
-SNAPSHOT_DEP = dg.AssetDep(SNAPSHOT_KEY, partition_mapping=_this_and_previous_quarter())
+# the quarter's snapshot and the previous quarter's (movement)
+SNAPSHOT_DEP = dg.AssetDep(SNAPSHOT_KEY, partition_mapping=previous_quarter(and_this=True))
 
 
 def _spec(key: dg.AssetKey, description: str, kinds: set[str]) -> dg.AssetSpec:

@@ -30,8 +30,8 @@ quarterly_partitions = dg.TimeWindowPartitionsDefinition(
 #   ``BackfillPolicy`` itself is stable. Passing it warned once per asset on every load of the
 #   code location (21 BetaWarnings in ``dagster dev``'s log).
 # * ``allow_nonexistent_upstream_partitions`` of ``TimeWindowPartitionMapping``: the first
-#   quarter has no previous quarter, which the provisional table reads; there is no stable way
-#   to say that a missing upstream partition is not an error.
+#   quarter has no previous quarter, which the provisional table and the outputs read; there is
+#   no stable way to say that a missing upstream partition is not an error.
 _SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
@@ -44,8 +44,9 @@ def quarterly_asset(**kwargs: Any) -> Callable[..., dg.AssetsDefinition]:
         return dg.asset(partitions_def=quarterly_partitions, backfill_policy=_SINGLE_RUN, **kwargs)
 
 
-def previous_quarter() -> dg.TimeWindowPartitionMapping:
-    """Each quarter depends on the one before it; the first quarter has none."""
+def previous_quarter(*, and_this: bool = False) -> dg.TimeWindowPartitionMapping:
+    """Each quarter depends on the one before it (``and_this``: and on itself, for an asset that
+    reads both, since one dependency has one mapping); the first quarter has no previous one."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore",
@@ -53,5 +54,7 @@ def previous_quarter() -> dg.TimeWindowPartitionMapping:
             category=dg.BetaWarning,
         )
         return dg.TimeWindowPartitionMapping(
-            start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+            start_offset=-1,
+            end_offset=0 if and_this else -1,
+            allow_nonexistent_upstream_partitions=True,
         )
