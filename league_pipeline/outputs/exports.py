@@ -1,11 +1,12 @@
 """A snapshot in NHS England's published formats: league tables and trust data files.
 
 Belongs here: building, per quarter and peer group, the official league table and the official
-"trust data" file from a snapshot (the SQL is ``league_pipeline/outputs/sql/nof_*.sql``), the published
-CSV layout of each quarter (columns, order, ``Likely_range_*`` as ``a to b``, floats printed as
-published, encoding and line ends), the file names NHS England uses, and writing them as CSV
-and Parquet. The CSV bytes are produced by :mod:`league_pipeline.formats.nof` (``write_nof_*``),
-and the Parquet files hold exactly what the project's readers read back from those CSVs.
+"trust data" file from a snapshot (the SQL is ``league_pipeline/outputs/sql/nof_*.sql``), the
+published CSV layout of each quarter (columns, order, ``Likely_range_*`` as ``a to b``, floats
+printed as published, encoding and line ends), the file names NHS England uses, and writing them
+as CSV and Parquet. The CSV bytes are produced by :mod:`league_pipeline.formats.nof`
+(``write_nof_*``), and the Parquet files hold exactly what the project's readers read back from
+those CSVs.
 
 Layouts: 2025/26 Q1 files follow the Sept 2025 publication (trust data without a ``Quarter``
 column, units ``percent``, UTF-8 with BOM, CRLF); later quarters follow the later files
@@ -60,6 +61,8 @@ TRUST_DATA_FILE = "nhs-oversight-framework-{stem}-trust-data"
 # OWASP CSV injection: the characters a spreadsheet starts a formula (or DDE call) with
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# the NOF file's columns the wording comes from, in the order of _METADATA_COLUMNS[1:]
+_PUBLISHED_WORDING = ["Metric_ID", "Domain", "Sub_domain", "Metric_description", "Reporting_date"]
 _METADATA_COLUMNS = [
     "peer_group",
     "metric_id",
@@ -106,8 +109,14 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         series = frame[column]
         if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
             continue
-        fixed = series.map(neutralise_cell, na_action="ignore")
-        changed = fixed.ne(series) & series.notna()
+        try:  # most columns have no cell starting a formula: find the candidates at once
+            candidates = series.str.startswith(FORMULA_LEADS, na=False)
+        except AttributeError:  # an object column without text (.str refuses it)
+            candidates = series.notna()
+        if not candidates.any():
+            continue
+        fixed = series[candidates].map(neutralise_cell).reindex(series.index)
+        changed = fixed.ne(series) & candidates
         if changed.any():
             if out is frame:
                 out = frame.copy()
@@ -157,30 +166,46 @@ def _empty_metadata() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype="str") for c in _METADATA_COLUMNS})
 
 
-def published_metadata(results: QuarterResults, source_store: SourceStore) -> pd.DataFrame:
+def _wording(rows: pd.DataFrame, group_id: str) -> pd.DataFrame:
+    """The first row of each metric in a NOF file's rows (``metric_id``, ``domain``,
+    ``sub_domain``, ``metric_description``, ``reporting_date``; any case) as metadata rows."""
+    rows = rows.rename(columns=str.lower)
+    meta = rows.drop_duplicates("metric_id")[[c.lower() for c in _PUBLISHED_WORDING]]
+    meta.columns = _METADATA_COLUMNS[1:]
+    return meta.assign(peer_group=group_id)[_METADATA_COLUMNS]
+
+
+def published_metadata(
+    results: QuarterResults,
+    source_store: SourceStore,
+    published_rows: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """The published wording of each metric (domain, sub-domain, description, reporting date),
-    per peer group, read from the source files the snapshot was built from (found in the
-    content-addressed source store by the SHA-256 its lineage records). Files no longer in the
-    store are skipped: the catalogue's wording is used for them instead."""
-    inputs = results.info.lineage.get("inputs", {})
+    per peer group, from the NOF rows the snapshot was built from: its ``published_rows``
+    table when given (a snapshot holds it since it compares publications), else read again
+    from the source files (found in the content-addressed source store by the SHA-256 its
+    lineage records). Files no longer in the store are skipped: the catalogue's wording is
+    used for them instead."""
     parts = []
-    for group in PEER_GROUPS:
-        kind = group.source_kind
-        sha = (inputs.get(kind) or {}).get("sha256")
-        if not sha:
-            continue
-        try:
-            content = source_store.get(sha).read_bytes()
-        except (SourceNotFoundError, ValueError) as exc:
-            log.warning("published wording for %s not available (%s)", kind, exc)
-            continue
-        data = read_nof_trust_data(content, results.quarter.label)
-        data = data[data["Quarter"] == results.quarter.label]
-        meta = data.drop_duplicates("Metric_ID")[
-            ["Metric_ID", "Domain", "Sub_domain", "Metric_description", "Reporting_date"]
-        ]
-        meta.columns = _METADATA_COLUMNS[1:]
-        parts.append(meta.assign(peer_group=group.id)[_METADATA_COLUMNS])
+    if published_rows is not None:
+        for group in PEER_GROUPS:
+            rows = published_rows[published_rows["source_kind"] == group.source_kind]
+            if len(rows):
+                parts.append(_wording(rows, group.id))
+    else:
+        inputs = results.info.lineage.get("inputs", {})
+        for group in PEER_GROUPS:
+            kind = group.source_kind
+            sha = (inputs.get(kind) or {}).get("sha256")
+            if not sha:
+                continue
+            try:
+                content = source_store.get(sha).read_bytes()
+            except (SourceNotFoundError, ValueError) as exc:
+                log.warning("published wording for %s not available (%s)", kind, exc)
+                continue
+            data = read_nof_trust_data(content, results.quarter.label)
+            parts.append(_wording(data[data["Quarter"] == results.quarter.label], group.id))
     if not parts:
         return _empty_metadata()
     return pd.concat(parts, ignore_index=True).astype("str").replace("nan", pd.NA)
@@ -269,17 +294,21 @@ def write_official_exports(
     out_dir: Path,
     *,
     source_store: SourceStore,
+    published_rows: pd.DataFrame | None = None,
     progress=None,
 ) -> OfficialExport:
     """Write every peer group's league table and trust data file under ``out_dir``:
     ``<published name>.csv`` in the quarter's layout and ``<published name>.parquet`` with the
     same rows as the project's readers read them from the CSV (``synthetic-<published name>``
-    for a snapshot of the generated sample data)."""
+    for a snapshot of the generated sample data). The metrics' wording comes from
+    ``published_rows`` (the snapshot's table of that name) when given, else from the source
+    files in ``source_store`` (:func:`published_metadata`)."""
     quarter = results.quarter
     prefix = SYNTHETIC_PREFIX if data_origin.is_synthetic_lineage(results.info.lineage) else ""
     export = OfficialExport(quarter=quarter, version=results.version)
     tables = official_league_tables(results)
-    data = official_trust_data(results, published_metadata(results, source_store))
+    metadata = published_metadata(results, source_store, published_rows)
+    data = official_trust_data(results, metadata)
     tables = {g: neutralise_formulas(frame) for g, frame in tables.items()}
     data = {g: neutralise_formulas(frame) for g, frame in data.items()}
     for group_id in tables:

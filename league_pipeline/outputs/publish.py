@@ -48,7 +48,7 @@ from league_pipeline.outputs.report import REPORT_FILE, build_report
 from league_pipeline.outputs.results import load_previous, load_quarter
 from league_pipeline.outputs.revisions import Revision, latest_revision
 from league_pipeline.sample import data_origin
-from league_pipeline.snapshots.store import SnapshotStore
+from league_pipeline.snapshots.store import PUBLISHED_ROWS, SnapshotStore
 from league_pipeline.validation.report import validate
 
 Progress = Callable[[str], None]
@@ -176,8 +176,17 @@ def _write_outputs(
 ) -> QuarterOutputs:
     """Every output of ``results`` under ``folder`` (the temporary folder of :func:`publish`)."""
     q = results.quarter
+    published_rows = (  # the metrics' wording, without parsing the source files again
+        store.read(PUBLISHED_ROWS, q, results.version)
+        if PUBLISHED_ROWS in results.info.tables
+        else None
+    )
     official = write_official_exports(
-        results, folder / "official", source_store=source_store, progress=say
+        results,
+        folder / "official",
+        source_store=source_store,
+        published_rows=published_rows,
+        progress=say,
     )
     snapshot_files = store.export_parquet(q, results.version, folder / "snapshot")
     previous = load_previous(q, store=store)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -52,14 +53,41 @@ from league_pipeline.outputs.revisions import Revision, latest_revision
 from league_pipeline.sample import data_origin
 from league_pipeline.snapshots.store import SnapshotStore
 
+log = logging.getLogger(__name__)
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPORT_FILE = "report.html"
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept in a folder; one that cannot be written is logged, not raised
+    (the report is made all the same)."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as exc:
+            log.warning("cannot keep the compiled report template in %s (%s)", self.directory, exc)
+
+
+def _bytecode_cache(cache_dir: Path | None) -> jinja2.BytecodeCache | None:
+    """Jinja's compiled templates kept in ``<cache_dir>/jinja`` (compiling the report's
+    template takes longer than rendering it), or None without a usable cache folder."""
+    if cache_dir is None:
+        return None
+    folder = Path(cache_dir) / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only or missing cache: the template is compiled every time
+        return None
+    return _BytecodeCache(str(folder))
+
+
 @functools.cache
-def _environment() -> jinja2.Environment:
+def _environment(cache_dir: Path | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
+        bytecode_cache=_bytecode_cache(cache_dir),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -205,7 +233,7 @@ def build_report(
     """The report's HTML text for one snapshot (with the previous quarter, if given, for
     movement, and the revision that produced this version, if any). ``explainer`` and
     ``moves_frame`` (the movement against ``previous``) are made here unless the caller
-    already has them; ``cache_dir`` is the settings' cache folder."""
+    already has them; ``cache_dir`` keeps the compiled template."""
     say = progress or (lambda _m: None)
     quarter = results.quarter
     table = results.league_table
@@ -313,7 +341,7 @@ def build_report(
         "segment_colours": charts.SEGMENT_COLOURS,
         "vega_bundle": charts.vega_bundle(),
     }
-    return _environment().get_template("report.html.j2").render(**context)
+    return _environment(cache_dir).get_template("report.html.j2").render(**context)
 
 
 def write_report(
