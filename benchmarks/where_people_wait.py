@@ -151,7 +151,6 @@ class Code:
             "LEAGUE_HOME": str(self.home),
             "DAGSTER_HOME": str(self.home / "dagster"),
             "LEAGUE_SOURCE_MODE": "landing",
-            "LEAGUE_WORKERS": "1",
             **extra,
         }
 
