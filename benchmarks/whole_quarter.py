@@ -246,7 +246,9 @@ def main() -> None:
 
     raw = {key.to_user_string() for key in RAW_SOURCE_KEYS.values()}
     same_work = sum(
-        steps[n] for n in names[: snapshot_at + 1] if n not in raw and not n.startswith("raw/")
+        steps[n]
+        for n in names[: snapshot_at + 1]
+        if n not in raw and not n.startswith("derivation/")
     )
     ratio = pipeline["wall_s"] / floor["wall_s"]
     print(f"whole quarter ({QUARTER}, embedded default, {args.replicates:,} bootstrap replicates)")

@@ -1,22 +1,11 @@
-"""Dagster assets for the raw NHS statistics: sources, derived values, reconciliation, and the
-provisional league table.
+"""Dagster assets for the raw NHS statistics and what is derived from them.
 
-Belongs here: wiring :mod:`league_pipeline.derivation` into Dagster.
-
-* one source asset per raw release kind (``sources/ambsys``, ``sources/ae_monthly_m1..3``,
-  ``sources/cwt_crs_provider``, ``sources/rtt_full_extract``, group ``raw_statistics``), built
-  by :func:`league_pipeline.defs.sources.build_source_asset` like the NOF sources: fetched
-  into the content store, parsed, validated by a blocking ``pandera_schema`` check whose
-  metadata shows the failing rows, staged with its lineage. The RTT extract is handed to
-  DuckDB by path (it can be millions of rows);
-* ``raw/derived_values``: every measure derived from those releases (blocking output check);
-* ``raw/reconciliation``: derived against official values per trust and metric, with the match
-  rate per metric as metadata and a **warn-only** ``derived_matches_official`` check;
-* ``raw/provisional_league_table``: the quarter scored from derived values plus values carried
-  from the latest earlier official quarter, labelled provisional (and, when the official
-  table of the quarter exists, compared with it);
-* ``raw_reconciliation_job`` and ``provisional_league_job`` for ``league reconcile`` and
-  ``league provisional``.
+Belongs here: wiring :mod:`league_pipeline.derivation` into Dagster: one source asset per raw
+release kind (``sources/ambsys`` ..., group ``raw_statistics``, built like the NOF sources),
+the ``derivation`` layer (``derivation/derived_values``, ``derivation/reconciliation`` with
+its warn-only ``derived_matches_official`` check, ``derivation/provisional_league_table``;
+each named after the table it stages), and the jobs behind ``league reconcile`` and
+``league provisional``. See docs/raw-statistics.md.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
@@ -43,7 +32,8 @@ if TYPE_CHECKING:
     from league_pipeline.ingest.store import StoredFile
 
 CODE_VERSION = "1"
-GROUP = "raw_statistics"
+GROUP = "raw_statistics"  # the raw releases' source assets
+LAYER = "derivation"  # key prefix and group of the assets derived from them
 DRIFT_CHECK = "derived_matches_official"
 CARRIED_TABLES = ("trusts", "metric_values", "given_scores", "deficit_flags", "rsp")
 
@@ -116,11 +106,11 @@ RAW_SOURCE_SPECS: tuple[SourceSpec, ...] = (
     ),
 )
 RAW_SOURCE_KEYS = {spec.kind: dg.AssetKey(["sources", spec.kind]) for spec in RAW_SOURCE_SPECS}
-DERIVED_KEY = dg.AssetKey(["raw", "derived_values"])
-RECONCILIATION_KEY = dg.AssetKey(["raw", "reconciliation"])
-PROVISIONAL_KEY = dg.AssetKey(["raw", "provisional_league_table"])
+DERIVED_KEY = dg.AssetKey([LAYER, "derived_values"])
+RECONCILIATION_KEY = dg.AssetKey([LAYER, "reconciliation"])
+PROVISIONAL_KEY = dg.AssetKey([LAYER, "provisional_league_table"])
 
-_common = dict(group_name=GROUP, code_version=CODE_VERSION)
+_common = dict(group_name=LAYER, code_version=CODE_VERSION)
 
 
 raw_source_assets = [build_source_asset(spec) for spec in RAW_SOURCE_SPECS]
@@ -147,7 +137,7 @@ def _source_files(staging: Staging, kinds: str, partition_key: str) -> str:
         "62-day, RTT 18-week and 52-week percentages, per provider and quarter."
     ),
     kinds={"duckdb"},
-    check_specs=[output_check(DERIVED_KEY, "raw_derived_values")],
+    check_specs=[output_check(DERIVED_KEY, "derived_values")],
     **_common,
 )
 def derived_values(
@@ -178,13 +168,13 @@ def derived_values(
     )
     stage.write_quarters("derived_values", df, keys)
     counts = df.groupby(["quarter", "measure", "metric_id"], dropna=False).size()
-    metadata = table_metadata("league.raw.derived_values", df, partitions=len(keys)) | {
+    metadata = table_metadata("league.derivation.derived_values", df, partitions=len(keys)) | {
         "providers_per_measure": dg.MetadataValue.md(
             counts.rename("providers").reset_index().to_markdown(index=False)
         )
     }
     return dg.MaterializeResult(
-        metadata=metadata, check_results=[output_check_result(df, "raw_derived_values")]
+        metadata=metadata, check_results=[output_check_result(df, "derived_values")]
     )
 
 
@@ -222,7 +212,7 @@ def official_inputs(staging: Staging, keys: list[str]) -> "dict[str, pd.DataFram
                 "disagree."
             ),
         ),
-        output_check(RECONCILIATION_KEY, "raw_reconciliation"),
+        output_check(RECONCILIATION_KEY, "reconciliation"),
     ],
     **_common,
 )
@@ -260,7 +250,7 @@ def reconciliation(
         "report": dg.MetadataValue.md(report),
         **rate_values,
     }
-    metadata = table_metadata("league.raw.reconciliation", table, partitions=len(keys)) | {
+    metadata = table_metadata("league.derivation.reconciliation", table, partitions=len(keys)) | {
         "match_rates": dg.MetadataValue.md(
             rates.assign(match_rate=(rates["match_rate"] * 100).round(1)).to_markdown(index=False)
         ),
@@ -276,7 +266,7 @@ def reconciliation(
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata=check_meta,
             ),
-            output_check_result(table, "raw_reconciliation"),
+            output_check_result(table, "reconciliation"),
         ],
     )
 
@@ -414,7 +404,7 @@ def provisional_league_table(
             comparisons.append(comparison.assign(quarter=quarter.label))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     metadata = table_metadata(
-        "league.raw.provisional_league_table", table, partitions=len(context.partition_keys)
+        "league.derivation.provisional_league_table", table, partitions=len(context.partition_keys)
     ) | {"status": dg.MetadataValue.json(notes)}
     if comparisons:
         metadata["compared_with_official"] = dg.MetadataValue.md(

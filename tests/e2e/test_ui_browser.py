@@ -60,11 +60,11 @@ def _check_the_ui(page, url: str) -> None:
     # the asset graph, grouped by layer: one node per group, left to right in data order
     page.goto(f"{url}/asset-groups")
     x = {}
-    for group in ("sources", "scoring", "snapshots"):
+    for group in ("sources", "derivation", "scoring", "snapshots"):
         node = page.locator(f'[data-tooltip="{group}"]')  # the group's node in the graph
         node.wait_for()
         x[group] = node.bounding_box()["x"]
-    assert x["sources"] < x["scoring"] < x["snapshots"]
+    assert x["sources"] < x["derivation"] < x["scoring"] < x["snapshots"]
     page.get_by_text("fetching statuses").first.wait_for(state="hidden")  # the nodes' badges
     screenshot(page, "ui-asset-groups")
 

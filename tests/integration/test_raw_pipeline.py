@@ -30,9 +30,11 @@ from league_pipeline.ingest.catalogue import landing_path
 from league_pipeline.sample.generator import write_sample_landing
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
-RECONCILIATION = dg.AssetKey(["raw", "reconciliation"])
+RECONCILIATION = dg.AssetKey(["derivation", "reconciliation"])
 # everything but the report outputs, which are not this and take the longest
-SELECTION = dg.AssetSelection.groups("sources", "raw_statistics", "scoring", "snapshots")
+SELECTION = dg.AssetSelection.groups(
+    "sources", "raw_statistics", "derivation", "scoring", "snapshots"
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +87,9 @@ def test_code_location_has_the_raw_assets_and_jobs() -> None:
         "sources/ae_monthly_m3",
         "sources/cwt_crs_provider",
         "sources/rtt_full_extract",
-        "raw/derived_values",
-        "raw/reconciliation",
-        "raw/provisional_league_table",
+        "derivation/derived_values",
+        "derivation/reconciliation",
+        "derivation/provisional_league_table",
     } <= keys
     assert defs.resolve_job_def("provisional_league_job") is not None
     assert defs.resolve_job_def("raw_reconciliation_job") is not None
@@ -124,7 +126,7 @@ def test_reconciliation_check_warns_and_reports_match_rates(run) -> None:
     metadata = drift[0].metadata
     assert metadata["match_rate 2025/26 Q1 OF0010"].value == 1.0
     assert 0.5 < metadata["match_rate 2025/26 Q1 OF0013"].value < 1.0
-    materialization = result.asset_materializations_for_node("raw__reconciliation")[0]
+    materialization = result.asset_materializations_for_node("derivation__reconciliation")[0]
     assert "| OF0013" in materialization.metadata["match_rates"].value
 
 
@@ -160,7 +162,9 @@ def test_provisional_table_is_labelled_and_carries_from_the_official_quarter(run
     assert (cancer["value"].to_numpy() == official.loc[keys].to_numpy()).all()
     # Q1 is the methodology's first quarter: nothing to carry, so no provisional table
     assert not q1_provisional
-    materialization = result.asset_materializations_for_node("raw__provisional_league_table")[0]
+    materialization = result.asset_materializations_for_node(
+        "derivation__provisional_league_table"
+    )[0]
     assert "first quarter" in materialization.metadata["status"].value[Q1.label]
     assert "2025/26 Q2" in materialization.metadata["compared_with_official"].value
     official_table = tables["league_table"][Q2]
@@ -207,7 +211,10 @@ def test_a_raw_file_that_fails_validation_blocks_downstream(generated, league_ho
     assert [e.asset_key.to_user_string() for e in failed] == ["sources/ae_monthly_m2"]
     assert "month the file was fetched for" in failed[0].metadata["summary"].value
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert "raw/derived_values" not in materialized and "scoring/metric_values" not in materialized
+    assert (
+        "derivation/derived_values" not in materialized
+        and "scoring/metric_values" not in materialized
+    )
     assert snapshot_store(settings).list() == []
 
 

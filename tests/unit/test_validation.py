@@ -58,8 +58,8 @@ SCHEMAS = {
     "raw_ae_monthly",
     "raw_cwt_provider",
     "raw_rtt",
-    "raw_derived_values",
-    "raw_reconciliation",
+    "derived_values",
+    "reconciliation",
 }
 OUTPUT_SCHEMAS = {"metric_values", "metric_scores", "domain_scores", "league_table"}
 METADATA_KEYS = {
