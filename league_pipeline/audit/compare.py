@@ -4,14 +4,9 @@ each disagreement.
 Belongs here: building the audit rows of each scoring layer from the engine's tables and the
 published layers (:func:`league_pipeline.scoring.official.published_layers`), summarising them,
 and the helpers that re-run the engine from a published layer (the layered checks of the test
-suite). One row per trust, layer and item::
-
-    quarter, peer_group, trust_code, layer, item, ours, published, basis, agrees, reason
-
-``basis`` is ``computed`` (the SQL computed it) or ``published`` (taken from the publication
-because the run cannot compute it: a ranking pool or the cut-points span a peer group the run
-leaves out; and the flags a published quarter carries). A disagreement's ``reason`` is one of
-:data:`REASONS`.
+suite). One row per trust, layer and item; ``basis`` says whether the figure was computed or
+taken from the publication, and a disagreement's ``reason`` is one of :data:`REASONS`. The rows
+and their columns: docs/outputs.md ("The audit table").
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from league_pipeline.cli.common import CliError, snapshot_store
 
 
 def print_damage(exc) -> int:
-    """The ``error:`` and ``fix:`` lines of a :class:`~league_pipeline.snapshots.lake.CatalogDamagedError`."""
+    """The ``error:`` and ``fix:`` lines of a
+    :class:`~league_pipeline.snapshots.lake.CatalogDamagedError`."""
     print(f"error: {exc.problem}", file=sys.stderr)
     print(f"fix: {exc.fix}", file=sys.stderr)
     return 1

@@ -1,17 +1,14 @@
 """Start runs of the code location's job from Python: the CLI's ``run`` and ``backfill``, and the
 tests.
 
-Belongs here: executing ``quarterly_league_job`` as the code location defines it
-(``league_pipeline.definitions.defs``, through :func:`dagster.execute_job` and a reconstructable
-job) against the persistent instance in the settings' Dagster home; the tags that put such a run
-on the job's page and in its partitions view in the Dagster UI, as the UI tags its own runs; the
-run config (the executor, the run's settings as resource config); one run for a range of
-quarters or one run a quarter, one after another; one progress line per finished step, read from
-the run's events in the instance; and turning the outcome into something a person can act on
-(what failed, why, and the fix).
-
-Parallel work is Dagster's: ``parallel`` is the executor's ``max_concurrent`` inside a run
-(``defs/automation.py``); across runs it is the instance's run queue (``deploy/dagster.yaml``).
+Belongs here: executing ``quarterly_league_job`` as the code location defines it (through
+:func:`dagster.execute_job` and a reconstructable job) against the persistent instance in the
+settings' Dagster home; the tags that put such a run on the job's page and in its partitions
+view in the UI; the run config (the executor, the run's settings as resource config); one run
+for a range of quarters or one a quarter; one progress line per finished step, read from the
+run's events; and turning the outcome into what failed, why, and the fix. Parallel work is
+Dagster's: the executor's ``max_concurrent`` inside a run (``defs/automation.py``), the
+instance's run queue across runs (``deploy/dagster.yaml``).
 """
 
 from __future__ import annotations

@@ -1,16 +1,15 @@
 """Where things live: the bundled methodology/schemas folders, and the layout of a working home.
 
 Belongs here: path layout only. Nothing here reads the environment (the working home comes
-from :mod:`league_pipeline.core.settings`) or reads or writes data.
+from :mod:`league_pipeline.core.settings`) or reads or writes data. A working home
+(:class:`HomeLayout`)::
 
-Layout of a working home (:class:`HomeLayout`)::
-
-    landing/      local landing folder: the default source of extracts (one sub-folder a quarter)
-    sources/      immutable content-addressed store of every fetched file (sha256)
-    staging/      parsed extracts handed between Dagster assets (mutable, per asset and quarter)
-    lake/         the snapshot store (DuckLake catalog + Parquet data files)
-    outputs/      what people read, per quarter and snapshot version
-    dagster/      DAGSTER_HOME for the CLI's runs (run history persists)
+    landing/   local landing folder: the default source of extracts (one sub-folder a quarter)
+    sources/   immutable content-addressed store of every fetched file (sha256)
+    staging/   parsed extracts handed between Dagster assets (mutable, per asset and quarter)
+    lake/      the snapshot store (DuckLake catalog + Parquet data files)
+    outputs/   what people read, per quarter and snapshot version
+    dagster/   DAGSTER_HOME for the CLI's runs (run history persists)
 """
 
 from __future__ import annotations

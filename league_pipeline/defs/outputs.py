@@ -1,27 +1,12 @@
 """The outputs assets: what people read, written from each quarter's newest snapshot.
 
-Belongs here: the Dagster face of :func:`league_pipeline.outputs.publish.publish`. One step
-(a multi-asset, so a quarter's snapshot is read once) materialises three assets in the
-``outputs`` group, downstream of ``snapshots/quarterly_snapshot``:
-
-* ``outputs/official_exports``: NHS England's league table and trust data file per peer group,
-  CSV in the published layout plus Parquet, and the snapshot's tables as Parquet. Metadata: the
-  folder, and a Markdown preview of the top and bottom of each league table. Its check
-  ``official_format_round_trip`` reads every exported CSV back with the project's readers and
-  validates it against ``schemas/nof_league_table.yaml`` / ``nof_trust_data.yaml``.
-* ``outputs/insights``: explanations, item effects, movement and revisions as CSV.
-* ``outputs/html_report``: the static HTML report.
-
-Each reads its quarter's snapshot and the previous quarter's (movement), so each depends on the
-snapshot of both (:data:`SNAPSHOT_DEP`): rebuilding a quarter marks its outputs and the next
-quarter's stale. The first quarter has no previous one.
-
-Files go to ``<home>/outputs/<quarter slug>/v<snapshot version>/`` (the ``home`` resource).
-The step reads the quarter's latest snapshot, which in the main job is the one just written
-upstream. Each quarter's folder is written whole or not at all
-(:mod:`league_pipeline.outputs.folder`): a step that fails or is killed after the snapshot
-commit leaves no half folder, and the version's outputs show as missing in ``league status``
-until ``league export`` (or a re-run) writes them.
+Belongs here: the Dagster face of :func:`league_pipeline.outputs.publish.publish`. One step (a
+multi-asset, so a quarter's snapshot is read once) materialises ``outputs/official_exports``
+(with its ``official_format_round_trip`` check), ``outputs/insights`` and
+``outputs/html_report`` into ``<home>/outputs/<quarter slug>/v<snapshot version>/``, written
+whole or not at all. Each reads its quarter's snapshot and the previous quarter's (movement),
+so each depends on both (:data:`SNAPSHOT_DEP`): rebuilding a quarter marks its outputs and the
+next quarter's stale. What each asset holds, its metadata and the folder: docs/outputs.md.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at runtime

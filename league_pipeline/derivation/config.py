@@ -35,7 +35,8 @@ _MEASURE_KEYS = {
 
 
 class MetricSourcesError(ValueError):
-    """``assets/methodology/metric_sources.yaml`` is malformed (the message names the entry and the fix)."""
+    """``assets/methodology/metric_sources.yaml`` is malformed (the message names the entry and
+    the fix)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,8 @@ def _load(path: Path) -> MetricSources:
 
 
 def metric_peer_groups() -> dict[str, set[str]]:
-    """OF0xxx metric -> the peer groups scored on it (``assets/methodology/metrics.csv`` peer_groups)."""
+    """OF0xxx metric -> the peer groups scored on it (``assets/methodology/metrics.csv``
+    peer_groups)."""
     cat = metric_catalogue()
     return {
         str(r.value_id): set(str(r.peer_groups).split("|"))

@@ -1,16 +1,11 @@
 """Choose each trust's metric value among official, derived and carried values.
 
-Belongs here: applying the precedence rule of ``assets/methodology/metric_sources.yaml`` to the candidate
-values of a quarter and recording where each chosen value came from (``source``: ``official``,
-``derived`` or ``carried``; ``source_quarter``: the quarter whose file it came from).
-
-Which trust x metric cells exist at all (the *coverage*) is decided by the official files, so a
-raw release never adds a trust NHS England does not score on a metric:
-
-* official quarter: the cells of the quarter's official files, plus, where a metric's
-  precedence lists ``derived``, cells for trusts the official files list whose peer group the
-  metric is scored for (``assets/methodology/metrics.csv`` peer_groups);
-* provisional quarter: the cells of the latest official file (carried forward).
+Belongs here: applying the precedence rule of ``assets/methodology/metric_sources.yaml`` to the
+candidate values of a quarter and recording where each chosen value came from (``source``:
+``official``, ``derived`` or ``carried``; ``source_quarter``: the quarter whose file it came
+from). Which trust x metric cells exist at all (the coverage) is decided by the official
+files, so a raw release never adds a trust NHS England does not score on a metric; the rule
+for official and provisional quarters: docs/raw-statistics.md ("Precedence").
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """A provisional league table for a quarter whose official NOF files are not published yet.
 
 Belongs here: assembling the provisional quarter's scoring inputs (metric values derived from
-the raw statistics where ``assets/methodology/metric_sources.yaml`` says so, everything else carried from
-the latest official quarter and flagged ``carried``), scoring them with the real engine and
-labelling the result. Nothing here reads files or knows about Dagster.
+the raw statistics where ``assets/methodology/metric_sources.yaml`` says so, everything else
+carried from the latest official quarter and flagged ``carried``), scoring them with the real
+engine and labelling the result. Nothing here reads files or knows about Dagster.
 
 What is carried from the latest official quarter: the trust roster and peer groups, every
 metric value without a raw derivation (and those the raw releases lack for a trust), the

@@ -3,8 +3,8 @@
 Belongs here: the per-trust comparison (:func:`reconcile`), the match rate per metric
 (:func:`match_rates`) and the plain-text/Markdown report (:func:`report_markdown`). A derived
 value *matches* when it is within half a unit of the official value's last published decimal
-(``assets/methodology/metric_sources.yaml`` decimals), i.e. it rounds to the published figure. Trusts whose
-figures differ are listed with the configured explanation, never dropped.
+(``assets/methodology/metric_sources.yaml`` decimals), i.e. it rounds to the published figure.
+Trusts whose figures differ are listed with the configured explanation, never dropped.
 
 Statuses: ``match``, ``differs``, ``official_only`` (NHS England has a value, the raw release
 has no row for the trust), ``derived_only`` (the raw release has the trust, which the official

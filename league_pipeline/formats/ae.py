@@ -1,22 +1,10 @@
 """Monthly A&E attendances and emergency admissions (provider CSV): reader and writer.
 
 Belongs here: parsing NHS England's monthly ``Monthly-AE-<Month>-<Year>[-revised].csv`` into
-:data:`AE_COLUMNS`, and writing that layout back (generator, tests).
-
-Layout: 22 columns, ``Period`` (``MSitAE-APRIL-2025``), ``Org Code``, ``Parent Org``, ``Org name``
-and 18 counts (attendances and attendances over 4 hours by type, booked appointments,
-decision-to-admit waits, emergency admissions). Quirks handled, as published:
-
-* the national total row (``TOTAL``, ``Total``, ``TOTAL `` in Org Code) is kept with
-  ``row_type = "total"`` so validation can check the providers add up to it (a truncated or
-  edited file fails), and derivations use the provider rows only;
-* extra trailing columns (September 2024 has six, blank, one headed ``a``) are dropped when
-  every cell in them is blank; a stray column holding data is kept, so validation names it;
-* revised files (``-revised.csv``) have the same layout and replace the month's file in the
-  landing folder; the source store keeps both versions and the lineage records which was used.
-
-``month`` is the month in ``Period``; ``landing_month`` is the month the file was fetched for
-(its slot in the quarter), so a file put in the wrong slot fails validation.
+:data:`AE_COLUMNS` (the national total row kept as ``row_type = "total"``, blank trailing
+columns dropped), and writing that layout back (generator, tests). ``month`` is the month in
+``Period``; ``landing_month`` the month the file was fetched for, so a file put in the wrong
+slot fails validation. The layout and its quirks: docs/formats.md ("Raw releases").
 """
 
 from __future__ import annotations

@@ -1,25 +1,10 @@
 """AmbSYS (Ambulance Quality Indicators) time series: reader and writer.
 
-Belongs here: parsing NHS England's AmbSYS time series, in either published form, into one row
-per ambulance service and month with the indicators the NOF derivations use, and writing both
-forms back (for the sample-data generator and tests).
-
-Forms
------
-XLSX workbook ``AmbSYS-Time-Series-until-YYYYMMDD.xlsx``, sheet ``Raw``
-    Four banner rows, then a header row ``Concatenated, Year (2025-26), Month (APRIL), Reg, (region
-    name), Area (org code), Trust, A0, A1, ...``. England and region rows come first; the trust
-    rows follow a ``Raw data`` marker row. ``-`` marks a value that is not available.
-CSV ``AmbSYS-to-<Mon-YYYY>-*.csv``
-    Header ``Year,Month,Region,Org Code,Org Name,A0,A1,...``; ``Month`` may be numeric and ``.``
-    marks a missing value.
-
-Both become :data:`AMBSYS_COLUMNS`: ``quarter`` (the quarter being processed), ``month`` (first
-day), ``fy`` (``2025-26``), ``region_code``, ``org_code``, ``org_name`` and the A-codes in
-:data:`INDICATORS` as float64. Only provider rows of the months the quarter needs (its financial
-year to date, for the year-to-date conveyance measure) are kept; England and region rows are
-aggregates and are left out. A cell that is neither a number nor a missing marker leaves its
-whole column as text, so validation shows the cell.
+Belongs here: parsing NHS England's AmbSYS time series, as the XLSX workbook (sheet ``Raw``) or
+the CSV, into :data:`AMBSYS_COLUMNS`: one row per ambulance service and month of the quarter's
+financial year to date, with the A-codes in :data:`INDICATORS` as float64 (England and region
+rows are left out); and writing both forms back (generator, tests). Both layouts:
+docs/formats.md ("Raw releases").
 """
 
 from __future__ import annotations

@@ -1,33 +1,12 @@
 """Referral to Treatment (RTT) waiting times, full CSV data extract: reader and writer.
 
-Belongs here: turning NHS England's monthly RTT full extract into one row per provider
-(:data:`RTT_COLUMNS`: incomplete pathways, those within 18 weeks, those over 52 weeks), and
-writing the extract layout back (generator, tests).
-
-The extract (``<YYYYMMDD>-RTT-<Month>-<Year>-full-extract.csv``, inside the published
-``Full-CSV-data-file-<Mon><YY>-ZIP-...zip``) has 121 columns: ``Period`` (``RTT-June-2025``),
-provider and commissioner codes and names (parent and organisation), ``RTT Part Type``
-(``Part_1A``, ``Part_1B``, ``Part_2`` incomplete pathways, ``Part_2A``, ``Part_3``), ``RTT Part
-Description``, ``Treatment Function Code`` (``C_999`` is the total) and ``Treatment Function
-Name``, then the week bands ``Gt 00 To 01 Weeks SUM 1`` ... ``Gt 103 To 104 Weeks SUM 1``, ``Gt
-104 Weeks SUM 1``, ``Total``, ``Patients with unknown clock start date`` and ``Total All``. It
-runs to millions of rows, so it is never loaded into pandas: DuckDB streams it from disk
-(``league_pipeline/formats/sql/rtt_provider_totals.sql``) with a memory limit, and only the per-provider
-totals (a few hundred rows) come back. A ZIP is unpacked to a temporary file first (streamed).
-
-Only about 1% of the rows are wanted (``Part_2``, ``C_999``), and parsing all 108 count columns
-of every row was most of the time. So the CSV is read in two passes: a cheap one
-(``league_pipeline/formats/sql/rtt_candidate_lines.sql``) copies the lines holding both texts, a superset of
-the wanted rows, to a temporary file; the typed parse and the exact filter then run on that file
-alone. When a record may span lines (a quoted line end), the last line is incomplete or the
-candidates do not parse, the whole file is read the exact way instead, so such files give the
-same result or error as before. Damage confined to rows that cannot be wanted (a count that is
-not a number in a ``Part_1A`` row, say) is no longer noticed.
-
-An XLSX workbook whose sheet has the same columns is read too (through python-calamine, then
-the same SQL); ``Provider Code``/``Provider Name`` are accepted for the provider columns. That
-form follows the documented column names and is tested on generated workbooks only: no real
-RTT workbook was available to check it against.
+Belongs here: turning NHS England's monthly RTT full extract (121 columns, millions of rows;
+the CSV, the published ZIP holding it, or an XLSX sheet with the same columns) into one row per
+provider (:data:`RTT_COLUMNS`: incomplete pathways, those within 18 weeks, those over 52
+weeks), and writing the extract layout back (generator, tests). It is never loaded into
+pandas: DuckDB streams it from disk in two passes (``sql/rtt_candidate_lines.sql``, then
+``sql/rtt_provider_totals.sql``). The layout and the two passes: docs/formats.md ("Raw
+releases").
 """
 
 from __future__ import annotations

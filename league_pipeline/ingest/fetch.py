@@ -2,20 +2,12 @@
 
 Belongs here: turning a landing path or a URL into bytes (:class:`Fetched`) or a cheap
 change-detection :class:`SourceProbe`, with retries, download sanity checks and one-line errors
-that say what failed and how to fix it. Which file to fetch (the catalogue) and keeping it (the
-store) live elsewhere in :mod:`league_pipeline.ingest`.
-
-Input is bounded (issue 12):
-
-* a :class:`SizeCap` refuses a file over its kind's ``max_bytes`` before reading it: a landing
-  file by its size on disk, an http response by its Content-Length when it announces one, and by
-  counting the bytes as they arrive otherwise (the download stops at the cap);
-* with ``spool_dir`` the bytes are streamed to a temporary file there (the source store's folder),
-  hashed on the way, and never held whole in memory;
-* http redirects are followed by hand, one hop at a time, under :func:`check_redirect`: a
-  redirect to the same host is followed, one to another host only when that host is allowed
-  (``allowed_hosts``), and a downgrade from https to http never. The final URL is the one
-  recorded.
+that say what failed and how to fix it. Input is bounded: a :class:`SizeCap` refuses a file
+over its kind's ``max_bytes`` before or while it is read, a download streams to ``spool_dir``
+(never held whole in memory), and redirects are followed one hop at a time under
+:func:`check_redirect` (same host; another only when allowed; never https to http). Which file
+to fetch (the catalogue) and keeping it (the store) live elsewhere in
+:mod:`league_pipeline.ingest`. The rules in full: docs/reliability.md ("Bounded input").
 """
 
 from __future__ import annotations

@@ -1,16 +1,12 @@
 """The immutable, content-addressed store of every fetched source file.
 
-Belongs here: keeping fetched bytes under their SHA-256 (``objects/<sha[:2]>/<sha256>``), written
-atomically and never overwritten, and the append-only provenance log (``fetches.jsonl``) saying
-which URL gave which bytes when. Nothing here fetches or parses anything.
-
-Several threads or processes may put at once: objects are written to a temporary file in the
-target folder and renamed into place (same name means same content, so a lost race is harmless),
-and log lines are appended under a :class:`filelock.FileLock`.
-
-A download need not pass through memory: the fetchers stream it to a temporary file in
-:meth:`SourceStore.spool_dir` (inside the store, so on the same file system), and
-:meth:`SourceStore.put_file` hashes that file and renames it into place.
+Belongs here: keeping fetched bytes under their SHA-256 (``objects/<sha[:2]>/<sha256>``),
+written atomically and never overwritten, and the append-only provenance log
+(``fetches.jsonl``) saying which URL gave which bytes when. Nothing here fetches or parses
+anything. Several threads or processes may put at once: an object is renamed into place from a
+temporary file in its folder (same name, same content: a lost race is harmless), log lines are
+appended under a :class:`filelock.FileLock`, and a download streamed to
+:meth:`SourceStore.spool_dir` is hashed and renamed into place by :meth:`SourceStore.put_file`.
 """
 
 from __future__ import annotations

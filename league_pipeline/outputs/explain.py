@@ -2,26 +2,11 @@
 and what the financial override and the Recovery Support Programme did to it.
 
 Belongs here: the explanation of one trust (or every trust) in one snapshot, as numbers
-(:class:`TrustExplanation`) and as plain sentences. Scores run from 1 (best) to 4 (worst), so a
-metric that *raises* the average makes the trust look worse.
-
-* **Effect of a metric**: the average is the mean of the trust's n items, so it differs from the
-  quarter's national average m (all trusts' items together) by exactly the sum over items of
-  ``(score - m) / n``. That term is the item's effect: positive raises (worsens) the average,
-  negative lowers (improves) it, and the effects add up to ``average - m``.
-* **Distance to the next segment**: segments are cut at the quarter's pooled quartiles of the
-  unrounded averages (segment s holds averages above cut s-1 up to and including cut s). To
-  move up a segment the average must fall to the cut-point above; the margin says how far it
-  can rise before it drops a segment. ``x n`` gives the same distance in item-score points.
-  Distances are exact: the stored average and cut-points are the nearest doubles to the exact
-  decimals the scoring SQL decided segments on (12 dp averages, 14 dp cut-points), so
-  :func:`exact` gives those decimals back and the difference is a :class:`~decimal.Decimal`.
-  :func:`format_distance` shows at least two significant digits, so a trust that is not on a
-  cut-point never reads ``0.000``.
-* **Override and RSP**: the unadjusted, adjusted (after the financial override) and final
-  (segment 5 for the Recovery Support Programme) segments side by side.
-* **Rank without the override**: the league rule (``08_league_table.sql``) re-applied with this
-  trust's override lifted, and with nobody's (``league_pipeline/outputs/sql/ranks_without_override.sql``).
+(:class:`TrustExplanation`) and as plain sentences: each item's effect on the average
+(``(score - m) / n``, adding up to ``average - m``), the exact distance to the next segment
+(:func:`exact`, :func:`format_distance`), the unadjusted, adjusted and final segments, and the
+rank without the override (``sql/ranks_without_override.sql``). Scores run from 1 (best) to 4
+(worst). The definitions: docs/outputs.md ("Explanations").
 """
 
 from __future__ import annotations

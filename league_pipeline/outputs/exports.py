@@ -1,30 +1,13 @@
 """A snapshot in NHS England's published formats: league tables and trust data files.
 
-Belongs here: building, per quarter and peer group, the official league table and the official
-"trust data" file from a snapshot (the SQL is ``league_pipeline/outputs/sql/nof_*.sql``), the
-published CSV layout of each quarter (columns, order, ``Likely_range_*`` as ``a to b``, floats
-printed as published, encoding and line ends), the file names NHS England uses, and writing them
-as CSV and Parquet. The CSV bytes are produced by :mod:`league_pipeline.formats.nof`
-(``write_nof_*``), and the Parquet files hold exactly what the project's readers read back from
-those CSVs.
-
-Layouts: 2025/26 Q1 files follow the Sept 2025 publication (trust data without a ``Quarter``
-column, units ``percent``, UTF-8 with BOM, CRLF); later quarters follow the later files
-(``Quarter`` first, units ``%``, UTF-8 without BOM, LF). The league table has the verified
-12-column layout (``Quarter`` first) in every quarter.
-
-Files made from the generated sample data (snapshot lineage ``data: synthetic``) are named
-``synthetic-<NHS England's name>``, so that no copy of them passes for NHS England's file; their
-content keeps the published layout. Files of NHS England's data keep the published names.
-
-CSV injection: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-return (a trust name such as ``=HYPERLINK(...)``) is written with a single quote in front, as
-OWASP's CSV-injection guidance advises, so that a spreadsheet shows it as text rather than
-running it (:func:`neutralise_formulas`). Numbers are never changed (``-1.5`` stays), and NHS
-England's own files, which start no text cell that way, are reproduced byte for byte. The
-Parquet files hold what the readers read back, so a neutralised cell keeps its quote there too.
-A carriage return inside a cell is always quoted, also in files with LF line ends (Python's CSV
-writer quotes only the characters of the line terminator), so that it cannot end a row early.
+Belongs here: building, per quarter and peer group, the official league table and trust data
+file from a snapshot (``sql/nof_*.sql``) in the published CSV layout of each quarter (columns,
+order, ``Likely_range_*`` as ``a to b``, floats, encoding, line ends) under NHS England's file
+names (``synthetic-<name>`` for the sample data), written as CSV (through
+:mod:`league_pipeline.formats.nof`) and Parquet (what the readers read back from the CSV). A
+text cell that would start a spreadsheet formula gets a ``'`` in front
+(:func:`neutralise_formulas`). Layouts: docs/outputs.md ("Official formats"); CSV injection:
+docs/reliability.md ("Safe output").
 """
 
 from __future__ import annotations

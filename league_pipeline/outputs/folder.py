@@ -1,24 +1,12 @@
 """A snapshot version's outputs folder, written whole or not at all.
 
-Belongs here: how ``$LEAGUE_HOME/outputs/<2025-26-q1>/v<N>/`` comes to exist. Its files are
-written into a temporary folder beside it, ``.v<N>.tmp-<pid>-<random>``, and the folder is
-renamed into place only when every file is written and flushed to disk. A version's outputs are
-therefore complete or absent: a run killed (even by SIGKILL) or failing (a full disk) part-way
-leaves only a temporary folder, which the next write removes.
-
-* **Replacing a complete folder** (the same version written again) swaps the two folders in one
-  step where Linux allows it (``renameat2(RENAME_EXCHANGE)``), so a reader never finds the
-  version missing; elsewhere the old folder is moved aside first, and a crash in between leaves
-  the version absent, never half-written.
-* **Stale temporary folders** (of runs that died) are removed on the next write of any quarter.
-  A writer holds an exclusive ``flock`` on ``.lock`` inside its temporary folder while it writes,
-  so a folder whose lock can be taken is no longer being written; a folder without the lock
-  file (just made, or about to be renamed) is left alone while the process named in it is alive.
-  Parallel runs, even of the same version, therefore never remove each other's work.
-* **The manifest** ``outputs-manifest.json``, written last inside the temporary folder, lists
-  every file. :func:`state` reads it: ``complete`` when it is there and every file it lists
-  exists, ``missing`` when the folder is absent, ``incomplete`` otherwise (a folder written
-  before outputs were atomic, or a file deleted by hand).
+Belongs here: how ``$LEAGUE_HOME/outputs/<2025-26-q1>/v<N>/`` comes to exist: written into a
+temporary folder beside it (``.v<N>.tmp-<pid>-<random>``, under an exclusive ``flock``) and
+renamed into place once every file and the manifest ``outputs-manifest.json`` are flushed to
+disk; a complete folder written again is swapped in one step where Linux allows
+(``renameat2(RENAME_EXCHANGE)``); temporary folders of writers that are gone are removed on the
+next write; :func:`state` says ``complete``, ``missing`` or ``incomplete``. The rules in full:
+docs/reliability.md ("Outputs: all or nothing").
 """
 
 from __future__ import annotations

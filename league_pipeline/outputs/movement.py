@@ -1,17 +1,12 @@
 """Quarter-on-quarter movement: each trust's change in segment, rank and average score.
 
 Belongs here: comparing two quarters' snapshots trust by trust, and deciding which changes are
-*significant*. A change is significant only when the two quarters' likely ranges do not
-overlap: the likely ranges of the average score for the average (and so for a segment change
-caused by the score), the likely ranges of the rank for the rank. Overlapping ranges mean the
-change is within what the bootstrap says the data cannot tell apart.
-
-Why a segment changed is classified as NHS England's Q2 2025/26 changes page does:
-``financial override`` (the unadjusted segment did not move: the override was applied or
-lifted), ``significant score change`` (the average's likely ranges do not overlap) or
-``not significant``. Lower scores and segments are better, and rank 1 is best: ``rank_change``
-is ``before - after`` (positive = climbed), ``average_change`` and ``segment_change`` are
-``after - before`` (negative = better).
+*significant*: only when the two quarters' likely ranges do not overlap (of the average score
+for the average and a segment change it caused, of the rank for the rank). Segment changes are
+classified as NHS England's Q2 2025/26 changes page does (``financial override``,
+``significant score change``, ``not significant``). ``rank_change`` is ``before - after``
+(positive = climbed); ``average_change`` and ``segment_change`` are ``after - before``
+(negative = better). See docs/outputs.md ("Movement").
 """
 
 from __future__ import annotations

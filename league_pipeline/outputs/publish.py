@@ -1,25 +1,12 @@
 """Write every readable output of one snapshot version to its folder.
 
 Belongs here: the folder layout and the one call that fills it, shared by the Dagster outputs
-asset and the ``league`` commands. For ``<outputs root>/<2025-26-q2>/v<N>/``:
-
-``official/``   NHS England's league table and trust data file per peer group, CSV in the
-                quarter's published layout and Parquet (:mod:`.exports`)
-``snapshot/``   every table of the snapshot as Parquet, with its lineage in the file metadata
-``insights/``   ``explanations.csv`` (one row a trust), ``contributions.csv`` (one row a trust
-                and item), ``movement.csv`` (against the previous quarter, when it has a
-                snapshot) and ``revisions.csv`` (against the previous version, when there is one)
-``report.html`` the static report (:mod:`.report`)
-``SYNTHETIC-DATA.txt`` only for a snapshot of the generated sample data: says so (the official
-                files are then named ``synthetic-...``, and the report carries a banner)
-``outputs-manifest.json`` every file above, with its size and SHA-256; written last
-
-The folder is written whole or not at all (:mod:`.folder`): the files go to a temporary folder
-beside it, ``.v<N>.tmp-<pid>-<random>``, which is renamed to ``v<N>`` once every file and the
-manifest ``outputs-manifest.json`` are written. A run killed or failing part-way (a full disk,
-a bug, SIGKILL) leaves no ``v<N>`` folder, and its temporary folder is removed by the next write.
-Re-running for the same version replaces the whole folder. :func:`.folder.version_state` says
-whether a version's outputs are complete, missing or incomplete (``league status`` shows it).
+asset and the ``league`` commands. ``<outputs root>/<2025-26-q2>/v<N>/`` holds ``official/``
+(:mod:`.exports`), ``snapshot/`` (every table as Parquet, lineage in the file metadata),
+``insights/`` (explanations, contributions, movement and revisions as CSV), ``report.html``
+(:mod:`.report`), ``SYNTHETIC-DATA.txt`` for the sample data only, and
+``outputs-manifest.json`` (every file with its size and SHA-256, written last). The folder is
+written whole or not at all (:mod:`.folder`). Layout: docs/outputs.md ("Where the files go").
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ def query_text(name: str) -> str:
 def run_query(
     name: str, tables: Mapping[str, pd.DataFrame], params: Sequence[Any] = ()
 ) -> pd.DataFrame:
-    """Execute ``league_pipeline/outputs/sql/<name>.sql`` with ``tables`` loaded under their names."""
+    """Execute ``league_pipeline/outputs/sql/<name>.sql`` with ``tables`` loaded under their
+    names."""
     con = duckdb.connect(":memory:")
     try:
         for table, frame in tables.items():

@@ -1,21 +1,12 @@
 """Where a run's data came from: the synthetic sample data, or files NHS England published.
 
 Belongs here: the manifest ``league sample-data`` writes in a landing folder
-(:data:`MANIFEST_FILE`), telling the files it generated (by SHA-256) from anything else; the
-``synthetic`` flag a source's lineage record carries; the ``data`` field of a snapshot's lineage
-(``synthetic`` when any input was generated, ``published`` otherwise); and the one label every
-output made from generated data carries (:data:`SYNTHETIC_LABEL`).
-
-The rule is strict in one direction only: a file is synthetic when, and only when, its exact
-bytes are listed in the manifest of the landing folder. A missing or unreadable manifest means
-"not synthetic" (a corrupt one is logged as a warning), so a real file never carries the label;
-a generated file edited by hand is no longer listed, but the snapshot is still labelled as long
-as any other input is listed.
-
-Manifest (JSON)::
-
-    {"data": "synthetic", "generator": "league_pipeline.sample.generator", "version": "...",
-     "seed": 2025, "note": "...", "files": {"2025-26-q1/etr.csv": "<sha256>", ...}}
+(:data:`MANIFEST_FILE`: the SHA-256 of every file it generated); the ``synthetic`` flag of a
+source's lineage record; the ``data`` field of a snapshot's lineage (``synthetic`` when any
+input was generated, else ``published``); and the label every output made from generated data
+carries (:data:`SYNTHETIC_LABEL`). A file is synthetic when, and only when, its exact bytes are
+listed in its landing folder's manifest; a missing or unreadable manifest means "not
+synthetic". The rule and the manifest's format: docs/sample-data.md.
 """
 
 from __future__ import annotations

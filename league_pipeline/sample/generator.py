@@ -1,71 +1,13 @@
 """Deterministic generator of the embedded default landing folder (synthetic but realistic data).
 
-Belongs here: drawing synthetic metric values for the trust roster from the reference profiles
-(``assets/reference/trusts.csv`` and ``metric_profiles.csv``, built by
-``scripts/build_roster.py``), scoring them with the real scoring engine, and
-writing every landing file of a quarter in its published layout through the
-:mod:`league_pipeline.formats` writers, with the manifest that marks them as generated. Nothing
-here reads real data; the values are synthetic, and so are the trusts: the roster is invented
-(codes ``ZA001``/``ZM001``/``ZU001``..., names such as "Kestrelmere University Hospitals NHS
-Foundation Trust"), with the real files' counts per peer group, subtype and region.
-
-Labelling: :func:`write_sample_landing` writes ``<landing>/.league-sample.json`` listing the
-SHA-256 of every file it wrote (:mod:`league_pipeline.sample.data_origin`). A run whose inputs are
-listed there records ``data: synthetic`` in its snapshot lineage, and every table, report and
-export made from it says "synthetic sample data, not NHS England's figures". It refuses to
-overwrite files it did not write, or that changed since (``force=True`` /
-``league sample-data --force`` does).
-
-For each quarter (``{slug}`` like ``2025-26-q1``, paths from ``assets/sources.yaml``):
-
-* ``{slug}/nhs-oversight-framework-{acute|mental-health-and-community|ambulance}-trust-data.csv``
-  -- the long NOF trust data file as NHS England publishes it: one row per trust x metric
-  (only metrics the trust has), OF0xxx values with per-type median/quartiles and the
-  within-type competition rank (best = 1), OF1xxx scores (Rank of the value row), the
-  score-only metrics, OF1080, OF4000-4005 domain scores (ranked), OF4100-4105 domain segments,
-  OF5000 (Rank = league rank), OF5002 (ranked), OF5003, OF5004, and OF5005/OF5007 in Q1-Q2 only
-  (as in the real MH file). The files are CUMULATIVE, as NHS England's are: the Q2 file holds
-  the Q1 and Q2 rows, Q3's Q1-Q3, Q4's the whole year (quarter blocks oldest first, each sorted
-  by Metric_ID then trust code; a quarter's rows are the same in every file that holds them).
-  The first publication (Q1) follows the Sept 2025 layout: no Quarter column, ``percent``,
-  region ``North East``, blank OF5005/OF5007 dates, and the mental health & community file
-  under its Q1 name ``nhs-oversight-framework-non-acute-hospital-trust-data.csv`` with Trust_type
-  ``Non-acute hospital trust``. Later files carry ``Quarter`` (``Q1 2025/26``...), ``%``,
-  ``North East and Yorkshire``, OF5005/OF5007 dated with their quarter, and the
-  ``mental-health-and-community`` name and Trust_type.
-* ``{slug}/etr.csv`` -- the ODS extract of the (fictional) roster (headerless, 27 quoted
-  fields).
-* ``{slug}/recovery-support-programme.csv`` and ``{slug}/financial-deficit-flags.csv`` -- every
-  trust with ``Yes``/``No``.
-* ``{slug}/raw/...`` -- the raw statistics behind OF0017/OF0028 (AmbSYS workbook), OF0013 (the
-  quarter's three monthly A&E CSVs), OF0010/OF0011 (CWT-CRS provider workbook) and
-  OF0023/OF0003 (RTT full CSV extract), consistent with the drawn values so the derivations give
-  them back (see :mod:`league_pipeline.sample.raw_releases`, which also plants the known differences:
-  acute trusts with an attributed independent UTC). Category 2 mean response times are drawn
-  in whole seconds, as AmbSYS reports them.
-
-Model (all invented, tuned to look like the published files):
-
-* each trust has a latent overall quality (drifting slightly each quarter); a metric's latent
-  position is ``sqrt(RHO) * quality + sqrt(1 - RHO) * noise``, the noise an AR(1) that moves
-  (by the profile's ``drift``) only when the metric's Reporting_date changes, so annual metrics
-  (plans, staff survey) hold still and monthly ones move;
-* the position becomes a value through the profile's 21 quantile knots (inverse CDF; higher
-  quality = better value in the catalogue's direction), rounded as published; score-only
-  metrics become discrete scores with the profile's score shares; a fixed set of trusts lacks
-  each metric (``share_missing`` / ``missing_by_subtype`` / ``only_trusts``);
-* deficit flag (OF5004) = planned deficit, or breakeven plan and adverse YTD variance, plus
-  exceptions: one surplus-plan acute and one MH trust flagged (receiving deficit support), one
-  deficit-plan MH trust not flagged, and every RSP trust flagged;
-* RSP: about 14 acute, 3 MH/community and 1 ambulance trust, picked among the weakest and
-  changing a little between quarters;
-* then the real engine (:func:`league_pipeline.scoring.engine.run_scoring`, tiebreak NaN)
-  scores everything; its results are deterministic, so whoever re-scores the files gets back
-  exactly the published OF1xxx/OF4xxx/OF5xxx values and ranks.
-
-Determinism: every random draw comes from ``np.random.SeedSequence([seed, ...])`` keyed by
-names (CRC32), peer group, metric and quarter; a quarter's files do not depend on which other
-quarters are generated, and the same seed gives byte-identical files.
+Belongs here: drawing synthetic metric values for an invented trust roster from the reference
+profiles (``assets/reference/``, built by ``scripts/build_roster.py``), scoring them with the
+real scoring engine, and writing every landing file of a quarter in its published layout
+(cumulative NOF trust data files, ODS, RSP list, deficit flags, and the raw releases of
+:mod:`league_pipeline.sample.raw_releases`) through the :mod:`league_pipeline.formats` writers,
+with the manifest that marks them as generated (:mod:`league_pipeline.sample.data_origin`).
+Nothing here reads real data, and the same seed gives byte-identical files. The files, the
+model and the determinism: docs/sample-data.md.
 """
 
 from __future__ import annotations

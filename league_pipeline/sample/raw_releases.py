@@ -2,26 +2,11 @@
 
 Belongs here: turning the sample-data generator's drawn metric values into the raw releases
 NHS England publishes (AmbSYS workbook, monthly A&E CSVs, CWT-CRS provider workbook, RTT full
-CSV extract) such that the derivations in ``assets/sql/derivation`` give back the drawn values, so the
-offline main job runs the same readers, derivations and reconciliation as real data. Called by
-:mod:`league_pipeline.sample.generator`; the counts are invented, only the derived percentages and
-times are the drawn NOF values.
-
-Built in on purpose, as in the real files:
-
-* about one acute trust in seven has an independent urgent treatment centre whose type 3
-  attendances NHS England attributes to the trust in OF0013: the UTC is a separate provider
-  row in the A&E CSV, so the trust's own 4-hour figure is lower than the official one and the
-  reconciliation lists it ("official higher");
-* the A&E CSVs carry a few non-acute providers (not compared), and a ``TOTAL`` row;
-* the RTT extract has a ``NONC`` (non-English commissioner) row per trust, which the
-  derivation must exclude, and completed-pathway parts it must ignore;
-* the CWT extract has 31-day rows no metric uses (it covers the quarter's three months only,
-  to stay small; the reader's filtering of the year-to-date extract is tested on the real one).
-
-Determinism: every draw comes from ``np.random.SeedSequence([seed, "raw", ...names])``; a month's
-rows depend only on the seed, the trust and the quarter the month belongs to, so the same month
-is identical in every later quarter's cumulative file.
+CSV extract) such that the derivations in ``assets/sql/derivation`` give back the drawn values,
+with the differences the real files have built in (a UTC whose activity NHS England attributes
+to an acute trust, non-acute providers, a total row, non-English commissioners, unused parts).
+The counts are invented; a month's rows depend only on the seed, the trust and the quarter.
+Details: docs/sample-data.md ("Raw releases").
 """
 
 from __future__ import annotations

@@ -43,9 +43,9 @@ def with_sources(
     official: pd.DataFrame, derived: pd.DataFrame, trusts: pd.DataFrame
 ) -> pd.DataFrame:
     """The quarter's metric values with where each came from (``source``, ``source_quarter``),
-    after the official-quarter precedence of ``assets/methodology/metric_sources.yaml`` (by default NHS
-    England's values as published; raw derivations fill in only where configured), plus the
-    raw derivation of the same cell (``derived_value``, NaN where there is none)."""
+    after the official-quarter precedence of ``assets/methodology/metric_sources.yaml`` (by
+    default NHS England's values as published; raw derivations fill in only where configured),
+    plus the raw derivation of the same cell (``derived_value``, NaN where there is none)."""
     from league_pipeline.derivation import precedence
 
     chosen = precedence.official_values(official, derived, trusts)

@@ -1,35 +1,12 @@
 """Checks that look across a quarter's source files, which no single file's schema can see.
 
-Belongs here: pure functions over already-parsed extracts (pandas DataFrames with the readers'
-column names) that return a :class:`ConsistencyReport` naming the rows at fault. Wiring them into
-Dagster lives in :mod:`league_pipeline.defs.consistency`; per-file rules (types, ranges, unique
-keys, the expected quarter) live in the pandera schemas.
-
-Two checks:
-
-:func:`trust_consistency` -- the quarter's files agree on which trusts exist:
-
-* every trust in a NOF trust-data file is in the file of its own peer group (``Trust_type``),
-  in only one such file, and is a trust the ODS ``etr`` list knows and that was open during the
-  quarter. Codes starting with ``T`` are exempt from the ODS part: they are care-trust codes,
-  which ODS publishes in its ``ect`` extract rather than ``etr`` (the real Q1 2025/26 files
-  score TAD, TAH and TAJ, none of which is in ``etr``);
-* every trust in the RSP list and the deficit flags is scored in one of the NOF files: an
-  unknown code there would silently apply a flag to nobody;
-* every scored trust has a row in the deficit flags: a missing row would silently skip the
-  financial override. (The RSP list lists only the trusts it wants: absence means "not in the
-  programme", so a trust missing from it cannot be told from a trust leaving it.)
-
-Together these catch unknown trust codes (a typo in any file) and missing trusts (a trust
-dropped from a NOF file is still in the deficit flags; one dropped from the deficit flags or
-from ODS is still in its NOF file).
-
-:func:`reporting_period` -- a NOF trust-data file belongs to the quarter it is processed as.
-Files from Q2 2025/26 on carry a ``Quarter`` column, which the schema's expected-quarter check
-compares. The Q1 layout has none (the reader fills it from the run), so the file's own
-``Reporting_date`` values are used instead: the newest ``Qn YYYY/YY`` period among them (the
-summary and quarterly metrics' period) must be the quarter being processed. That catches a Q1
-file left in another quarter's folder, or a newer file placed under an older quarter.
+Belongs here: pure functions over already-parsed extracts that return a
+:class:`ConsistencyReport` naming the rows at fault: :func:`trust_consistency` (the files agree
+on which trusts exist: each NOF trust in its own peer group's file, once, known to ODS and open;
+every RSP and deficit-flag trust scored; every scored trust in the deficit flags) and
+:func:`reporting_period` (a NOF file belongs to the quarter it is processed as). Wiring them
+into Dagster is :mod:`league_pipeline.defs.consistency`; per-file rules are the pandera
+schemas. The rules in full: docs/reliability.md ("The cross-source checks").
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ snapshot store alone).
   engine's own inputs are staged under other names; two runs of one quarter failed before).
 
 Both start from a copy of a working home whose store already holds 2025/26 Q1 and Q2 (built
-once per test session by ``tests/support/reliability_support.py``). The child processes run the pipeline
-up to the snapshot; the raw statistics' derivations staged by that first run are reused (their
-files do not change here).
+once per test session by ``tests/support/reliability_support.py``). The child processes run the
+pipeline up to the snapshot; the raw statistics' derivations staged by that first run are reused
+(their files do not change here).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Network faults in http mode, through the whole Dagster job against a scripted local server.
 
-``tests/integration/test_http_fetch.py`` covers the fetcher alone (5xx, 429, timeouts, resets, refused
-connections, a short body against its Content-Length, SHA-256 mismatches, HTML pages, 404s).
+``tests/integration/test_http_fetch.py`` covers the fetcher alone (5xx, 429, timeouts, resets,
+refused connections, a short body against its Content-Length, SHA-256 mismatches, HTML pages, 404s).
 This file adds what only shows end to end, plus the partial downloads that it does not cover:
 
 * a run whose downloads fail a few times (500/503, a reset, a partial body, a timeout) retries

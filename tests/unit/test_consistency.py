@@ -1,6 +1,6 @@
-"""Cross-source consistency checks (league_pipeline.validation.consistency) on NHS England's real files and
-on deliberately broken copies: unknown trust codes, missing trusts, trusts in the wrong file,
-closed trusts, and a file placed under another quarter."""
+"""Cross-source consistency checks (league_pipeline.validation.consistency) on NHS England's real
+files and on deliberately broken copies: unknown trust codes, missing trusts, trusts in the
+wrong file, closed trusts, and a file placed under another quarter."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Fidelity: the pipeline's numbers against NHS England's official NOF 2025/26 trust-data files,
-compared by the product's own audit (:mod:`league_pipeline.audit.compare`, as ``league audit`` shows it).
+compared by the product's own audit (:mod:`league_pipeline.audit.compare`, as ``league audit``
+shows it).
 
 Oracle: ../shared/data/real (acute Q1, mental health & community Q1-Q2). Every comparison
 asserts that the set of mismatches is EXACTLY the documented set below, each with its reason,

@@ -10,8 +10,8 @@
   changed. NHS England's real files stay byte-identical (``tests/unit/test_outputs_exports.py``).
 
 The hostile names are put into a snapshot of NHS England's real files (the acute Q1 file and the
-mental health file's Q1 and Q2 rows, as ``tests/support/outputs_support.py`` builds them), bypassing the
-source checks, which is the worst case for the outputs.
+mental health file's Q1 and Q2 rows, as ``tests/support/outputs_support.py`` builds them),
+bypassing the source checks, which is the worst case for the outputs.
 """
 
 from __future__ import annotations

@@ -1,30 +1,12 @@
 """The static HTML report of one quarter: one file that opens anywhere, with no network.
 
-Belongs here: gathering a snapshot's league tables, charts, explanations, movement and revisions
-into the template context, and rendering ``templates/report.html.j2`` with Jinja2. The charts
-themselves are :mod:`.charts`. The page has:
-
-* per peer group, the league table with segment colours, the likely range of each rank as an
-  interval chart, and a heat map of domain scores;
-* the distribution of average scores with the segment cut-points;
-* movement against the previous quarter (significant only where likely ranges do not overlap);
-* the revisions that produced this snapshot version, if it is not the first;
-* what is computed and what is taken from the publication, with the audit's counts, and every
-  disagreement with NHS England's published figures and its reason (:mod:`.comparison`);
-* a page per trust (``#trust-<code>``, shown with CSS ``:target``): its explanation, a chart of
-  what raises or lowers its average, its domain scores, its disagreements with the published
-  figures and which of its figures were taken from the publication, movement and revision.
-
-Names are data: the template autoescapes, and the JSON of the chart specs has ``<``, ``>`` and
-``&`` escaped (:func:`_script_json`).
-
-A snapshot made from the generated sample data (lineage ``data: synthetic``) says so in the
-``<title>``, in a banner that stays at the top of the window, on every trust page and in the
-footer; a snapshot of NHS England's files carries none of it.
-
-Every chart is a Vega-Lite spec drawn by the Vega libraries shipped in ``vendor/`` and inlined
-(no network): the overview charts when the page loads, a trust's chart when its page is opened.
-Every number in a chart is also in a table, for readers without JavaScript.
+Belongs here: gathering a snapshot's league tables, charts, explanations, movement, revisions
+and audit into the template context, and rendering ``templates/report.html.j2`` with Jinja2
+(charts: :mod:`.charts`; the audit: :mod:`.comparison`). Names are data: the template
+autoescapes, and the chart specs' JSON has ``<``, ``>`` and ``&`` escaped
+(:func:`_script_json`). A snapshot of the sample data says so in the title, a banner, every
+trust page and the footer. The Vega libraries in ``vendor/`` are inlined, and every number in
+a chart is also in a table. What the page holds: docs/outputs.md ("The HTML report").
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 the publication, and where the recomputation and the published figures differ, in words a trust
 board member can follow.
 
-Belongs here: turning a snapshot's ``audit`` table (:mod:`league_pipeline.audit.compare`), its lineage
-(``peer_groups``) and the basis columns of its tables into the report's context: notes for the
-quarter, the per-layer counts, the table of disagreements, one line a peer group, and a section
-on every trust's page. Nothing here renders HTML.
+Belongs here: turning a snapshot's ``audit`` table (:mod:`league_pipeline.audit.compare`), its
+lineage (``peer_groups``) and the basis columns of its tables into the report's context: notes
+for the quarter, the per-layer counts, the table of disagreements, one line a peer group, and a
+section on every trust's page. Nothing here renders HTML.
 
 A snapshot of NHS England's files compares with "NHS England's" figures. A snapshot of the
 synthetic sample data compares with "the publication's" figures: its published layers are
