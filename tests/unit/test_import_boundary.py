@@ -1,4 +1,5 @@
-"""The reading commands never import Dagster (nor pandera, altair, jinja2 and the like).
+"""The reading commands never import Dagster (nor pandera, altair, jinja2 and the like), and
+the code location imports Dagster but none of the data libraries the steps use.
 
 ``league table``, ``status``, ``explain``, ``movement``, ``audit``, ``revisions`` and
 ``--help`` are what people wait for at a terminal; importing Dagster alone costs more than a
@@ -92,3 +93,27 @@ def test_reading_commands_do_not_import_dagster(home, argv):
     code, modules, output = _run(folder, *argv)
     assert code == 0, output
     assert not modules & set(NEVER), f"league {' '.join(argv)} imported {modules & set(NEVER)}"
+
+
+def test_help_imports_no_data_library(home):
+    folder, _ = home
+    code, modules, output = _run(folder, "--help")
+    assert code == 0, output
+    assert not modules & {"pandas", "numpy", "pyarrow", "duckdb"}, output
+
+
+def test_the_code_location_imports_dagster_and_no_data_library():
+    """Loading the code location (``dagster dev``, ``definitions validate``) imports Dagster
+    and the wiring; the library the steps use is imported when they run."""
+    script = (
+        "import json, sys, warnings; warnings.simplefilter('ignore'); "
+        "import league_pipeline.definitions; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    modules = set(json.loads(proc.stdout.splitlines()[-1]))
+    assert "dagster" in modules
+    library = {"pandas", "numpy", "pyarrow", "duckdb", "pandera", "hypothesis", "httpx", "altair"}
+    assert not modules & library, modules & library
