@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "league_pipeline.cli.raw",
     "league_pipeline.cli.audit",
     "league_pipeline.cli.lake",
+    "league_pipeline.cli.whatif",
 )
 
 EXAMPLES = """\
@@ -42,6 +43,9 @@ examples:
   league table --quarter "2025/26 Q1" --peer-group ambulance
   league explain ZA001 --quarter "2025/26 Q2" why a trust got its score, segment and rank
   league audit --quarter "2025/26 Q1"         recomputed figures vs NHS England's published ones
+  league whatif ZA010 --quarter "2025/26 Q1" --target-segment 1
+                                              what would it take: the smallest single-metric
+                                              changes that reach a segment (or --set METRIC=V)
   league report --quarter "2025/26 Q2"        the static HTML report (also: export, movement,
                                               revisions)
 

@@ -32,6 +32,7 @@ from league_pipeline.outputs.report import charts
 from league_pipeline.outputs.report.comparison import comparison_context
 from league_pipeline.outputs.results import QuarterResults, load_previous, load_quarter
 from league_pipeline.outputs.revisions import Revision, latest_revision
+from league_pipeline.outputs.whatif import report_sentences
 from league_pipeline.sample import data_origin
 from league_pipeline.snapshots.store import SnapshotStore
 
@@ -166,6 +167,7 @@ def _trust_page(
     subtype: str,
     region: str,
     check: dict[str, Any] | None,
+    takes: list[str],
 ) -> dict[str, Any]:
     return {
         "code": e.trust_code,
@@ -183,6 +185,7 @@ def _trust_page(
         "move": move,
         "revised": revised,
         "check": check,  # its audit: differences from the published figures, and its basis
+        "takes": takes,  # what would it take to reach the next segment (outputs.whatif)
     }
 
 
@@ -261,6 +264,8 @@ def build_report(
             )
         )
     )
+    say(f"{quarter.label}: what would it take, per trust")
+    takes = report_sentences(results)
     say(f"{quarter.label}: writing {len(table)} trust pages")
     info = table.set_index("trust_code")
     trust_pages = [
@@ -271,6 +276,7 @@ def build_report(
             str(info.at[e.trust_code, "trust_subtype"]),
             str(info.at[e.trust_code, "region"]),
             comparison["by_trust"].get(e.trust_code),
+            takes.get(e.trust_code, []),
         )
         for e in explainer.all()
     ]
