@@ -18,6 +18,7 @@ from league_pipeline.defs.derived import raw_assets, raw_jobs
 from league_pipeline.defs.freshness import freshness_checks, freshness_schedule
 from league_pipeline.defs.outputs import output_assets
 from league_pipeline.defs.resources import LeagueConfig, run_resources
+from league_pipeline.defs.scale_out import celery_job
 from league_pipeline.defs.scoring import scoring_assets
 from league_pipeline.defs.snapshots import quarterly_snapshot
 from league_pipeline.defs.sources import source_assets
@@ -39,7 +40,11 @@ def build_defs(settings: Settings, league: LeagueConfig | None = None) -> dg.Def
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=freshness_checks,  # not in ALL_ASSETS: judged by the calendar, not a run
-        jobs=[quarterly_league_job, *raw_jobs],
+        jobs=[
+            quarterly_league_job,
+            celery_job(settings.celery_broker, settings.celery_backend),
+            *raw_jobs,
+        ],
         schedules=[quarterly_league_schedule, freshness_schedule],
         sensors=[new_publication_sensor],
         resources=run_resources(settings, league),

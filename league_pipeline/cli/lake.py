@@ -113,8 +113,11 @@ def cmd_remove_orphans(args: argparse.Namespace) -> int:
         report = store.check()
     except CatalogDamagedError as exc:
         return print_damage(exc)
-    backed = {f.path.resolve() for b in store.backups() for f in b.files}
-    held = [p for p in report.orphans if p.resolve() in backed]
+    def key(path: Path | str) -> Path | str:  # a file on disk, or a URL on object storage
+        return path.resolve() if isinstance(path, Path) else path
+
+    backed = {key(f.path) for b in store.backups() for f in b.files}
+    held = [p for p in report.orphans if key(p) in backed]
     if held and not args.force:
         raise CliError(
             f"{len(held)} of the {len(report.orphans)} orphaned data file(s) belong to snapshots "

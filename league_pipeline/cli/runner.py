@@ -128,8 +128,15 @@ def run_tags(batch: list[Quarter], tags: dict[str, str] | None = None) -> dict[s
 
 
 def _fields(resource: Any) -> dict[str, Any]:
-    """A resource's settings as plain values: its config in a run config."""
-    return {name: getattr(resource, name) for name in type(resource).model_fields}
+    """A resource's settings as plain values: its config in a run config. A value Dagster reads
+    from an environment variable (``dg.EnvVar``, a secret) stays a reference to the variable."""
+    import dagster as dg
+
+    values = {name: getattr(resource, name) for name in type(resource).model_fields}
+    return {
+        name: {"env": value.env_var_name} if isinstance(value, dg.EnvVar) else value
+        for name, value in values.items()
+    }
 
 
 def run_config(

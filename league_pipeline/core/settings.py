@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ BOOTSTRAP_REPLICATES = 10_000
 BOOTSTRAP_SEED = 20250401
 LAKE_BACKUPS = 5  # verified copies of a SQLite catalog kept (0: none)
 SOURCE_MODES = ("landing", "http")
+S3_URL_STYLES = ("path", "vhost")
 CACHE_FOLDER = "league-pipeline"  # under $XDG_CACHE_HOME or ~/.cache
 
 
@@ -65,6 +66,18 @@ def _hosts(_name: str, text: str) -> tuple[str, ...]:
 
 
 def _text(_name: str, text: str) -> str:
+    return text
+
+
+def _s3_url(name: str, text: str) -> str:
+    if not text.startswith("s3://") or len(text) <= len("s3://"):
+        raise SettingError(f"{name}={text!r} is not an S3 URL: use s3://bucket/prefix")
+    return text
+
+
+def _url_style(name: str, text: str) -> str:
+    if text not in S3_URL_STYLES:
+        raise SettingError(f"{name}={text!r}: choose one of {', '.join(S3_URL_STYLES)}")
     return text
 
 
@@ -154,6 +167,54 @@ VARIABLES: tuple[Variable, ...] = (
         "commit; `0` keeps none); `league lake restore` uses the newest good one",
     ),
     Variable(
+        "LEAGUE_LAKE_DATA_PATH",
+        "lake_data_path",
+        _s3_url,
+        "`$LEAGUE_HOME/lake/data`",
+        "where the lake's Parquet data files go: `s3://bucket/prefix` puts them on "
+        "S3-compatible object storage (the team deployment; with the `LEAGUE_S3_*` and `AWS_*` "
+        "variables)",
+    ),
+    Variable(
+        "LEAGUE_S3_ENDPOINT",
+        "s3_endpoint",
+        _text,
+        "(none: AWS)",
+        "`host:port` of an S3-compatible server other than AWS (MinIO, Ceph, ...); "
+        "`http://host:port` for plain http",
+    ),
+    Variable(
+        "LEAGUE_S3_URL_STYLE",
+        "s3_url_style",
+        _url_style,
+        "`path` with an endpoint, else `vhost`",
+        "`path` (`host/bucket/key`) or `vhost` (`bucket.host/key`)",
+    ),
+    Variable("AWS_REGION", "s3_region", _text, "`us-east-1`", "the object storage's region"),
+    Variable(
+        "AWS_ACCESS_KEY_ID",
+        "s3_key_id",
+        _text,
+        "(none)",
+        "the object storage's access key (none: anonymous access)",
+    ),
+    Variable("AWS_SECRET_ACCESS_KEY", "s3_secret", _text, "(none)", "its secret key"),
+    Variable("AWS_SESSION_TOKEN", "s3_session_token", _text, "(none)", "a temporary session token"),
+    Variable(
+        "LEAGUE_CELERY_BROKER",
+        "celery_broker",
+        _text,
+        "`pyamqp://guest@localhost:5672//` (dagster-celery's)",
+        "the Celery broker of `quarterly_league_celery_job`, e.g. `redis://host:6379/0`",
+    ),
+    Variable(
+        "LEAGUE_CELERY_BACKEND",
+        "celery_backend",
+        _text,
+        "`rpc://`",
+        "where Celery workers send step results back, e.g. `redis://host:6379/0`",
+    ),
+    Variable(
         "LEAGUE_CACHE_DIR",
         "cache_dir",
         _path,
@@ -191,7 +252,14 @@ class Settings:
     * ``source_mode`` (``landing``), ``http_base_url`` (none), ``http_timeout`` (30 s),
       ``http_retries`` (3), ``http_allowed_hosts`` (none): how source files are fetched;
     * ``bootstrap_replicates`` (10,000) and ``bootstrap_seed`` (20250401): the likely ranks;
-    * ``lake_catalog`` (none: SQLite in ``<home>/lake``) and ``lake_backups`` (5): the lake.
+    * ``lake_catalog`` (none: SQLite in ``<home>/lake``) and ``lake_backups`` (5): the lake;
+      ``lake_data_path`` (none: ``<home>/lake/data``, or ``s3://...``) and the ``s3_*`` fields:
+      where its data files go;
+    * ``celery_broker`` and ``celery_backend``: the Celery job's workers (none: dagster-celery's
+      defaults).
+
+    Secrets (the object storage's keys, broker URLs that may hold a password) are left out of
+    ``repr``.
     """
 
     home: Path
@@ -207,6 +275,15 @@ class Settings:
     bootstrap_seed: int = BOOTSTRAP_SEED
     lake_catalog: str | None = None
     lake_backups: int = LAKE_BACKUPS
+    lake_data_path: str | None = None
+    s3_endpoint: str | None = None
+    s3_url_style: str | None = None
+    s3_region: str | None = None
+    s3_key_id: str | None = field(default=None, repr=False)
+    s3_secret: str | None = field(default=None, repr=False)
+    s3_session_token: str | None = field(default=None, repr=False)
+    celery_broker: str | None = field(default=None, repr=False)
+    celery_backend: str | None = field(default=None, repr=False)
 
     @property
     def layout(self) -> HomeLayout:

@@ -10,7 +10,7 @@ shown on the UI's Resources page and a ``get()`` building the library object fro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
@@ -23,6 +23,7 @@ from league_pipeline.core.settings import (
     HTTP_RETRIES,
     HTTP_TIMEOUT,
     LAKE_BACKUPS,
+    VARIABLES,
     Settings,
 )
 
@@ -71,10 +72,64 @@ class SnapshotStoreResource(dg.ConfigurableResource):
         description="Verified copies of a SQLite catalog kept in <root>/backups (0: none).",
     )
 
+    data_path: str | None = Field(
+        default=None,
+        description="Object storage for the data files, s3://bucket/prefix (none: <root>/data).",
+    )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="host:port of an S3-compatible server (none: AWS); http://host:port for "
+        "plain http.",
+    )
+    s3_url_style: str | None = Field(
+        default=None, description="path or vhost (none: path with an endpoint, else vhost)."
+    )
+    s3_region: str | None = Field(default=None, description="Its region (none: us-east-1).")
+    s3_key_id: str | None = Field(
+        default=None, description="Its access key: AWS_ACCESS_KEY_ID, read when a run starts."
+    )
+    s3_secret: str | None = Field(
+        default=None, description="Its secret key: AWS_SECRET_ACCESS_KEY, read when a run starts."
+    )
+    s3_session_token: str | None = Field(
+        default=None, description="A session token: AWS_SESSION_TOKEN, read when a run starts."
+    )
+
     def get(self) -> SnapshotStore:
+        from league_pipeline.snapshots.lake import object_store
         from league_pipeline.snapshots.store import SnapshotStore
 
-        return SnapshotStore(Path(self.root), catalog=self.catalog, backups=self.backups)
+        storage = None
+        if self.data_path:
+            storage = object_store(
+                self.data_path,
+                region=self.s3_region,
+                endpoint=self.s3_endpoint,
+                url_style=self.s3_url_style,
+                key_id=self.s3_key_id,
+                secret=self.s3_secret,
+                session_token=self.s3_session_token,
+            )
+        return SnapshotStore(
+            Path(self.root), catalog=self.catalog, backups=self.backups, storage=storage
+        )
+
+
+def lake_storage_config(settings: Settings) -> dict[str, Any]:
+    """The snapshot store's object storage settings, as its resource's fields. The credentials
+    are the variables they come from (``dg.EnvVar``): Dagster reads them when a run starts, and
+    neither the UI's Resources page nor a run's config shows them."""
+    if not settings.lake_data_path:
+        return {}
+    variable = {v.field: v.name for v in VARIABLES}
+    secrets = ("s3_key_id", "s3_secret", "s3_session_token")
+    return {
+        "data_path": settings.lake_data_path,
+        "s3_endpoint": settings.s3_endpoint,
+        "s3_url_style": settings.s3_url_style,
+        "s3_region": settings.s3_region,
+        **{name: dg.EnvVar(variable[name]) for name in secrets if getattr(settings, name)},
+    }
 
 
 class FetcherResource(dg.ConfigurableResource):
@@ -161,7 +216,10 @@ def run_resources(
         "home": HomeResource(path=str(settings.home), cache_dir=str(settings.cache_dir)),
         "staging": StagingResource(root=str(layout.staging)),
         "snapshots": SnapshotStoreResource(
-            root=str(layout.lake), catalog=settings.lake_catalog, backups=settings.lake_backups
+            root=str(layout.lake),
+            catalog=settings.lake_catalog,
+            backups=settings.lake_backups,
+            **lake_storage_config(settings),
         ),
         "fetcher": FetcherResource(
             mode=settings.source_mode,

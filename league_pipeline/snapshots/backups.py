@@ -25,7 +25,7 @@ from league_pipeline.snapshots.common import SnapshotInfo, SnapshotNotFoundError
 class CatalogFile:
     """A file the catalog references."""
 
-    path: Path
+    path: Path | str  # a URL (str) when the data files are on object storage
     table: str | None
     kind: str  # 'data' or 'delete'
     size: int | None
@@ -61,12 +61,21 @@ def _flag(value: Any) -> bool:
     return bool(value) and str(value).lower() not in {"0", "false", "f"}
 
 
-def catalog_files(con: duckdb.DuckDBPyConnection, data_path: Path) -> list[CatalogFile]:
-    """Every file the attached catalog references, with its full path."""
+def catalog_files(con: duckdb.DuckDBPyConnection, spec: lake.CatalogSpec) -> list[CatalogFile]:
+    """Every file the attached catalog references, with its full path (its URL, a ``str``,
+    when the data files are on object storage)."""
     out = []
     for row in con.execute(metadata_sql(con, "catalog_files")).fetchall():
         kind, table, schema_path, schema_rel, table_path, table_rel, path, path_rel, size = row
-        base = Path(data_path)
+        if spec.storage is not None:
+            url = spec.storage.url
+            for part, relative in ((schema_path, schema_rel), (table_path, table_rel)):
+                if part is not None:
+                    url = url.rstrip("/") + "/" + part if _flag(relative) else part
+            url = url.rstrip("/") + "/" + path if _flag(path_rel) else path
+            out.append(CatalogFile(url, table, kind, None if size is None else int(size)))
+            continue
+        base = Path(spec.data_path)
         if schema_path is not None:
             base = base / schema_path if _flag(schema_rel) else Path(schema_path)
         if table_path is not None:
@@ -76,8 +85,11 @@ def catalog_files(con: duckdb.DuckDBPyConnection, data_path: Path) -> list[Catal
     return out
 
 
-def file_intact(f: CatalogFile) -> bool:
-    """The file is on disk with the size the catalog recorded."""
+def file_intact(f: CatalogFile, stored: dict[str, int] | None = None) -> bool:
+    """The file is on disk with the size the catalog recorded (on object storage: among the
+    ``stored`` objects, URL -> size, with that size)."""
+    if stored is not None:
+        return str(f.path) in stored and f.size in (None, stored[str(f.path)])
     try:
         return f.size is None or f.path.stat().st_size == f.size
     except OSError:
@@ -150,15 +162,23 @@ def verify_backup(store: StoreBase, path: Path) -> BackupCheck:
     if problem is not None:
         result.problem = problem
         return result
-    spec = lake.catalog_spec(store.root, f"sqlite:{Path(path).resolve()}")
+    spec = lake.catalog_spec(store.root, f"sqlite:{Path(path).resolve()}", store.spec.storage)
     try:
         with lake.attached(spec, read_only=True) as con:
             con.execute("BEGIN TRANSACTION")
             result.snapshots = reader.manifest(con, None, None)
-            result.files = catalog_files(con, store.spec.data_path)
+            result.files = catalog_files(con, store.spec)
             con.execute("COMMIT")
     except duckdb.Error as exc:
         result.problem = f"DuckLake cannot read it: {str(exc).splitlines()[0]}"
+        return result
+    if store.spec.storage is not None:
+        stored = lake.stored_objects(store.spec)
+        bad = [f.path for f in result.files if not file_intact(f, stored)]
+        if bad:
+            result.problem = (
+                f"{len(bad)} data file(s) it references are missing or changed size, e.g. {bad[0]}"
+            )
         return result
     missing = [f.path for f in result.files if not f.path.is_file()]
     if missing:

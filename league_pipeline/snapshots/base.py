@@ -42,12 +42,19 @@ _OUTPUT_VERSION = re.compile(r"^\.?v(\d+)(?![0-9])")
 class StoreBase:
     """A snapshot store's location, catalog, write lock and version bookkeeping."""
 
-    def __init__(self, root: Path, catalog: str | None = None, backups: int = LAKE_BACKUPS) -> None:
+    def __init__(
+        self,
+        root: Path,
+        catalog: str | None = None,
+        backups: int = LAKE_BACKUPS,
+        storage: lake.ObjectStore | None = None,
+    ) -> None:
         """The lake in folder ``root`` (``<home>/lake``), its catalog (none: SQLite in
-        ``root``; see :func:`.lake.catalog_spec`) and how many verified copies of a SQLite
-        catalog to keep (``backups``; 0: none)."""
+        ``root``; see :func:`.lake.catalog_spec`), how many verified copies of a SQLite
+        catalog to keep (``backups``; 0: none) and the object storage of its data files
+        (``storage``; none: ``<root>/data``)."""
         self.root = Path(root).resolve()
-        self.spec = lake.catalog_spec(self.root, catalog)
+        self.spec = lake.catalog_spec(self.root, catalog, storage)
         self.lock_path = self.root / WRITE_LOCK_NAME
         self.lock_timeout = 900.0  # seconds a writer waits for the others before giving up
         self.sessions: dict[int, ReadSession] = {}  # thread id -> its open read session
@@ -121,7 +128,7 @@ class StoreBase:
         count = sum(1 for _ in lake.data_files(self.spec))
         if count:
             problem += (
-                f", while {self.spec.data_path} holds {count} data file(s) of earlier snapshots"
+                f", while {self.spec.data_location} holds {count} data file(s) of earlier snapshots"
             )
         if doing:
             problem += f"; {doing}"

@@ -39,7 +39,7 @@ class LakeReport:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    orphans: list[Path] = field(default_factory=list)
+    orphans: list[Path | str] = field(default_factory=list)  # URLs on object storage
 
     @property
     def healthy(self) -> bool:
@@ -68,13 +68,14 @@ def check(store: StoreBase) -> LakeReport:
             with lake.attached(store.spec, read_only=True) as con:
                 con.execute("BEGIN TRANSACTION")
                 infos = reader.manifest(con, None, None)
-                files = catalog_files(con, store.spec.data_path)
+                files = catalog_files(con, store.spec)
                 scheduled = _scheduled_names(con)
                 con.execute("COMMIT")
                 # counted one statement each (a failed one would abort a transaction), and
                 # not through a file that is missing or changed (reported as such); the
                 # write lock keeps the lake as it was read above
-                broken = {f.table for f in files if not file_intact(f)}
+                stored = lake.stored_objects(store.spec) if store.spec.storage else None
+                broken = {f.table for f in files if not file_intact(f, stored)}
                 rows = _row_counts(con, infos, broken)
         except duckdb.Error as exc:
             store.reraise_damage(exc)
@@ -82,10 +83,13 @@ def check(store: StoreBase) -> LakeReport:
                 report.notes.append("no lake yet: the catalog holds no lake, no data files")
                 return report
             raise
-        on_disk = sorted(lake.data_files(store.spec))
+        on_disk = sorted(lake.data_files(store.spec)) if stored is None else sorted(stored)
     report.snapshots = infos
     report.data_files = len(on_disk)
-    _check_files(store, report, files, on_disk, scheduled)
+    if stored is None:
+        _check_files(store, report, files, on_disk, scheduled)
+    else:
+        _check_objects(report, files, stored, scheduled)
     _check_versions(store, report, infos)
     _check_rows(report, infos, rows)
     _check_backups(store, report, infos)
@@ -164,6 +168,38 @@ def _check_files(
             f"{len(loose)} orphaned data file(s) no snapshot references, e.g. {loose[0]}: "
             "left by an interrupted write (or by snapshots lost with no backup); "
             "`league lake remove-orphans` deletes them"
+        )
+
+
+def _check_objects(
+    report: LakeReport, files: list[CatalogFile], stored: dict[str, int], scheduled: set[str]
+) -> None:
+    """The file checks of a lake whose data files are on object storage (``stored``: URL ->
+    size), as :func:`_check_files` does on disk. Orphans are not looked up in catalog backups
+    (a SQLite catalog's backups name the same URLs: restore one with `league lake restore`)."""
+    for f in files:
+        size = stored.get(str(f.path))
+        if size is None:
+            report.problems.append(
+                f"missing data file: {f.path} (table {f.table}) is referenced by the catalog but "
+                "not in the object storage; restore it from the bucket's versions or a copy"
+            )
+        elif f.size is not None and size != f.size:
+            report.problems.append(
+                f"changed data file: {f.path} (table {f.table}) has {size} bytes, the catalog "
+                f"recorded {f.size}; restore it from the bucket's versions or a copy"
+            )
+    referenced = {str(f.path) for f in files}
+    report.orphans = [
+        url
+        for url in sorted(stored)
+        if url not in referenced and url.rsplit("/", 1)[-1] not in scheduled
+    ]
+    if report.orphans:
+        report.problems.append(
+            f"{len(report.orphans)} orphaned data file(s) no snapshot references, e.g. "
+            f"{report.orphans[0]}: left by an interrupted write (or by snapshots lost with the "
+            "catalog); `league lake remove-orphans` deletes them"
         )
 
 
@@ -268,8 +304,9 @@ def _check_backups(store: StoreBase, report: LakeReport, infos: list[SnapshotInf
         )
 
 
-def remove_orphan_files(store: StoreBase, *, dry_run: bool = False) -> list[Path]:
-    """Delete data files that no snapshot references (a killed writer leaves some).
+def remove_orphan_files(store: StoreBase, *, dry_run: bool = False) -> list[Path | str]:
+    """Delete data files that no snapshot references (a killed writer leaves some); their paths
+    (URLs on object storage).
 
     Takes the write lock, so no writer is half-way through adding files.
     """
@@ -279,9 +316,11 @@ def remove_orphan_files(store: StoreBase, *, dry_run: bool = False) -> list[Path
         return []
     with store.writer_lock():
 
-        def work() -> list[Path]:
+        def work() -> list[Path | str]:
             with lake.attached(store.spec, read_only=False) as con:
                 rows = con.execute(sql("delete_orphaned_files"), [dry_run]).fetchall()
+            if store.spec.storage is not None:
+                return [str(row[0]) for row in rows]
             return [Path(row[0]) for row in rows]
 
         return retrying(work)

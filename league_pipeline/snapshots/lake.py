@@ -3,7 +3,8 @@
 Belongs here: finding the DuckDB extension binaries shipped by the ``duckdb-extension-*``
 packages and loading them (DuckDB must never download one: there is no network but the package
 registries), parsing the catalog setting, creating a new catalog atomically and attaching it
-for one short unit of work. What is stored, and how, lives in :mod:`league_pipeline.snapshots.store`.
+for one short unit of work; the object storage of the data files (S3). What is stored, and how,
+lives in :mod:`league_pipeline.snapshots.store`.
 
 Catalogs:
 
@@ -11,12 +12,12 @@ Catalogs:
   data files under ``<root>/data/``; several processes on one machine can read and write it;
 * ``sqlite:/path/to/catalog.sqlite``: the same with the catalog file elsewhere;
 * ``postgres:dbname=... host=...``: the team option, a PostgreSQL catalog (needs the
-  ``duckdb-extension-postgres-scanner`` package); data files still go to ``<root>/data/``, so
-  every machine must see the same ``root`` on a shared file system. Writers are serialised by
-  a Postgres advisory lock (through psycopg2, which dagster-postgres brings) besides the file
-  lock, so writers on different machines cannot take the same version number: with a Postgres
-  catalog DuckLake lets concurrent appends commit side by side (measured: without a lock, two
-  writers each published a "v2" of the same quarter).
+  ``duckdb-extension-postgres-scanner`` package); data files go to ``<root>/data/``, which
+  every machine must then see on a shared file system, or to object storage (below). Writers
+  are serialised by a Postgres advisory lock (through psycopg2, which dagster-postgres brings)
+  besides the file lock, so writers on different machines cannot take the same version
+  number: with a Postgres catalog DuckLake lets concurrent appends commit side by side
+  (measured: without a lock, two writers each published a "v2" of the same quarter).
 
 Data files (issue 13): under ``<root>/data/`` by default, or on S3-compatible object storage
 (``s3://bucket/prefix/``, an :class:`ObjectStore`: endpoint, region, URL style, credentials).
@@ -137,6 +138,11 @@ class CatalogSpec:
     def data_url(self) -> str:
         """Where the data files go, as DuckLake's ``DATA_PATH`` (ends with a separator)."""
         return self.storage.url if self.storage is not None else str(self.data_path) + os.sep
+
+    @property
+    def data_location(self) -> str:
+        """Where the data files go, for messages: the folder, or the object storage URL."""
+        return self.storage.url if self.storage is not None else str(self.data_path)
 
     @property
     def dsn(self) -> str:
@@ -412,11 +418,12 @@ def _pg_advisory_lock(dsn: str, timeout: float) -> Iterator[None]:
 # -- catalog safety ------------------------------------------------------------------------------
 
 
-def data_files(spec: CatalogSpec) -> Iterator[Path]:
+def data_files(spec: CatalogSpec) -> Iterator[Path | str]:
     """Every regular file under the lake's data folder (Parquet data and delete files); on
-    object storage, see :func:`stored_objects`."""
+    object storage, the URL of every object under the lake's URL (:func:`stored_objects`)."""
     if spec.storage is not None:
-        raise LakeError(f"the lake's data files are on object storage ({spec.storage.url})")
+        yield from stored_objects(spec)
+        return
     if not spec.data_path.is_dir():
         return
     for path in spec.data_path.rglob("*"):

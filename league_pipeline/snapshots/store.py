@@ -155,6 +155,7 @@ class SnapshotStore(StoreBase):
         """Compare the catalog with the data files (see :class:`LakeReport`)."""
         return check.check(self)
 
-    def remove_orphan_files(self, *, dry_run: bool = False) -> list[Path]:
-        """Delete data files that no snapshot references (a killed writer leaves some)."""
+    def remove_orphan_files(self, *, dry_run: bool = False) -> list[Path | str]:
+        """Delete data files that no snapshot references (a killed writer leaves some); their
+        paths (URLs on object storage)."""
         return check.remove_orphan_files(self, dry_run=dry_run)

@@ -127,6 +127,15 @@ def test_every_variable_is_read(tmp_path):
         "LEAGUE_BOOTSTRAP_SEED": "7",
         "LEAGUE_LAKE_CATALOG": "postgres:dbname=league",
         "LEAGUE_LAKE_BACKUPS": "0",
+        "LEAGUE_LAKE_DATA_PATH": "s3://league-lake/snapshots",
+        "LEAGUE_S3_ENDPOINT": "http://127.0.0.1:9000",
+        "LEAGUE_S3_URL_STYLE": "path",
+        "AWS_REGION": "eu-west-2",
+        "AWS_ACCESS_KEY_ID": "key-id",
+        "AWS_SECRET_ACCESS_KEY": "secret-key",
+        "AWS_SESSION_TOKEN": "session-token",
+        "LEAGUE_CELERY_BROKER": "redis://127.0.0.1:6379/0",
+        "LEAGUE_CELERY_BACKEND": "redis://127.0.0.1:6379/1",
         "LEAGUE_CACHE_DIR": str(tmp_path / "cache"),
         "DAGSTER_HOME": str(tmp_path / "dagster"),
     }
@@ -146,7 +155,18 @@ def test_every_variable_is_read(tmp_path):
         bootstrap_seed=7,
         lake_catalog="postgres:dbname=league",
         lake_backups=0,
+        lake_data_path="s3://league-lake/snapshots",
+        s3_endpoint="http://127.0.0.1:9000",
+        s3_url_style="path",
+        s3_region="eu-west-2",
+        s3_key_id="key-id",
+        s3_secret="secret-key",
+        s3_session_token="session-token",
+        celery_broker="redis://127.0.0.1:6379/0",
+        celery_backend="redis://127.0.0.1:6379/1",
     )
+    for secret in ("key-id", "secret-key", "session-token", "redis://"):
+        assert secret not in repr(settings)
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.home = tmp_path  # type: ignore[misc]
 
@@ -173,6 +193,8 @@ def test_xdg_cache_home_and_empty_values(tmp_path):
         ("LEAGUE_BOOTSTRAP_REPLICATES", "0"),
         ("LEAGUE_BOOTSTRAP_SEED", "1.5"),
         ("LEAGUE_LAKE_BACKUPS", "x"),
+        ("LEAGUE_LAKE_DATA_PATH", "/srv/lake"),
+        ("LEAGUE_S3_URL_STYLE", "virtual"),
     ],
 )
 def test_a_value_that_cannot_be_used_names_its_variable(name, value):
