@@ -1,58 +1,13 @@
 """The DuckLake connection behind the snapshot store: extension binaries, catalog, ATTACH.
 
 Belongs here: finding the DuckDB extension binaries shipped by the ``duckdb-extension-*``
-packages and loading them (DuckDB must never download one: there is no network but the package
-registries), parsing the catalog setting, creating a new catalog atomically and attaching it
-for one short unit of work; the object storage of the data files (S3). What is stored, and how,
-lives in :mod:`league_pipeline.snapshots.store`.
-
-Catalogs:
-
-* default: a SQLite file ``<root>/catalog.sqlite`` (WAL journal, busy timeout) with the Parquet
-  data files under ``<root>/data/``; several processes on one machine can read and write it;
-* ``sqlite:/path/to/catalog.sqlite``: the same with the catalog file elsewhere;
-* ``postgres:dbname=... host=...``: the team option, a PostgreSQL catalog (needs the
-  ``duckdb-extension-postgres-scanner`` package); data files go to ``<root>/data/``, which
-  every machine must then see on a shared file system, or to object storage (below). Writers
-  are serialised by a Postgres advisory lock (through psycopg2, which dagster-postgres brings)
-  besides the file lock, so writers on different machines cannot take the same version
-  number: with a Postgres catalog DuckLake lets concurrent appends commit side by side
-  (measured: without a lock, two writers each published a "v2" of the same quarter).
-
-Data files (issue 13): under ``<root>/data/`` by default, or on S3-compatible object storage
-(``s3://bucket/prefix/``, an :class:`ObjectStore`: endpoint, region, URL style, credentials).
-DuckDB reaches it through its ``httpfs`` extension (the ``duckdb-extension-httpfs`` package,
-loaded like the others) and a temporary ``CREATE SECRET (TYPE s3)`` per object store, its
-values bound as parameters. Writing, reading, time travel and ``lake check`` work there as on
-disk; a catalog whose recorded data path differs from the setting is refused (DuckLake's own
-check, reworded by :func:`attached`). What cannot move to object storage: SQLite catalog
-backups and ``lake restore`` still need a local catalog file.
-
-The catalog setting is an argument (``LEAGUE_LAKE_CATALOG`` in
-:mod:`league_pipeline.core.settings`); without one, the default.
-
-One in-memory DuckDB instance per process holds the loaded extensions (loading and verifying
-the signed binaries costs ~0.3 s, too much to repeat for every call). Each unit of work takes a
-fresh cursor, ATTACHes the catalog under an alias of its own (``lake_<n>``), makes it the
-cursor's current database (``USE``), does its work and DETACHes, so no catalog handle or SQLite
-lock outlives the call and threads of one process do not wait for each other. SQL therefore
-names lake tables without a catalog prefix.
-
-Catalog safety (issue 12). The catalog is the only record of which Parquet files make up which
-snapshot, and DuckLake inlines small tables (the snapshot manifest among them) into the catalog
-itself, so a lost catalog cannot be rebuilt from the data files. Hence:
-
-* :func:`sqlite_catalog_problem` says what is wrong with a SQLite catalog file (missing, empty,
-  not a database, damaged pages, not a DuckLake catalog), read through SQLite in read-only mode;
-  the snapshot store refuses to start a new lake beside existing data files and raises
-  :class:`CatalogDamagedError` (a problem and a fix) instead;
-* :func:`copy_sqlite` copies a catalog with SQLite's online backup API (a consistent copy of a
-  WAL database, which a file copy is not); the store keeps the last ``LEAGUE_LAKE_BACKUPS``
-  (default 5) verified copies in ``<catalog folder>/backups/`` and restores the newest good one
-  (:func:`install_catalog`, after :func:`move_aside` has kept the broken file and its
-  ``-wal``/``-shm`` as ``<name>.broken-<UTC time>``);
-* a Postgres catalog is the database's to back up (``pg_dump``); the store checks it, but keeps
-  no copies of it.
+packages and loading them (DuckDB never downloads one), parsing the catalog setting (a SQLite
+file, ``sqlite:``, ``postgres:``) and the data path (a folder, or ``s3://``: an
+:class:`ObjectStore`), creating a new catalog atomically, attaching it for one short unit of
+work (one in-memory DuckDB per process, a fresh cursor and alias per unit), the writer locks,
+and the catalog safety helpers (checking a SQLite catalog, verified copies, putting one back).
+What is stored, and how, is in :mod:`league_pipeline.snapshots.store`. Catalogs, data files,
+connections and catalog safety: docs/snapshots.md ("The lake connection").
 """
 
 from __future__ import annotations
