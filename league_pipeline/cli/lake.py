@@ -113,6 +113,7 @@ def cmd_remove_orphans(args: argparse.Namespace) -> int:
         report = store.check()
     except CatalogDamagedError as exc:
         return print_damage(exc)
+
     def key(path: Path | str) -> Path | str:  # a file on disk, or a URL on object storage
         return path.resolve() if isinstance(path, Path) else path
 
