@@ -1,6 +1,7 @@
 """Where people wait (issue 13, item 5): every ratio of the issue, measured side by side.
 
-Run: ``.venv/bin/python benchmarks/where_people_wait.py [--before /work/before] [--repeats 5]``.
+Run: ``.venv/bin/python benchmarks/where_people_wait.py [--before /work/before] [--repeats 5]``
+(``--only quarter commands code dev`` measures some parts; ``--help`` for the rest).
 
 Each code version (this checkout, and with ``--before`` an older checkout, imported through
 ``PYTHONPATH``) gets a working home of its own holding the embedded default's 2025/26 Q1
@@ -20,8 +21,9 @@ two versions taking turns, and the median of the repeats is kept:
   ``python -c "import dagster"``; for reference ``import league_pipeline.definitions`` and the
   same ``validate`` on a code location holding one empty ``Definitions`` (what Dagster's CLI
   costs by itself);
-* one quarter: ``league run`` (in-process time of ``main(["run", ...])``, the code location
-  imported before the clock starts) against the sum of the same library work without Dagster
+* one quarter: ``league run`` (in-process time of ``main(["run", ...])``; the code location and
+  the third-party libraries, pandas to httpx, are imported before the clock starts, as they are
+  before the library work's) against the sum of the same library work without Dagster
   and a no-op Dagster job of the same shape (as many partitioned no-op assets as the run had
   steps, ``execute_in_process`` on a persistent SQLite instance). The library work is timed in
   parts: the six NOF and reference sources (store, read, validate), the cross-file checks, the
@@ -67,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, RESULT, step_times, table
 
 QUARTER = "2025/26 Q1"
+PARTS = ("quarter", "commands", "code", "dev")
 NEXT = "2025/26 Q2"  # has a snapshot too, for ``league movement``
 HEAVY = ("dagster", "pandera", "altair", "jinja2", "vl_convert", "httpx", "pandas", "duckdb")
 READING = {
@@ -131,6 +134,9 @@ rows = duckdb.connect().execute(
     "ORDER BY snapshot_version DESC, rank, trust_code", [files, quarter, group]).fetchall()
 assert rows, "no rows"
 """
+IMPORT_DEFINITIONS = (
+    "import warnings; warnings.simplefilter('ignore'); import league_pipeline.definitions"
+)
 EMPTY_DEFS = "import dagster as dg\n\ndefs = dg.Definitions()\n"
 NO_TELEMETRY = "telemetry:\n  enabled: false\n"
 
@@ -176,13 +182,21 @@ def _call(function: Callable[..., Any], *args: Any, **options: Any) -> Any:
     return function(*args, **{k: v for k, v in options.items() if k in accepted})
 
 
+# imported before the clock starts in both the run and the library work, so that neither
+# counts them (an older checkout's code location imported them all, a newer one none)
+THIRD_PARTY = ("pandas", "numpy", "pyarrow", "duckdb", "pandera", "altair", "jinja2", "httpx")
+
+
 def task_quarter() -> dict:
-    """``league run`` for the quarter, the code location imported before the clock starts."""
+    """``league run`` for the quarter; the code location and the third-party libraries are
+    imported before the clock starts."""
     import warnings
 
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        for name in THIRD_PARTY:
+            importlib.import_module(name)
         importlib.import_module("league_pipeline.definitions")
     from league_pipeline.cli import main
 
@@ -204,6 +218,8 @@ def task_quarter() -> dict:
 def task_library(replicates: str) -> dict:
     """The run's library work for the quarter, without Dagster: sources, checks, scoring,
     likely ranges, raw statistics, snapshot, outputs."""
+    for name in THIRD_PARTY:
+        importlib.import_module(name)
     import pandas as pd
 
     parse_quarter = _pick(
@@ -518,7 +534,7 @@ def _normal(line: str) -> str:
     return _NOISE.sub("", line).strip()
 
 
-def prepare(code: Code) -> None:
+def prepare(code: Code, runs_to_come: bool) -> None:
     """Snapshots of the quarter and the next one (untimed runs), then the next quarter's landing
     files removed, so that a run of the quarter reads its own files only, as the library path
     does (a cumulative file of a later quarter would be read and compared too)."""
@@ -529,6 +545,7 @@ def prepare(code: Code) -> None:
         ["sample-data", "--quarter", QUARTER, "--quarter", NEXT],
         ["run", "--quarter", QUARTER],
         ["run", "--quarter", NEXT],
+        *([] if runs_to_come else [["run", "--quarter", QUARTER]]),  # revisions needs 2
     ):
         run([sys.executable, "-c", COMMAND, *argv], code.env(), code.root)
     shutil.rmtree(code.home / "landing" / "2025-26-q2")
@@ -537,108 +554,112 @@ def prepare(code: Code) -> None:
 def measure(codes: list[Code], args: argparse.Namespace, empty_defs: Path) -> None:
     n = args.repeats
     say = lambda text: print(f"[bench] {text}", file=sys.stderr, flush=True)  # noqa: E731
+    want = set(args.only or PARTS) - ({"dev"} if args.no_dev else set())
 
-    # first: each run adds a version of the quarter, which `league revisions` needs
-    say("one quarter: league run, the library work, a no-op job of the same shape")
-    for label, values in interleaved(
-        codes, args.quarter_repeats, lambda c: child(c, "quarter")
-    ).items():
-        code = next(c for c in codes if c.label == label)
-        code.figures["quarter"] = median([v["wall_s"] for v in values])
-        code.figures["quarter_import"] = median([v["import_s"] for v in values])
-        code.figures["steps"] = len(values[-1]["steps"])
-        code.figures["outputs_step"] = median(
-            [v["steps"].get(OUTPUTS_STEP, float("nan")) for v in values]
-        )
-        code.figures["slowest"] = sorted(values[-1]["steps"].items(), key=lambda kv: -kv[1])[:6]
-    for label, values in interleaved(
-        codes, args.quarter_repeats, lambda c: child(c, "library", str(args.replicates))
-    ).items():
-        code = next(c for c in codes if c.label == label)
-        code.figures["library"] = median([v["wall_s"] for v in values])
-        code.figures["library_issue"] = median([v["issue_s"] for v in values])
-        code.figures["library_outputs"] = median([v["parts"]["outputs"] for v in values])
-        code.figures["library_parts"] = {
-            part: round(median([v["parts"][part] for v in values]), 2)
-            for part in values[0]["parts"]
-        }
-    for label, values in interleaved(
-        codes, args.quarter_repeats, lambda c: child(c, "noop", str(c.figures["steps"]))
-    ).items():
-        next(c for c in codes if c.label == label).figures["noop"] = median(
-            [v["wall_s"] for v in values]
-        )
-
-    say("league table and a bare DuckDB read of the same snapshot")
-    for label, values in interleaved(
-        codes, n, lambda c: league(c, "table", "--quarter", QUARTER)
-    ).items():
-        code = next(c for c in codes if c.label == label)
-        code.figures["table"] = median([v[0] for v in values])
-        code.figures["table_loaded"] = sorted(values[-1][1])
-    for label, values in interleaved(
-        codes, n, lambda c: python(c, BARE_READ, str(c.home / "lake"), QUARTER, "acute")
-    ).items():
-        next(c for c in codes if c.label == label).figures["bare_read"] = median(values)
-    for label, values in interleaved(
-        codes, n, lambda c: python(c, PARQUET_READ, ",".join(lake_files(c)), QUARTER, "acute")
-    ).items():
-        next(c for c in codes if c.label == label).figures["parquet_read"] = median(values)
-
-    say("league --help and argparse")
-    for label, values in interleaved(codes, n, lambda c: league(c, "--help")).items():
-        code = next(c for c in codes if c.label == label)
-        code.figures["help"] = median([v[0] for v in values])
-        code.figures["help_loaded"] = sorted(values[-1][1])
-    for label, values in interleaved(codes, n, lambda c: python(c, ARGPARSE)).items():
-        next(c for c in codes if c.label == label).figures["argparse"] = median(values)
-
-    say("reading commands")
-    trusts = {c.label: first_trust(c) for c in codes}
-    for name, argv in READING.items():
+    if "quarter" in want:
+        # first: each run adds a version of the quarter, which `league revisions` needs
+        say("one quarter: league run, the library work, a no-op job of the same shape")
         for label, values in interleaved(
-            codes,
-            n,
-            lambda c, argv=argv: league(c, *[trusts[c.label] if a == "TRUST" else a for a in argv]),
+            codes, args.quarter_repeats, lambda c: child(c, "quarter")
         ).items():
             code = next(c for c in codes if c.label == label)
-            code.figures[name] = median([v[0] for v in values])
-            code.figures[f"{name}_loaded"] = sorted(values[-1][1])
+            code.figures["quarter"] = median([v["wall_s"] for v in values])
+            code.figures["quarter_import"] = median([v["import_s"] for v in values])
+            code.figures["steps"] = len(values[-1]["steps"])
+            code.figures["outputs_step"] = median(
+                [v["steps"].get(OUTPUTS_STEP, float("nan")) for v in values]
+            )
+            code.figures["slowest"] = sorted(values[-1]["steps"].items(), key=lambda kv: -kv[1])[:6]
+        for label, values in interleaved(
+            codes, args.quarter_repeats, lambda c: child(c, "library", str(args.replicates))
+        ).items():
+            code = next(c for c in codes if c.label == label)
+            code.figures["library"] = median([v["wall_s"] for v in values])
+            code.figures["library_issue"] = median([v["issue_s"] for v in values])
+            code.figures["library_outputs"] = median([v["parts"]["outputs"] for v in values])
+            code.figures["library_parts"] = {
+                part: round(median([v["parts"][part] for v in values]), 2)
+                for part in values[0]["parts"]
+            }
+        for label, values in interleaved(
+            codes, args.quarter_repeats, lambda c: child(c, "noop", str(c.figures["steps"]))
+        ).items():
+            next(c for c in codes if c.label == label).figures["noop"] = median(
+                [v["wall_s"] for v in values]
+            )
 
-    say("code location: dagster definitions validate, import dagster")
-    dagster = str(Path(sys.executable).with_name("dagster"))
-    validate = [dagster, "definitions", "validate", "-m", "league_pipeline.definitions"]
-    validate_empty = [dagster, "definitions", "validate", "-f", str(empty_defs)]
-    pairs = {
-        "validate": lambda c: run(validate, c.env(DAGSTER_HOME=str(c.home / "dagster")), c.root)[0],
-        "validate_empty": lambda c: run(
-            validate_empty, c.env(DAGSTER_HOME=str(c.home / "dagster")), c.root
-        )[0],
-        "import_dagster": lambda c: python(c, "import dagster"),
-        "import_definitions": lambda c: python(
-            c,
-            "import warnings; warnings.simplefilter('ignore'); import league_pipeline.definitions",
-        ),
-    }
-    for name, measure_one in pairs.items():
-        for label, values in interleaved(codes, args.code_repeats, measure_one).items():
-            next(c for c in codes if c.label == label).figures[name] = median(values)
+    if "commands" in want:
+        say("league table and a bare DuckDB read of the same snapshot")
+        for label, values in interleaved(
+            codes, n, lambda c: league(c, "table", "--quarter", QUARTER)
+        ).items():
+            code = next(c for c in codes if c.label == label)
+            code.figures["table"] = median([v[0] for v in values])
+            code.figures["table_loaded"] = sorted(values[-1][1])
+        for label, values in interleaved(
+            codes, n, lambda c: python(c, BARE_READ, str(c.home / "lake"), QUARTER, "acute")
+        ).items():
+            next(c for c in codes if c.label == label).figures["bare_read"] = median(values)
+        for label, values in interleaved(
+            codes, n, lambda c: python(c, PARQUET_READ, ",".join(lake_files(c)), QUARTER, "acute")
+        ).items():
+            next(c for c in codes if c.label == label).figures["parquet_read"] = median(values)
 
-    if args.no_dev:
-        return
-    say("dagster dev: an empty code location, then the project's")
-    for code in codes:
-        empty = dagster_dev(code, ["-f", str(empty_defs)])
-        project = dagster_dev(code, ["-m", "league_pipeline.definitions"])
-        dagster_own = {_normal(line) for line in empty["warnings"]}
-        caused = [line for line in project["warnings"] if _normal(line) not in dagster_own]
-        code.figures |= {
-            "dev_empty_served": empty["served_s"],
-            "dev_empty_loaded": empty["loaded_s"],
-            "dev_served": project["served_s"],
-            "dev_loaded": project["loaded_s"],
-            "dev_warnings": caused,
+        say("league --help and argparse")
+        for label, values in interleaved(codes, n, lambda c: league(c, "--help")).items():
+            code = next(c for c in codes if c.label == label)
+            code.figures["help"] = median([v[0] for v in values])
+            code.figures["help_loaded"] = sorted(values[-1][1])
+        for label, values in interleaved(codes, n, lambda c: python(c, ARGPARSE)).items():
+            next(c for c in codes if c.label == label).figures["argparse"] = median(values)
+
+        say("reading commands")
+        trusts = {c.label: first_trust(c) for c in codes}
+        for name, argv in READING.items():
+            for label, values in interleaved(
+                codes,
+                n,
+                lambda c, argv=argv: league(
+                    c, *[trusts[c.label] if a == "TRUST" else a for a in argv]
+                ),
+            ).items():
+                code = next(c for c in codes if c.label == label)
+                code.figures[name] = median([v[0] for v in values])
+                code.figures[f"{name}_loaded"] = sorted(values[-1][1])
+
+    if "code" in want:
+        say("code location: dagster definitions validate, import dagster")
+        dagster = str(Path(sys.executable).with_name("dagster"))
+        validate = [dagster, "definitions", "validate", "-m", "league_pipeline.definitions"]
+        validate_empty = [dagster, "definitions", "validate", "-f", str(empty_defs)]
+        pairs = {
+            "validate": lambda c: run(
+                validate, c.env(DAGSTER_HOME=str(c.home / "dagster")), c.root
+            )[0],
+            "validate_empty": lambda c: run(
+                validate_empty, c.env(DAGSTER_HOME=str(c.home / "dagster")), c.root
+            )[0],
+            "import_dagster": lambda c: python(c, "import dagster"),
+            "import_definitions": lambda c: python(c, IMPORT_DEFINITIONS),
         }
+        for name, measure_one in pairs.items():
+            for label, values in interleaved(codes, args.code_repeats, measure_one).items():
+                next(c for c in codes if c.label == label).figures[name] = median(values)
+
+    if "dev" in want:
+        say("dagster dev: an empty code location, then the project's")
+        for code in codes:
+            empty = dagster_dev(code, ["-f", str(empty_defs)])
+            project = dagster_dev(code, ["-m", "league_pipeline.definitions"])
+            dagster_own = {_normal(line) for line in empty["warnings"]}
+            caused = [line for line in project["warnings"] if _normal(line) not in dagster_own]
+            code.figures |= {
+                "dev_empty_served": empty["served_s"],
+                "dev_empty_loaded": empty["loaded_s"],
+                "dev_served": project["served_s"],
+                "dev_loaded": project["loaded_s"],
+                "dev_warnings": caused,
+            }
 
 
 def _ratio(code: Code, a: str, b: str | tuple[str, ...]) -> float:
@@ -669,8 +690,11 @@ def report(codes: list[Code], args: argparse.Namespace) -> None:
     rows = []
 
     def add(what: str, target: str, shown: Callable[[Code], str], ok=None) -> None:
-        verdict = "-" if ok is None else ("met" if ok(codes[-1]) else "MISSED")
-        rows.append([what, target, *[shown(c) for c in codes], verdict])
+        try:
+            verdict = "-" if ok is None else ("met" if ok(codes[-1]) else "MISSED")
+            rows.append([what, target, *[shown(c) for c in codes], verdict])
+        except (KeyError, TypeError):  # a part not measured in this run (--only)
+            pass
 
     def within(a: str, b: str | tuple[str, ...], limit: float) -> Callable[[Code], bool]:
         return lambda c: _ratio(c, a, b) <= limit
@@ -758,11 +782,14 @@ def report(codes: list[Code], args: argparse.Namespace) -> None:
     for code in codes:
         figures = code.figures
         print(f"\n{code.label} ({code.root}):")
-        slowest = ", ".join(f"{n} {s:.1f} s" for n, s in figures["slowest"])
-        print(f"  {figures['steps']} steps; slowest: {slowest}")
-        print(f"  library work by part (s): {figures['library_parts']}")
-        print(f"  league table loaded: {', '.join(figures['table_loaded'])}")
-        print(f"  league --help loaded: {', '.join(figures['help_loaded']) or 'none of them'}")
+        if "slowest" in figures:
+            slowest = ", ".join(f"{n} {s:.1f} s" for n, s in figures["slowest"])
+            print(f"  {figures['steps']} steps; slowest: {slowest}")
+            print(f"  library work by part (s): {figures['library_parts']}")
+        if "table_loaded" in figures:
+            print(f"  league table loaded: {', '.join(figures['table_loaded'])}")
+            loaded = ", ".join(figures["help_loaded"]) or "none of them"
+            print(f"  league --help loaded: {loaded}")
         counts: dict[str, int] = {}
         for line in figures.get("dev_warnings", []):
             counts[_normal(line)] = counts.get(_normal(line), 0) + 1
@@ -781,6 +808,12 @@ def main() -> None:
     parser.add_argument("--quarter-repeats", type=int, default=3, help="runs of a whole quarter")
     parser.add_argument("--replicates", type=int, default=10_000, help="bootstrap replicates")
     parser.add_argument("--no-dev", action="store_true", help="leave out dagster dev")
+    parser.add_argument(
+        "--only",
+        choices=PARTS,
+        nargs="+",
+        help="measure only these parts (the report shows the rows they fill)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="league-bench-wait-"))
@@ -795,7 +828,7 @@ def main() -> None:
     try:
         for code in codes:
             print(f"[bench] preparing {code.label}: sample data and a first run", file=sys.stderr)
-            prepare(code)
+            prepare(code, "quarter" in (args.only or PARTS))
         measure(codes, args, empty_defs)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
