@@ -1,5 +1,5 @@
-"""Crash safety and concurrency of whole pipeline runs (``tests/unit/test_snapshots.py`` covers the
-snapshot store alone).
+"""Crash safety and concurrency of whole pipeline runs
+(``tests/integration/test_snapshots.py`` covers the snapshot store alone).
 
 * Crash: ``league run`` is SIGKILLed while it writes the snapshot (its league table's Parquet
   files are in the lake, the transaction is not committed). The store stays consistent: the

@@ -4,7 +4,7 @@ share, and fingerprints of what the snapshot store holds.
 
 Fingerprints read the lake through ONE connection (``lake.attached``) rather than one
 ``SnapshotStore.read`` a table, which attaches the lake each time; the store's own reads are
-tested in ``tests/unit/test_snapshots.py``.
+tested in ``tests/integration/test_snapshots.py``.
 """
 
 from __future__ import annotations
