@@ -680,7 +680,7 @@ def _pair(a: str, b: str | tuple[str, ...]) -> Callable[[Code], str]:
 
 def _seconds(name: str, digits: int = 2) -> Callable[[Code], str]:
     def text(code: Code) -> str:
-        value = code.figures.get(name)
+        value = code.figures[name]  # KeyError: not measured in this run (--only)
         return "never" if value is None else f"{value:.{digits}f} s"
 
     return text
