@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 import warnings
@@ -75,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import logging  # after parsing: `league --help` and a usage error need none of it
+
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR)
     if not args.verbose:
         warnings.filterwarnings("ignore")  # Dagster's beta/preview notices are not for end users
