@@ -122,4 +122,4 @@ def test_a_revised_earlier_quarter_warns_then_backfills_as_a_new_version(
     ]
     assert float(old_value["value"].iloc[0]) == before
     # and the Q2 publication, read again for Q2, has nothing new against Q1's v2
-    assert _check(_materialize(league, Q2.key, instance)).passed
+    assert _check(_materialize(settings, league, Q2.key, instance)).passed
