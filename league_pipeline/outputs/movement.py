@@ -135,3 +135,14 @@ def movement_summary(moves: pd.DataFrame) -> dict[str, int]:
         "new_trusts": int((moves["status"] == "new").sum()),
         "trusts_left": int((moves["status"] == "left").sum()),
     }
+
+
+def notable(moves: pd.DataFrame) -> pd.DataFrame:
+    """The rows ``league movement`` shows by default: every segment change, every significant
+    rank or average move (also within a segment) and every trust new or gone."""
+    return moves[
+        (moves["segment_change_reason"] != "")
+        | moves["average_change_significant"]
+        | moves["rank_change_significant"]
+        | (moves["status"] != "both")
+    ]
