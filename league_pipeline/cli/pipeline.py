@@ -1,12 +1,14 @@
 """``league sample-data``, ``league run`` and ``league backfill``: producing snapshots.
 
 Belongs here: the argument handling of the commands that write data. Running the job is
-:mod:`league_pipeline.cli.runner`; each finished step prints a progress line on stderr.
+:mod:`league_pipeline.cli.runner`; on stderr, a progress bar on a terminal
+(:mod:`league_pipeline.cli.progress_bar`), a line per finished step otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -87,19 +89,31 @@ def _run(quarters, args: argparse.Namespace, *, single_run: bool) -> int:
     league = with_peer_groups(league_config(settings), args.peer_groups)
     # a lost or damaged lake catalog stops the run before any work (nothing would be kept)
     snapshot_store(settings).check_catalog()
-    outcomes = run_quarters(
-        quarters,
-        single_run=single_run,
-        parallel=args.parallel,
-        league=league,
-        progress=progress,
-        log_level=log_level(args),
-        settings=settings,
-    )
+    bar = _terminal_bar()
+    with bar or contextlib.nullcontext():
+        outcomes = run_quarters(
+            quarters,
+            single_run=single_run,
+            parallel=args.parallel,
+            league=league,
+            progress=progress if bar is None else bar.line,
+            steps=None if bar is None else bar.steps,
+            log_level=log_level(args),
+            settings=settings,
+        )
     code = report(outcomes, settings.dagster_home)
     if code == 0:
         print_snapshots(settings, [q.label for q in quarters])
     return code
+
+
+def _terminal_bar():
+    """A progress bar when stderr is a terminal (rich, imported only then); None otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from league_pipeline.cli.progress_bar import ProgressBar
+
+    return ProgressBar.on_stderr()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

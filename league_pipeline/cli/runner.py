@@ -52,6 +52,8 @@ PROGRESS_EVENTS = (
 POLL_SECONDS = 0.25
 
 Progress = Callable[[str], None]
+# where a run's steps stand: (run label, steps done, steps in all, the step just finished)
+Steps = Callable[[str, int, int, str], None]
 
 
 def _no_progress(_message: str) -> None:
@@ -168,13 +170,17 @@ class StepProgress:
 
     Keeps each step's row count (from its materialisation) and failed checks, and reports the
     step when it succeeds or fails: ``[5/12] sources/ods_trusts (0.3 s, 205 rows)`` or
-    ``[2/12] sources/nof_trust_data_acute FAILED: check pandera_schema failed``.
+    ``[2/12] sources/nof_trust_data_acute FAILED: check pandera_schema failed``. With ``steps``
+    (a progress bar), a step that succeeds moves the bar instead of printing a line.
     """
 
-    def __init__(self, label: str, total_steps: int, progress: Progress) -> None:
+    def __init__(
+        self, label: str, total_steps: int, progress: Progress, steps: Steps | None = None
+    ) -> None:
         self.label = label
         self.total = total_steps
         self.progress = progress
+        self.steps = steps
         self.done = 0
         self._rows: dict[str, int] = {}
         self._failed_checks: dict[str, list[str]] = {}
@@ -196,12 +202,18 @@ class StepProgress:
             details = [f"{event.event_specific_data.duration_ms / 1000:.1f} s"]
             if step in self._rows:
                 details.append(f"{self._rows.pop(step):,} rows")
-            self._say(f"{self._step_name(step)} ({', '.join(details)})")
+            text = f"{self._step_name(step)} ({', '.join(details)})"
+            if self.steps is None:
+                self._say(text)
+            else:
+                self.steps(self.label, self.done, self.total, text)
         elif kind == "STEP_FAILURE":
             self.done += 1
             checks = self._failed_checks.pop(step, [])
             why = f": check {', '.join(checks)} failed" if checks else ""
-            self._say(f"{self._step_name(step)} FAILED{why}")
+            self._say(f"{self._step_name(step)} FAILED{why}")  # a line, bar or not
+            if self.steps is not None:
+                self.steps(self.label, self.done, self.total, self._step_name(step) + " FAILED")
 
     @staticmethod
     def _step_name(step: str | None) -> str:
@@ -311,16 +323,21 @@ def run_batch(
     dagster_instance: dg.DagsterInstance,
     parallel: int = 1,
     progress: Progress = _no_progress,
+    steps: Steps | None = None,
     tags: dict[str, str] | None = None,
     log_level: str = "CRITICAL",
 ) -> RunOutcome:
     """One run of the code location's ``quarterly_league_job`` for ``batch`` (one quarter, or a
-    range in one run), ``parallel`` steps at a time."""
+    range in one run), ``parallel`` steps at a time. ``progress`` gets the lines; ``steps``, when
+    given, where the steps stand instead of a line per step that succeeds."""
     import dagster as dg
 
     label = batch_label(batch)
-    handler = StepProgress(label, len(code_location_job().nodes_in_topological_order), progress)
+    total = len(code_location_job().nodes_in_topological_order)
+    handler = StepProgress(label, total, progress, steps)
     progress(f"running {label}: fetch, validate, score, snapshot ({handler.total} steps)")
+    if steps is not None:
+        steps(label, 0, total, "")
     request = uuid.uuid4().hex
     follower = RunFollower(dagster_instance, request, handler.on_event)
     follower.start()
@@ -353,6 +370,7 @@ def run_quarters(
     league: LeagueConfig | None = None,
     dagster_instance: dg.DagsterInstance | None = None,
     progress: Progress = _no_progress,
+    steps: Steps | None = None,
     tags: dict[str, str] | None = None,
     log_level: str = "CRITICAL",
 ) -> list[RunOutcome]:
@@ -365,7 +383,7 @@ def run_quarters(
     default (:data:`~league_pipeline.defs.automation.DEFAULT_MAX_CONCURRENT`). ``settings`` say
     where everything lives; ``league`` (default: from ``settings``) what the runs score; the
     instance defaults to the one in ``settings.dagster_home`` (step processes need a persistent
-    one).
+    one). ``progress`` and ``steps`` are :func:`run_batch`'s.
     """
     from league_pipeline.defs.automation import DEFAULT_MAX_CONCURRENT
 
@@ -392,6 +410,7 @@ def run_quarters(
             dagster_instance=inst,
             parallel=parallel,
             progress=progress,
+            steps=steps,
             tags=common,
             log_level=log_level,
         )

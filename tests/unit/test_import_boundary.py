@@ -26,7 +26,16 @@ from league_pipeline.scoring.engine import run_scoring
 
 MARK = "IMPORTED-MODULES "
 # top-level packages no reading command needs
-NEVER = ("dagster", "dagster_webserver", "pandera", "altair", "jinja2", "vl_convert", "httpx")
+NEVER = (
+    "dagster",
+    "dagster_webserver",
+    "pandera",
+    "altair",
+    "jinja2",
+    "vl_convert",
+    "httpx",
+    "rich",
+)
 CHILD = f"""
 import json, sys
 from league_pipeline.cli import main

@@ -1,0 +1,80 @@
+"""The progress of ``league run`` and ``backfill``: a rich bar (steps done of all, time left) on
+a terminal, one plain line per finished step otherwise (league_pipeline/cli/runner.py
+``StepProgress``, league_pipeline/cli/progress_bar.py, league_pipeline/cli/pipeline.py)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from league_pipeline.cli import pipeline
+from league_pipeline.cli.progress_bar import ProgressBar
+from league_pipeline.cli.runner import StepProgress
+
+
+def _success(step: str, ms: float) -> SimpleNamespace:
+    data = SimpleNamespace(duration_ms=ms)
+    return SimpleNamespace(event_type_value="STEP_SUCCESS", step_key=step, event_specific_data=data)
+
+
+def _failure(step: str) -> SimpleNamespace:
+    return SimpleNamespace(event_type_value="STEP_FAILURE", step_key=step, event_specific_data=None)
+
+
+EVENTS = [_success("sources__ods_trusts", 300), _success("scoring__metric_scores", 1200)]
+
+
+def test_plain_lines_when_not_a_terminal():
+    lines: list[str] = []
+    handler = StepProgress("2025/26 Q1", 3, lines.append)
+    for event in [*EVENTS, _failure("snapshots__quarterly_snapshot")]:
+        handler.on_event(event)
+    assert lines == [
+        "2025/26 Q1: [1/3] sources/ods_trusts (0.3 s)",
+        "2025/26 Q1: [2/3] scoring/metric_scores (1.2 s)",
+        "2025/26 Q1: [3/3] snapshots/quarterly_snapshot FAILED",
+    ]
+
+
+def test_a_bar_with_steps_and_time_left_on_a_terminal():
+    screen = io.StringIO()
+    console = Console(force_terminal=True, file=screen, width=120, color_system=None)
+    with ProgressBar(console) as bar:
+        bar.line("running 2025/26 Q1: fetch, validate, score, snapshot (3 steps)")
+        bar.steps("2025/26 Q1", 0, 3, "")
+        handler = StepProgress("2025/26 Q1", 3, bar.line, bar.steps)
+        for event in [*EVENTS, _failure("snapshots__quarterly_snapshot")]:
+            handler.on_event(event)
+    text = screen.getvalue()
+    assert "\x1b[" in text  # drawn for a terminal (cursor movements), not printed as lines
+    assert "[league] running 2025/26 Q1" in text
+    assert "3/3 steps" in text and "left" in text and "━" in text
+    assert "0:00:00" in text  # time elapsed and remaining
+    # the steps that succeed move the bar; a failed step is also a line of its own
+    assert "[1/3] sources/ods_trusts" not in text
+    assert "[league] 2025/26 Q1: [3/3] snapshots/quarterly_snapshot FAILED" in text
+
+
+def test_a_name_is_shown_as_it_is_not_as_markup():
+    screen = io.StringIO()
+    console = Console(force_terminal=True, file=screen, width=200, color_system=None)
+    with ProgressBar(console) as bar:
+        bar.line("[bold]ZA001[/bold] \x1b[2J")
+        bar.steps("[red]Q1", 0, 1, "step [x]")
+    text = screen.getvalue()
+    assert "[bold]ZA001[/bold] \\x1b[2J" in text and "[red]Q1" in text and "step [x]" in text
+
+
+def test_the_cli_draws_the_bar_only_on_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert pipeline._terminal_bar() is None
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    monkeypatch.delenv("TERM", raising=False)
+    assert isinstance(pipeline._terminal_bar(), ProgressBar)
