@@ -286,18 +286,22 @@ def _problems(result: dg.ExecutionResult) -> list[str]:
     """What stopped the run: failed blocking checks and failed steps (warnings are not)."""
     import dagster as dg
 
-    out = []
+    out, reported = [], set()
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity != dg.AssetCheckSeverity.WARN:
             summary = evaluation.metadata.get("summary")
             text = summary.value if summary is not None else "check failed"
+            place = evaluation.metadata.get("where")  # the file, its bad lines and their text
+            if place is not None:
+                text = f"{text} In {place.value}"
             out.append(
                 f"{'/'.join(evaluation.asset_key.path)} failed {evaluation.check_name}: {text}"
             )
+            reported.add("__".join(evaluation.asset_key.path))
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
             message = root_cause(event.step_failure_data.error)
-            if "blocking asset check" in message:
+            if "blocking asset check" in message or event.step_key in reported:
                 continue  # already reported with its reason above
             out.append(f"{event.step_key}: {message}")
     return out

@@ -2,10 +2,12 @@
 
 Belongs here: the one way a source asset is built (:func:`build_source_asset`, used for the
 NOF files here and for the raw statistics in :mod:`league_pipeline.defs.derived`), and the NOF
-sources' specs. Each asset has a blocking pandera asset check. The check's metadata holds the
-failing rows and columns, so a bad file is visible in the Dagster UI and nothing downstream
-(and so no snapshot) is built from it. A rejected extract is kept as
-``<quarter>.rejected.parquet`` for inspection.
+sources' specs. Each asset has a blocking pandera asset check, evaluated before the asset is
+recorded: a file that fails it fails the step (``dg.Failure``), so its partition shows failed,
+nothing downstream (and so no snapshot) is built from it, and the check's metadata and the
+failure's name the file, the 1-based line of each bad cell and its text as written there. A
+rejected extract is kept as ``<quarter>.rejected.parquet`` for inspection. See
+docs/validation.md.
 """
 
 # The library (readers, pandera, pandas, DuckDB, httpx) is imported inside the functions that
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from league_pipeline.ingest.acquire import SourceFetcher
     from league_pipeline.ingest.store import StoredFile
     from league_pipeline.snapshots.store import SnapshotStore
+    from league_pipeline.validation.locate import FileRows
     from league_pipeline.validation.report import ValidationReport
 
 SCHEMA_CHECK = "pandera_schema"
@@ -133,8 +136,48 @@ SOURCE_SPECS: tuple[SourceSpec, ...] = (
 )
 
 
-def _check_metadata(reports: "dict[str, ValidationReport]") -> dict:
+MAX_CELLS_NAMED = 5  # bad cells named in the one-line ``where`` (the tables hold the rest)
+_MARKDOWN = ("failing_cells", "failing_rows", "failure_cases")
+
+
+@dataclass(frozen=True)
+class Located:
+    """A failed file: the path people open (the landing file, else the stored copy) and its
+    rows (None when they cannot be matched to its lines)."""
+
+    path: str
+    rows: "FileRows | None"
+
+
+def file_path(stored: "StoredFile") -> str:
+    """The path of the file a person opens: the landing file it was read from, or (fetched
+    over http) the stored copy in the source store."""
+    from urllib.parse import unquote, urlparse
+
+    if stored.url.startswith("file:"):
+        return unquote(urlparse(stored.url).path)
+    return str(stored.path)
+
+
+def where(report: "ValidationReport", located: Located) -> str:
+    """One line naming the file and the first bad cells: ``<path>: line 6 Trust_code 'X', ...``."""
+    import pandas as pd
+
+    cells = report.cells_in_file(located.rows)
+    named = [
+        f"{f'line {line}' if pd.notna(line) else 'row'} {column} {text!r}"
+        for line, column, text in zip(cells["line"], cells["column"], cells["text"], strict=True)
+    ][:MAX_CELLS_NAMED]
+    more = report.num_failures - len(named)
+    tail = f", and {more} more" if more > 0 and named else ""
+    return f"{located.path}: {', '.join(named)}{tail}" if named else located.path
+
+
+def _check_metadata(
+    reports: "dict[str, ValidationReport]", located: "dict[str, Located] | None" = None
+) -> dict:
     failed = {key: r for key, r in reports.items() if not r.passed}
+    located = located or {}
     meta: dict = {
         "quarters_checked": ", ".join(parse_quarter(k).label for k in reports),
         "rows_checked": sum(r.row_count for r in reports.values()),
@@ -143,12 +186,18 @@ def _check_metadata(reports: "dict[str, ValidationReport]") -> dict:
         meta["summary"] = " ".join(r.summary for r in reports.values())
         return meta
     meta["summary"] = " ".join(f"{parse_quarter(k).label}: {r.summary}" for k, r in failed.items())
+    wheres = []
     for key, report in failed.items():
         prefix = "" if len(failed) == 1 else f"{key} "
-        for name, value in report.dagster_metadata().items():
-            meta[f"{prefix}{name}"] = (
-                dg.MetadataValue.md(value) if name in ("failing_rows", "failure_cases") else value
-            )
+        place = located.get(key)
+        if place is not None:
+            meta[f"{prefix}file"] = dg.MetadataValue.path(place.path)
+            wheres.append(where(report, place))
+        rows = place.rows if place is not None else None
+        for name, value in report.dagster_metadata(rows).items():
+            meta[f"{prefix}{name}"] = dg.MetadataValue.md(value) if name in _MARKDOWN else value
+    if wheres:
+        meta["where"] = "; ".join(wheres)
     return meta
 
 
@@ -306,11 +355,12 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         fetcher: FetcherResource,
         staging: StagingResource,
         snapshots: SnapshotStoreResource,
-    ) -> dg.MaterializeResult:
+    ):
         import pandas as pd
 
         from league_pipeline.ingest.fetch import SourceMissing
         from league_pipeline.ingest.revisions import publication_changes
+        from league_pipeline.validation.locate import locate
         from league_pipeline.validation.report import validate
 
         sources, stage = fetcher.get(), staging.get()
@@ -319,6 +369,7 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         lineage: dict[str, dict] = {}
         changes: list[pd.DataFrame] = []
         notes: list[str] = []
+        located: dict[str, Located] = {}
         groups = league.run_peer_groups()
         for partition_key in context.partition_keys:
             quarter = parse_quarter(partition_key)
@@ -389,34 +440,53 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 # previous quarter's good file as if it were this one
                 stage.write_table(spec.kind, f"{partition_key}.rejected", df)
                 stage.path_for(spec.kind, partition_key).unlink(missing_ok=True)
-                context.log.error(f"{spec.kind} {quarter.label}: {report.summary}")
+                located[partition_key] = Located(file_path(stored), locate(stored.read_bytes(), df))
+                context.log.error(
+                    f"{spec.kind} {quarter.label}: {report.summary} "
+                    f"In {where(report, located[partition_key])}"
+                )
             frames.append(df)
         combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         metadata = (
             table_metadata(
-                f"league.staging.{spec.kind}", combined, partitions=len(context.partition_keys)
+                f"league.staging.{spec.kind}",
+                combined,
+                partitions=len(context.partition_keys),
+                schema=spec.schema,
             )
             | _lineage_metadata(lineage)
             | {"preview": markdown_preview(combined)}
         )
         passed = all(r.passed for r in reports.values())
-        check_meta = _check_metadata(reports) if reports else {}
+        check_meta = _check_metadata(reports, located) if reports else {}
         absent = {k: r["reason"] for k, r in lineage.items() if r.get("absent")}
         if absent:
             check_meta["absent"] = "; ".join(
                 f"{parse_quarter(k).label}: {why}" for k, why in absent.items()
             )
-        results = [
-            dg.AssetCheckResult(
-                check_name=SCHEMA_CHECK,
-                passed=passed,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata=check_meta,
+        schema_result = dg.AssetCheckResult(
+            check_name=SCHEMA_CHECK,
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=check_meta,
+        )
+        if not passed:
+            # validated before the asset is recorded: the check's result, then the step fails,
+            # so the partition shows failed and no materialization claims the bad file
+            yield schema_result
+            raise dg.Failure(
+                description=f"{spec.kind}: {check_meta['summary']} In {check_meta['where']}",
+                metadata={
+                    k: v
+                    for k, v in check_meta.items()
+                    if k.endswith(("file", "where", "summary", "num_failures", "failing_cells"))
+                },
+                allow_retries=False,
             )
-        ]
+        results = [schema_result]
         if spec.cumulative:
             results.append(_revision_result(changes, notes))
-        return dg.MaterializeResult(metadata=metadata, check_results=results)
+        yield dg.MaterializeResult(metadata=metadata, check_results=results)
 
     return _source
 

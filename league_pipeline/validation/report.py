@@ -2,7 +2,9 @@
 
 Belongs here: :func:`validate` (lazy, never raises on data problems; adds the run's expected
 quarter), :func:`validate_or_raise`, and :class:`ValidationReport`: pandera's failure cases
-turned into one summary paragraph, the offending input rows and Dagster metadata.
+turned into one summary paragraph, the offending input rows, the bad cells (each once) and
+Dagster metadata, with the file's lines and raw text when the rows can be located in it
+(:mod:`~league_pipeline.validation.locate`). See docs/validation.md.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from league_pipeline.core.quarters import Quarter, parse_quarter
 from league_pipeline.validation.checks import is_missing
+from league_pipeline.validation.locate import FileRows
 from league_pipeline.validation.schemas import load_schema, schema_version
 
 MAX_ROWS_SHOWN = 50
@@ -31,6 +34,8 @@ _FAILURE_CASE_COLUMNS = [
     "index",
 ]
 _QUARTER_COLUMNS = ("Quarter", "quarter")
+CELL_COLUMNS = ["row", "column", "value", "check"]
+NOT_IN_FILE = "(not in the file)"
 
 
 @dataclass
@@ -49,14 +54,58 @@ class ValidationReport:
     failing_columns: list[str] = field(default_factory=list)
     failing_checks: list[str] = field(default_factory=list)
     num_failing_rows: int = 0
+    # one row per bad cell (its row label in the frame, column, value and the checks it fails)
+    failing_cells: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CELL_COLUMNS))
+    num_structural: int = 0  # problems of a whole column or of the table, with no row at fault
 
     @property
     def num_failures(self) -> int:
-        """Number of pandera failure cases (one per failing cell, column or schema problem)."""
-        return len(self.failure_cases)
+        """Number of failures: each bad cell once (pandera reports a value it cannot convert
+        twice), plus each whole-column or whole-table problem."""
+        return len(self.failing_cells) + self.num_structural
 
-    def dagster_metadata(self) -> dict[str, Any]:
-        """Plain values and Markdown strings for ``AssetCheckResult``/``Output`` metadata."""
+    def cells_in_file(self, found: FileRows | None, row_of: Any = None) -> pd.DataFrame:
+        """The bad cells as people find them in the file: the 1-based ``line``, the
+        ``column``, its ``text`` as written there and the failed ``check``. ``found`` is the
+        file's rows (:func:`~league_pipeline.validation.locate.locate`); ``row_of`` maps a row
+        label to its position (default: the label). Without ``found``, ``line`` is empty and
+        ``text`` is the value read."""
+        cells = self.failing_cells.head(MAX_ROWS_SHOWN)
+        lines, texts = [], []
+        for label, column, value in zip(cells["row"], cells["column"], cells["value"], strict=True):
+            if found is None:
+                lines.append(None)
+                texts.append("" if is_missing(value) else str(value))
+                continue
+            position = label if row_of is None else row_of(label)
+            raw = found.text(position, column)
+            lines.append(found.line(position))
+            texts.append(NOT_IN_FILE if raw is None else raw)
+        return pd.DataFrame(
+            {
+                "line": pd.array(lines, dtype="Int64"),
+                "column": cells["column"].tolist(),
+                "text": texts,
+                "check": cells["check"].tolist(),
+            }
+        )
+
+    def dagster_metadata(self, found: FileRows | None = None, row_of: Any = None) -> dict[str, Any]:
+        """Plain values and Markdown strings for ``AssetCheckResult``/``Output`` metadata.
+
+        With ``found`` (the file's rows, see :meth:`cells_in_file`), ``failing_cells`` and
+        ``failing_rows`` give each row's 1-based line in the file instead of its position in
+        the frame, and the cells' text as written in the file."""
+        rows = self.failing_rows
+        if found is not None and not rows.empty:
+            rows = rows.copy()
+            rows.index = pd.Index(
+                [found.line(i if row_of is None else row_of(i)) for i in rows.index], name="line"
+            )
+        cells = self.cells_in_file(found, row_of)
+        if found is None:
+            cells = cells.drop(columns="line")
+            cells.insert(0, "row", self.failing_cells["row"].head(MAX_ROWS_SHOWN).tolist())
         return {
             "passed": self.passed,
             "schema_name": self.schema_name,
@@ -67,7 +116,8 @@ class ValidationReport:
             "failing_columns": list(self.failing_columns),
             "failing_checks": list(self.failing_checks),
             "summary": self.summary,
-            "failing_rows": _markdown(self.failing_rows),
+            "failing_cells": _markdown(cells, index=False),
+            "failing_rows": _markdown(rows),
             "failure_cases": _markdown(self.failure_cases.head(MAX_ROWS_SHOWN)),
         }
 
@@ -80,14 +130,24 @@ class ValidationFailed(Exception):
         self.report = report
 
 
-def _markdown(df: pd.DataFrame) -> str:
+def _markdown(df: pd.DataFrame, *, index: bool = True) -> str:
     if df.empty:
         return "(none)"
     shown = df.copy()
     for col in shown.columns:
-        if shown[col].dtype == object or pd.api.types.is_string_dtype(shown[col]):
+        if (
+            shown[col].dtype == object
+            or pd.api.types.is_string_dtype(shown[col])
+            or isinstance(shown[col].dtype, pd.Int64Dtype)
+        ):
             shown[col] = shown[col].map(lambda v: "" if is_missing(v) else str(v))
-    return shown.to_markdown(index=True)
+    # a cell's text is shown as written: pipes escaped, line breaks as spaces
+    for col in shown.columns:
+        if shown[col].dtype == object:
+            shown[col] = shown[col].map(
+                lambda v: v.replace("|", "\\|").replace("\n", " ") if isinstance(v, str) else v
+            )
+    return shown.to_markdown(index=index)
 
 
 def _schema_for(
@@ -275,6 +335,7 @@ def _build_report(
                 failing_columns.append(c)
 
     failing_index = [i for i in frame.index if i in row_problems]
+    cells = _cells(frame, failure_cases, problems, hidden, label_of)
     rows = frame.loc[failing_index[:MAX_ROWS_SHOWN]].copy()
     rows[FAILED_CHECKS_COLUMN] = [
         "; ".join(label_of[k] for k in row_problems[i] if k not in hidden) for i in rows.index
@@ -290,6 +351,52 @@ def _build_report(
         failing_columns=failing_columns,
         failing_checks=list(shown),
         num_failing_rows=len(failing_index),
+        failing_cells=cells,
+        num_structural=sum(1 for p in shown.values() if not p["rows"]),
+    )
+
+
+def _cells(
+    frame: pd.DataFrame,
+    failure_cases: pd.DataFrame,
+    problems: dict[str, dict[str, Any]],
+    hidden: set[str],
+    label_of: dict[str, str],
+) -> pd.DataFrame:
+    """One row per bad cell, in the frame's row order: the cell's row label, column and value,
+    and the (shown) checks it fails. A value pandera could not convert is one cell, not two."""
+    found: dict[tuple[Any, str], list[str]] = {}
+    for check, context, column, case, index in zip(
+        failure_cases["check"].astype(str).tolist(),
+        failure_cases["schema_context"].tolist(),
+        failure_cases["column"].tolist(),
+        failure_cases["failure_case"].tolist(),
+        failure_cases["index"].tolist(),
+        strict=True,
+    ):
+        if is_missing(index):
+            continue
+        cols = _columns_of(check, column, case)
+        key = _problem_key(check, context, cols)
+        if key in hidden:
+            continue
+        for col in cols or problems[key]["columns"]:
+            labels = found.setdefault((index, col), [])
+            if label_of[key] not in labels:
+                labels.append(label_of[key])
+    order = {label: i for i, label in enumerate(frame.index)}
+    keys = sorted(found, key=lambda k: (order.get(k[0], len(order)), str(k[1])))
+    return pd.DataFrame(
+        {
+            "row": [k[0] for k in keys],
+            "column": [k[1] for k in keys],
+            "value": [
+                frame.at[k[0], k[1]] if k[0] in order and k[1] in frame.columns else None
+                for k in keys
+            ],
+            "check": ["; ".join(found[k]) for k in keys],
+        },
+        columns=CELL_COLUMNS,
     )
 
 
