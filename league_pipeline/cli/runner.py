@@ -40,6 +40,7 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"  # a range in one run (s
 RANGE_END_TAG = "dagster/asset_partition_range_end"  # backfill policy on every asset)
 BACKFILL_TAG = "league/backfill"  # groups the runs of one `league backfill`
 MODE_TAG = "league/run_mode"  # single_run or per_quarter
+QUARTER_TAG = "league/quarter"  # "2025/26 Q1" or "2025/26 Q1 to 2025/26 Q4"
 REQUEST_TAG = "league/request"  # the runner's own id for a run it starts, to follow its events
 
 # the events a progress line is made from
@@ -115,11 +116,14 @@ def code_location_job() -> dg.JobDefinition:
 
 def run_tags(batch: list[Quarter], tags: dict[str, str] | None = None) -> dict[str, str]:
     """``tags`` plus the code location's tags and the quarters' partition tags: one quarter is
-    ``dagster/partition``, a range the asset partition range tags, as the UI sets them."""
+    ``dagster/partition``, a range the asset partition range tags, as the UI sets them; and
+    ``league/quarter``, the quarters as people read them (``2025/26 Q1``: the partition keys
+    are the months the quarters start)."""
     out = {
         **(tags or {}),
         REPOSITORY_TAG: f"{REPOSITORY}@{CODE_LOCATION}",
         CODE_LOCATION_TAG: CODE_LOCATION,
+        QUARTER_TAG: batch_label(batch),
     }
     if len(batch) == 1:
         out[PARTITION_TAG] = batch[0].key

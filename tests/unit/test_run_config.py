@@ -32,8 +32,10 @@ def test_tags_of_one_quarter_and_of_a_range():
         "dagster/code_location": "league_pipeline",
         "dagster/partition": Q1.key,
         "league/backfill": "b1",
+        "league/quarter": "2025/26 Q1",  # the quarter as people read it
     }
     both = run_tags([Q1, Q2])
+    assert both["league/quarter"] == "2025/26 Q1 to 2025/26 Q2"
     assert both["dagster/asset_partition_range_start"] == Q1.key
     assert both["dagster/asset_partition_range_end"] == Q2.key
     assert "dagster/partition" not in both
