@@ -1,7 +1,8 @@
 """The Dagster UI in a real browser: a quarter whose acute file fails validation is materialised
 into the instance a ``dagster-webserver`` on loopback serves, and headless Debian Chromium shows
-the asset graph grouped by layer, the quarterly partitions, the failed blocking
-``pandera_schema`` check and its failing rows. Screenshots go to ``test-artifacts/``."""
+the asset graph grouped by layer, the quarterly partitions (the bad file's one failed), the
+failed blocking ``pandera_schema`` check and its failing cells by file, line and raw text.
+GraphQL confirms the one failed check evaluation. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from ui_browser_support import chromium_page, screenshot, webserver
 
@@ -51,9 +53,38 @@ def test_failed_check_and_its_rows_are_visible_in_the_ui(settings, tmp_path: Pat
         [outcome] = run_quarters([Q1], settings=settings)
         assert not outcome.success
         assert outcome.problems[0].startswith("sources/nof_trust_data_acute failed pandera_schema")
+        # the error line names the file and the bad cells' lines and text
+        assert f"{ACUTE_Q1}: line 7 Trust_code 'BAD CODE'" in outcome.problems[0]
         url = server.ready()
+        _check_statuses(url)
         with chromium_page() as page:
             _check_the_ui(page, url)
+
+
+STATUS_QUERY = """{ assetNodes { assetKey { path }
+  assetPartitionStatuses { ... on TimePartitionStatuses { ranges { status startKey } } }
+  assetChecksOrError { ... on AssetChecks { checks { name
+    executionForLatestMaterialization { status evaluation { success } } } } } } }"""
+
+
+def _check_statuses(url: str) -> None:
+    """The bad file's partition failed, and its pandera check is the only check that ran and
+    failed. Checks that never ran, because their step was skipped after it, Dagster resolves
+    as EXECUTION_FAILED since the run failed (no public API marks them skipped; see
+    docs/validation.md): none of them has a failed evaluation."""
+    nodes = httpx.post(f"{url}/graphql", json={"query": STATUS_QUERY}, timeout=60).json()
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in nodes["data"]["assetNodes"]}
+    acute = nodes["sources/nof_trust_data_acute"]
+    assert acute["assetPartitionStatuses"]["ranges"] == [{"status": "FAILED", "startKey": Q1.key}]
+    failed = []
+    for key, node in nodes.items():
+        for check in node["assetChecksOrError"].get("checks", []):
+            execution = check["executionForLatestMaterialization"] or {}
+            if (execution.get("evaluation") or {}).get("success") is False:
+                failed.append((key, check["name"]))
+            if key != "sources/nof_trust_data_acute" and key.startswith("sources/"):
+                assert node["assetPartitionStatuses"]["ranges"][0]["status"] == "MATERIALIZED"
+    assert failed == [("sources/nof_trust_data_acute", "pandera_schema")]
 
 
 def _check_the_ui(page, url: str) -> None:
@@ -68,9 +99,9 @@ def _check_the_ui(page, url: str) -> None:
     page.get_by_text("fetching statuses").first.wait_for(state="hidden")  # the nodes' badges
     screenshot(page, "ui-asset-groups")
 
-    # the quarters are the partitions: 2025/26 Q1 (2025-04) materialised, Q2-Q4 missing
+    # the quarters are the partitions: 2025/26 Q1 (2025-04) failed (the bad file), Q2-Q4 missing
     page.goto(f"{url}/assets/sources/nof_trust_data_acute?view=partitions")
-    page.get_by_text("Materialized (1)").wait_for()
+    page.get_by_text("Failed (1)").first.wait_for()
     page.get_by_text("Missing (3)").wait_for()
     for key in ("2025-04", "2025-07", "2025-10", "2026-01"):
         assert page.get_by_text(key, exact=True).count() >= 1
@@ -97,3 +128,12 @@ def _check_the_ui(page, url: str) -> None:
     assert "Trust_code str_matches" in rows
     assert "7.5" in rows and "Value scores (OF1xxx, OF40xx, OF5002) in [1, 4]" in rows
     screenshot(page, "ui-failing-rows")
+    page.keyboard.press("Escape")
+
+    # the bad cells as the file has them: its line (1-based) and text, each cell once
+    page.locator("tr", has_text="failing_cells").get_by_text("[Show Markdown]").click()
+    cells = page.get_by_role("dialog")
+    cells.get_by_text(BAD_CODE, exact=True).wait_for()
+    text = cells.inner_text()
+    assert re.search(r"\b7\s+Trust_code\s+BAD CODE", text), text
+    screenshot(page, "ui-failing-cells")
