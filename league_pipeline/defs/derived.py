@@ -20,7 +20,7 @@ from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS
 from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, parse_quarter
 from league_pipeline.core.staging import Staging, engine_table
 from league_pipeline.defs.checks import OUTPUT_CHECK, output_check, output_check_result
-from league_pipeline.defs.metadata import markdown_preview, table_metadata
+from league_pipeline.defs.metadata import markdown_preview, percent, table_metadata
 from league_pipeline.defs.partitions import previous_quarter, quarterly_asset
 from league_pipeline.defs.resources import LeagueConfig, StagingResource
 from league_pipeline.defs.sources import SOURCE_KEYS, SourceSpec, build_source_asset, is_absent
@@ -233,7 +233,7 @@ def reconciliation(
     report = report_markdown(table, rates)
     failing = rates[~rates["passed"]]
     rate_values = {
-        f"match_rate {r.quarter} {r.metric_id}": float(r.match_rate)
+        f"match_rate {r.quarter} {r.metric_id}": percent(float(r.match_rate))
         for r in rates.itertuples()
         if pd.notna(r.match_rate)
     }

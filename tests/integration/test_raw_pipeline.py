@@ -124,8 +124,8 @@ def test_reconciliation_check_warns_and_reports_match_rates(run) -> None:
     assert len(drift) == 1 and drift[0].passed
     assert drift[0].severity == dg.AssetCheckSeverity.WARN
     metadata = drift[0].metadata
-    assert metadata["match_rate 2025/26 Q1 OF0010"].value == 1.0
-    assert 0.5 < metadata["match_rate 2025/26 Q1 OF0013"].value < 1.0
+    assert metadata["match_rate 2025/26 Q1 OF0010"].value == "100.0%"  # formatted for people
+    assert 50 < float(metadata["match_rate 2025/26 Q1 OF0013"].value.removesuffix("%")) < 100
     materialization = result.asset_materializations_for_node("derivation__reconciliation")[0]
     assert "| OF0013" in materialization.metadata["match_rates"].value
 
