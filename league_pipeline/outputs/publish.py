@@ -192,6 +192,7 @@ def _write_outputs(
         explainer=explainer,
         moves_frame=moves,
         cache_dir=cache_dir,
+        published_rows=published_rows,
     )
     report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
     notice = _synthetic_notice(results, folder)

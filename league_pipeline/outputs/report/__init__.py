@@ -24,16 +24,18 @@ import jinja2
 import pandas as pd
 
 from league_pipeline.core.atomic import write_bytes
-from league_pipeline.core.peer_groups import BY_ID
+from league_pipeline.core.peer_groups import BY_ID, PEER_GROUPS
 from league_pipeline.core.quarters import Quarter
 from league_pipeline.outputs.explain import Explainer, TrustExplanation
 from league_pipeline.outputs.movement import movement, movement_summary
 from league_pipeline.outputs.report import charts
 from league_pipeline.outputs.report.comparison import comparison_context
+from league_pipeline.outputs.report.metric_values import metric_rows
 from league_pipeline.outputs.results import QuarterResults, load_previous, load_quarter
 from league_pipeline.outputs.revisions import Revision, latest_revision
 from league_pipeline.outputs.whatif import report_sentences
 from league_pipeline.sample import data_origin
+from league_pipeline.snapshots.common import PUBLISHED_ROWS
 from league_pipeline.snapshots.store import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,7 @@ def _movement_text(row: pd.Series | None) -> dict[str, Any] | None:
     return {
         "arrow": arrow,
         "rank_change": change,
+        "why": row["why"],
         "rank_before": int(row["rank_before"]),
         "segment_before": int(row["segment_before"]),
         "segment_after": int(row["segment_after"]),
@@ -148,6 +151,7 @@ def _league_rows(table: pd.DataFrame, moves: dict[str, dict[str, Any] | None]) -
                 "deficit": bool(r.deficit_flag),
                 "rsp": bool(r.in_rsp),
                 "move": moves.get(r.trust_code),
+                "group": r.peer_group,
                 # NHS England's published rank and segment, where they differ from ours
                 "published_rank": published_rank if published_rank not in (None, r.rank) else None,
                 "published_segment": (
@@ -168,6 +172,7 @@ def _trust_page(
     region: str,
     check: dict[str, Any] | None,
     takes: list[str],
+    metrics: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
         "code": e.trust_code,
@@ -178,9 +183,15 @@ def _trust_page(
         "e": e,
         "sentences": e.sentences(),
         "metric_rows": e.items,
+        "metrics": metrics,  # every metric's value, unit, period, peers and description
         "domains": e.domain_rows,
         "spec": _script_json(
-            charts.contributions_spec(e.items, f"{e.trust_code}: what raises or lowers its average")
+            charts.contributions_spec(
+                e.items,
+                f"{e.trust_code}: what raises or lowers its average",
+                f"Bar chart of how much each of {e.trust_name}'s {len(e.items)} metric scores "
+                "raises or lowers its average score; the table below gives every number.",
+            )
         ),
         "move": move,
         "revised": revised,
@@ -214,11 +225,13 @@ def build_report(
     explainer: Explainer | None = None,
     moves_frame: pd.DataFrame | None = None,
     cache_dir: Path | None = None,
+    published_rows: pd.DataFrame | None = None,
 ) -> str:
     """The report's HTML text for one snapshot (with the previous quarter, if given, for
     movement, and the revision that produced this version, if any). ``explainer`` and
     ``moves_frame`` (the movement against ``previous``) are made here unless the caller
-    already has them; ``cache_dir`` keeps the compiled template."""
+    already has them; ``cache_dir`` keeps the compiled template; ``published_rows`` (the
+    snapshot's table of that name) gives the metrics' published wording and periods."""
     say = progress or (lambda _m: None)
     quarter = results.quarter
     table = results.league_table
@@ -253,6 +266,7 @@ def build_report(
                         charts.domain_heatmap(part, domains, f"{group.label}: domain scores")
                     )
                 ),
+                "domains": _domain_table(part, domains),
             }
         )
     distribution_spec = _script_json(
@@ -266,6 +280,7 @@ def build_report(
     )
     say(f"{quarter.label}: what would it take, per trust")
     takes = report_sentences(results)
+    metrics = metric_rows(results, published_rows)
     say(f"{quarter.label}: writing {len(table)} trust pages")
     info = table.set_index("trust_code")
     trust_pages = [
@@ -277,22 +292,32 @@ def build_report(
             str(info.at[e.trust_code, "region"]),
             comparison["by_trust"].get(e.trust_code),
             takes.get(e.trust_code, []),
+            metrics.get(e.trust_code, []),
         )
         for e in explainer.all()
     ]
     movement_context = None
     if previous is not None and moves_frame is not None:
-        changed = moves_frame[
-            (moves_frame["segment_change_reason"] != "")
-            | moves_frame["average_change_significant"]
-            | moves_frame["rank_change_significant"]
-        ]
+        regions = dict(zip(table["trust_code"], table["region"], strict=True))
+        regions.update(
+            (c, r)
+            for c, r in zip(
+                previous.league_table["trust_code"], previous.league_table["region"], strict=True
+            )
+            if c not in regions
+        )
+        order = {"both": 0, "new": 1, "left": 2}  # trusts in both quarters first
+        rows = sorted(
+            moves_frame.to_dict(orient="records"), key=lambda r: order.get(r["status"], 3)
+        )
+        for row in rows:
+            row["region"] = regions.get(row["trust_code"], "")
         movement_context = {
             "previous": previous.quarter.label,
             "previous_version": previous.version,
             "summary": movement_summary(moves_frame),
-            "rows": changed.to_dict(orient="records"),
-            "group_labels": {g.id: g.label for g in results.peer_groups()},
+            "rows": rows,  # every trust in either quarter, in league order
+            "group_labels": {g.id: g.label for g in PEER_GROUPS},
         }
     segment_counts = table.groupby(["peer_group", "adjusted_segment"]).size().unstack(fill_value=0)
     info_ = results.info
@@ -327,9 +352,49 @@ def build_report(
         "revision": revision_context,
         "trusts": trust_pages,
         "segment_colours": charts.SEGMENT_COLOURS,
+        "regions": sorted(set(table["region"].dropna())),
+        "score_bands": _score_bands(results.trust_segments),
         "vega_bundle": charts.vega_bundle(),
     }
     return _environment(cache_dir).get_template("report.html.j2").render(**context)
+
+
+def _domain_table(table: pd.DataFrame, domains: pd.DataFrame) -> dict[str, Any]:
+    """The heat map's numbers as a table: ``domains`` (names, in catalogue order) and one row
+    a trust in league order (``label``, ``scores`` in the same order, blank where none)."""
+    names = list(domains.sort_values("domain_id")["domain"].drop_duplicates())
+    scores = domains.pivot_table(index="trust_code", columns="domain", values="score")
+    rows = []
+    for r in table.sort_values(["rank", "trust_code"]).itertuples():
+        mine = scores.loc[r.trust_code] if r.trust_code in scores.index else None
+        rows.append(
+            {
+                "code": r.trust_code,
+                "label": f"{int(r.rank)}. {r.trust_name}",
+                "scores": [
+                    "" if mine is None or _missing(mine.get(n)) else f"{float(mine[n]):.2f}"
+                    for n in names
+                ],
+            }
+        )
+    return {"names": names, "rows": rows}
+
+
+def _score_bands(trust_segments: pd.DataFrame, width: float = 0.25) -> dict[str, Any]:
+    """The distribution chart's numbers as a table: trusts per average-score band of
+    ``width`` and peer group."""
+    groups = [g for g in PEER_GROUPS if g.id in set(trust_segments["peer_group"])]
+    band = (trust_segments["average_score"] // width).astype(int)
+    counts = trust_segments.assign(band=band).groupby(["band", "peer_group"]).size()
+    rows = []
+    for b in range(int(band.min()), int(band.max()) + 1):
+        rows.append(
+            {
+                "band": f"{b * width:.2f} to {(b + 1) * width:.2f}",
+                "counts": [int(counts.get((b, g.id), 0)) for g in groups],
+            }
+        )
+    return {"groups": [g.label for g in groups], "rows": rows}
 
 
 def write_report(
@@ -345,6 +410,11 @@ def write_report(
     """Build the report of a quarter's snapshot (latest unless ``version``) and write it
     (``cache_dir``: the settings' cache folder, :func:`build_report`)."""
     results = results or load_quarter(quarter, version, store=store)
+    published_rows = (
+        store.read(PUBLISHED_ROWS, results.quarter, results.version)
+        if PUBLISHED_ROWS in results.info.tables
+        else None
+    )
     html = build_report(
         results,
         previous=load_previous(results.quarter, store=store),
@@ -352,5 +422,6 @@ def write_report(
         versions=[i.version for i in store.list(results.quarter)],
         progress=progress,
         cache_dir=cache_dir,
+        published_rows=published_rows,
     )
     return write_bytes(Path(out_path), html.encode("utf-8"))

@@ -5,7 +5,10 @@ its spec with the data filled in), :func:`to_spec` to embed any of them, and
 :func:`vega_bundle`: the Vega, Vega-Lite and Vega-Embed builds shipped in ``vendor/`` (from
 npm, at the versions Altair targets; ``scripts/vendor_vega.py``), inlined in the page so it
 draws every chart with no network (docs/outputs.md, "Charts").
-Segment colours are NHS identity colours: 1 (best) green to 4 (worst) red, 5 (RSP) purple.
+Segment colours are NHS identity colours: 1 (best) green to 4 (worst) red, 5 (RSP) purple, always
+with the segment's number beside them. Scores use a colour-blind-safe blue (better) to orange
+(worse) diverging scale. Every chart has a description (the SVG's accessible name) and its
+numbers in a table (docs/outputs.md, "Charts").
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ SEGMENT_COLOURS = {
     "4": "#d5281b",  # NHS red
     "5": "#330072",  # NHS purple: Recovery Support Programme
 }
-RAISES, LOWERS = "#d5281b", "#007f3b"
-ROW_STEP = 13  # pixels a trust in the tall charts
+# blue (better) to orange (worse), from ColorBrewer's colour-blind-safe PuOr/RdBu families
+RAISES, LOWERS = "#b35806", "#2166ac"
+SCORE_SCALE = {"domain": [1, 2.5, 4], "range": [LOWERS, "#f7f7f7", RAISES]}
+ROW_STEP = 18  # pixels a trust in the tall charts (room for 11 px numbers)
 
 
 def _segment_colour(field: str = "segment", title: str = "Segment") -> alt.Color:
@@ -58,7 +63,7 @@ def _y_trusts() -> alt.Y:
         "label:N",
         sort=alt.EncodingSortField("order", order="ascending"),
         title=None,
-        axis=alt.Axis(labelLimit=330, labelFontSize=10),
+        axis=alt.Axis(labelLimit=0, labelFontSize=11),  # full labels, never cut
     )
 
 
@@ -74,11 +79,18 @@ def rank_intervals(table: pd.DataFrame, title: str) -> alt.LayerChart:
         x2="rank_upper:Q",
     )
     dots = base.mark_point(filled=True, size=36, opacity=1).encode(x="rank:Q")
-    return (bars + dots).properties(width=380, height=alt.Step(ROW_STEP), title=title)
+    return (bars + dots).properties(
+        width=380,
+        height=alt.Step(ROW_STEP),
+        title=title,
+        description=f"{title}: a dot for each of {len(rows)} trusts' league rank and a bar for "
+        "its likely range, coloured by segment. The league table above gives every number.",
+    )
 
 
 def domain_heatmap(table: pd.DataFrame, domain_scores: pd.DataFrame, title: str) -> alt.LayerChart:
-    """Domain scores per trust (rows in league order), 1 green to 4 red, values printed."""
+    """Domain scores per trust (rows in league order), 1 blue to 4 orange, values printed (dark
+    on light cells, white on dark ones)."""
     rows = _trust_rows(table)[["trust_code", "order", "label"]]
     data = domain_scores[["trust_code", "domain_id", "domain", "score"]].merge(
         rows, on="trust_code"
@@ -98,11 +110,26 @@ def domain_heatmap(table: pd.DataFrame, domain_scores: pd.DataFrame, title: str)
         color=alt.Color(
             "score:Q",
             title="Domain score",
-            scale=alt.Scale(domain=[1, 2.5, 4], range=[LOWERS, "#fff9c4", RAISES]),
+            scale=alt.Scale(**SCORE_SCALE),
+            legend=alt.Legend(title="Domain score (1 best, 4 worst)", orient="top"),
         )
     )
-    text = base.mark_text(fontSize=9).encode(text=alt.Text("value:Q", format=".2f"))
-    return (cells + text).properties(width=alt.Step(70), height=alt.Step(ROW_STEP), title=title)
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("value:Q", format=".2f"),
+        color=alt.condition(
+            (alt.datum.score < 1.6) | (alt.datum.score > 3.4),
+            alt.value("#ffffff"),
+            alt.value("#212b32"),
+        ),
+    )
+    return (cells + text).properties(
+        width=alt.Step(80),
+        height=alt.Step(ROW_STEP),
+        title=title,
+        description=f"{title}: a grid of each trust's domain scores, blue (1, best) to orange "
+        "(4, worst), with the score printed in each cell. The table below the chart gives "
+        "every number.",
+    )
 
 
 def score_distribution(
@@ -126,23 +153,35 @@ def score_distribution(
             color=alt.Color("group:N", title="Peer group"),
         )
     )
+    # one label row a cut-point above the bars (negative pixels: above the plot), each a line
+    # above the last, so labels of close cut-points never overlap each other or a bar
     cuts = pd.DataFrame(
         {
             "cut": list(cut_points.values()),
-            "line": [8 + 14 * i for i in range(len(cut_points))],  # stagger close labels
+            "line": [-10 - 16 * (len(cut_points) - 1 - i) for i in range(len(cut_points))],
             "text": [
-                f"{name.upper()} {value:.2f} (segment {i + 1} | {i + 2})"
+                f"{name.upper()} {value:.2f}: segment {i + 1} | {i + 2}"
                 for i, (name, value) in enumerate(cut_points.items())
             ],
         }
     )
-    rules = alt.Chart(cuts).mark_rule(color="#212b32", strokeDash=[4, 3]).encode(x="cut:Q")
+    rules = (
+        alt.Chart(cuts)
+        .mark_rule(color="#212b32", strokeDash=[4, 3])
+        .encode(x="cut:Q", y=alt.Y("line:Q", scale=None, axis=None), y2=alt.value(260))
+    )
     notes = (
         alt.Chart(cuts)
-        .mark_text(align="left", dx=4, fontSize=10, baseline="middle")
-        .encode(x="cut:Q", y=alt.Y("line:Q", scale=None), text="text:N")
+        .mark_text(align="left", dx=4, fontSize=11, baseline="middle", color="#212b32")
+        .encode(x="cut:Q", y=alt.Y("line:Q", scale=None, axis=None), text="text:N")
     )
-    return (bars + rules + notes).properties(width=760, height=260, title=title)
+    return (bars + rules + notes).properties(
+        width=760,
+        height=260,
+        title=alt.TitleParams(title, offset=16 * len(cut_points) + 8),
+        description=f"{title}: a histogram of every trust's average score by peer group, with "
+        "a dashed line at each segment cut-point. The table below the chart gives the counts.",
+    )
 
 
 @functools.cache
@@ -155,7 +194,7 @@ def _contributions_template() -> dict[str, Any]:
                 "label:N",
                 sort=alt.EncodingSortField("effect", order="descending"),
                 title=None,
-                axis=alt.Axis(labelLimit=300),
+                axis=alt.Axis(labelLimit=0),
             ),
             x=alt.X("effect:Q", title="Effect on the average score (+ raises = worse)"),
             color=alt.Color(
@@ -174,9 +213,11 @@ def _contributions_template() -> dict[str, Any]:
     return chart.to_dict()
 
 
-def contributions_spec(items: list[dict[str, Any]], title: str) -> dict[str, Any]:
+def contributions_spec(
+    items: list[dict[str, Any]], title: str, description: str = ""
+) -> dict[str, Any]:
     """The Vega-Lite spec of one trust's 'what raises or lowers its average' bar chart, from
-    its items (``label``, ``score``, ``effect``)."""
+    its items (``label``, ``score``, ``effect``); ``description`` is its accessible name."""
     spec = copy.deepcopy(_contributions_template())
     rows = [
         {
@@ -189,6 +230,7 @@ def contributions_spec(items: list[dict[str, Any]], title: str) -> dict[str, Any
     ]
     spec["datasets"] = {"contributions": rows}
     spec["title"] = title
+    spec["description"] = description or title
     return spec
 
 
