@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # the library is imported when the sensor runs (see defs/sour
     from league_pipeline.snapshots.store import SnapshotStore
 
 CUMULATIVE_KINDS = {spec.kind for spec in SOURCE_SPECS if spec.cumulative}
+# the quarter as people read it ("2025/26 Q1"), on every run a person starts (the CLI sets the
+# same tag: cli/runner.py); the dagster/partition tag keeps the month key schedules need
+QUARTER_TAG = "league/quarter"
 
 # The job's executor. One step at a time runs the steps in the run's own process; more run each
 # step in a process of its own, forked from a server that imported the package once (so a step
@@ -98,7 +101,9 @@ def quarterly_league_schedule(context: dg.ScheduleEvaluationContext):
     quarter = due_quarter(when.date())
     if quarter is None:
         return dg.SkipReason(f"no quarter is due yet: {FIRST_QUARTER.label} is the first")
-    return dg.RunRequest(run_key=quarter.key, partition_key=quarter.key)
+    return dg.RunRequest(
+        run_key=quarter.key, partition_key=quarter.key, tags={QUARTER_TAG: quarter.label}
+    )
 
 
 def quarter_probes(quarter: Quarter, fetcher: "SourceFetcher") -> "dict[str, SourceProbe] | None":
@@ -216,7 +221,11 @@ def new_publication_sensor(
             dg.RunRequest(
                 run_key=f"{quarter.key}:{key}",
                 partition_key=quarter.key,
-                tags={"league/trigger": "new_publication", "league/fingerprint": key},
+                tags={
+                    "league/trigger": "new_publication",
+                    "league/fingerprint": key,
+                    QUARTER_TAG: quarter.label,
+                },
             )
         )
     cursor = json.dumps(seen, sort_keys=True)

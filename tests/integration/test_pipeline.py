@@ -324,6 +324,7 @@ def test_schedule_targets_the_quarter_that_is_due():
     )
     request = quarterly_league_schedule(ctx)
     assert request.partition_key == "2025-04" and request.run_key == "2025-04"
+    assert request.tags["league/quarter"] == "2025/26 Q1"  # as people read it, like CLI runs
     ctx = dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 6, 15, 6, tzinfo=london)
     )
@@ -340,6 +341,7 @@ def test_sensor_requests_new_and_revised_quarters_once(settings, landing):
     resources = run_resources(settings)
     first = new_publication_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert sorted(r.partition_key for r in first.run_requests) == [Q1.key, Q2.key]
+    assert sorted(r.tags["league/quarter"] for r in first.run_requests) == [Q1.label, Q2.label]
 
     second = new_publication_sensor(
         dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources)
