@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from league_pipeline.cli.common import (
@@ -11,10 +10,8 @@ from league_pipeline.cli.common import (
     print_data_label,
     snapshot_store,
     snapshot_to_read,
-    terminal_safe_rows,
 )
-
-FORMATS = ("table", "csv", "json")
+from league_pipeline.cli.render import Report, Table, add_format_argument, data_stream, emit
 
 
 def _number(value: float) -> str:
@@ -43,25 +40,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     unexplained = int((rows["reason"] == UNEXPLAINED).sum())
     # the label on stdout above the table; on stderr when stdout is CSV or JSON
     lineage = store.get(quarter.label, version).lineage
-    print_data_label(lineage, stream=sys.stderr if args.format != "table" else None)
-    if args.format == "csv":
-        out = rows.copy()
-        out["ours"] = out["ours"].map(_number)
-        out["published"] = out["published"].map(_number)
-        out["agrees"] = out["agrees"].map(lambda a: "true" if a else "false")
-        from league_pipeline.outputs.exports import frame_csv
-
-        sys.stdout.write(frame_csv(out).decode("utf-8"))  # formula-leading cells neutralised
-    elif args.format == "json":
-        records = [
-            {**r, "ours": None if r["ours"] != r["ours"] else r["ours"]}
-            for r in rows.to_dict(orient="records")
-        ]
-        print(json.dumps(records, indent=1, default=str))
-    else:
-        # synthetic sample data are nobody's published figures: never say NHS England's
-        source = "the publication's" if lineage.get("data") == "synthetic" else "NHS England's"
-        _print_table(rows, quarter.label, version, layer_summary(rows), source)
+    print_data_label(lineage, stream=data_stream(args.format))
+    # synthetic sample data are nobody's published figures: never say NHS England's
+    source = "the publication's" if lineage.get("data") == "synthetic" else "NHS England's"
+    emit(_report(rows, quarter.label, version, layer_summary(rows), source), args.format)
     if args.strict and unexplained:
         print(
             f"error: {unexplained} disagreement(s) with the published figures have no known "
@@ -73,10 +55,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(rows, label: str, version: int, summary, source: str) -> None:
-    from tabulate import tabulate
-
-    print(f"Audit of {label} (snapshot v{version}): recomputed vs {source} figures")
+def _report(rows, label: str, version: int, summary, source: str) -> Report:
+    """The per-layer summary and the disagreements for people; every row as data."""
+    report = Report(data=rows)
+    report.blocks.append(f"Audit of {label} (snapshot v{version}): recomputed vs {source} figures")
     table = [
         [
             r.layer,
@@ -89,12 +71,12 @@ def _print_table(rows, label: str, version: int, summary, source: str) -> None:
         for r in summary.itertuples()
     ]
     headers = ["layer", "compared", "from publication", "computed agree", "rate", "differ"]
-    print(tabulate(terminal_safe_rows(table), headers=headers, disable_numparse=True))
+    report.blocks.append(Table(headers, table))
     bad = rows[~rows["agrees"]]
     if bad.empty:
-        print(f"\nEvery compared figure agrees with {source}.")
-        return
-    print(f"\n{len(bad)} disagreement(s):")
+        report.blocks += ["", f"Every compared figure agrees with {source}."]
+        return report
+    report.blocks += ["", f"{len(bad)} disagreement(s):"]
     shown = [
         [
             r.peer_group,
@@ -108,7 +90,8 @@ def _print_table(rows, label: str, version: int, summary, source: str) -> None:
         for r in bad.itertuples()
     ]
     headers = ["peer group", "trust", "layer", "item", "ours", "published", "reason"]
-    print(tabulate(terminal_safe_rows(shown), headers=headers, disable_numparse=True))
+    report.blocks.append(Table(headers, shown, fit=("reason", "item", "peer group")))
+    return report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -124,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quarter", required=True, help='e.g. "2025/26 Q1"')
     p.add_argument("--version", type=int, help="snapshot version (default: latest)")
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    add_format_argument(p)
     p.add_argument(
         "--strict",
         action="store_true",

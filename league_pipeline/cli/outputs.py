@@ -14,7 +14,6 @@ or nothing) when it is missing or incomplete, as ``league status`` reports it.
 from __future__ import annotations
 
 import argparse
-import json
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,8 +24,8 @@ from league_pipeline.cli.common import (
     snapshot_store,
     source_store,
     terminal_safe,
-    terminal_safe_rows,
 )
+from league_pipeline.cli.render import Report, Table, add_format_argument, data_stream, emit
 
 
 @contextmanager
@@ -153,22 +152,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
             _quarter(args.quarter), args.version, store=snapshot_store(args.settings)
         )
         explanation = explain_trust(results, args.trust)
-    if args.json:
-        record = explanation.to_dict()
-        if data_origin.is_synthetic_lineage(results.info.lineage):
-            record = {"data": data_origin.SYNTHETIC, "label": data_origin.SYNTHETIC_LABEL, **record}
-        print(json.dumps(record, indent=2, default=str))
-        return 0
-    from tabulate import tabulate
-
+    fmt = "json" if args.json else args.format
+    record = explanation.to_dict()
+    if fmt == "json" and data_origin.is_synthetic_lineage(results.info.lineage):
+        record = {"data": data_origin.SYNTHETIC, "label": data_origin.SYNTHETIC_LABEL, **record}
     e = explanation
-    print_data_label(results.info.lineage)
-    print(
-        f"{terminal_safe(e.trust_name)} ({terminal_safe(e.trust_code)}), {e.quarter.label} "
-        f"(snapshot v{e.version})"
+    if fmt != "json":
+        print_data_label(results.info.lineage, stream=data_stream(fmt))
+    report = Report(data=record if fmt == "json" else e.items)
+    report.blocks.append(
+        f"{e.trust_name} ({e.trust_code}), {e.quarter.label} (snapshot v{e.version})"
     )
-    for sentence in e.sentences():
-        print(f"- {terminal_safe(sentence)}")
+    report.blocks += [f"- {sentence}" for sentence in e.sentences()]
     rows = [
         [
             i["label"],
@@ -179,24 +174,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
         ]
         for i in e.items
     ]
-    print()
-    print(
-        tabulate(
-            terminal_safe_rows(rows),
-            headers=["metric", "domain", "score", "peer median", "effect"],
-            disable_numparse=True,
-        )
-    )
+    report.blocks.append("")
+    headers = ["metric", "domain", "score", "peer median", "effect"]
+    report.blocks.append(Table(headers, rows, fit=("metric", "domain")))
+    emit(report, fmt)
     return 0
 
 
 def cmd_movement(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
     from league_pipeline.core.peer_groups import peer_group
     from league_pipeline.core.quarters import FIRST_QUARTER
     from league_pipeline.outputs.exports import frame_csv
-    from league_pipeline.outputs.movement import movement, movement_summary
+    from league_pipeline.outputs.movement import movement, movement_summary, notable
     from league_pipeline.outputs.results import load_previous, load_quarter
 
     quarter = _quarter(args.quarter)
@@ -218,8 +207,10 @@ def cmd_movement(args: argparse.Namespace) -> int:
         args.csv.write_bytes(frame_csv(moves))
         progress(f"wrote {len(moves)} rows to {args.csv}")
     summary = movement_summary(moves)
-    print_data_label(current.info.lineage, previous.info.lineage)
-    print(
+    print_data_label(current.info.lineage, previous.info.lineage, stream=data_stream(args.format))
+    shown = moves if args.all else notable(moves)
+    report = Report(data=shown)
+    report.blocks.append(
         f"{previous.quarter.label} (v{previous.version}) -> {current.quarter.label} "
         f"(v{current.version}): {summary['trusts_compared']} trusts compared, "
         f"{summary['segment_changed']} changed segment "
@@ -228,18 +219,9 @@ def cmd_movement(args: argparse.Namespace) -> int:
         f"{summary['segment_changed_not_significant']} not significant); "
         f"{summary['significant_rank_change']} significant rank changes"
     )
-    shown = (
-        moves
-        if args.all
-        else moves[
-            (moves["segment_change_reason"] != "")
-            | moves["average_change_significant"]
-            | moves["rank_change_significant"]
-            | (moves["status"] != "both")
-        ]
-    )
     if shown.empty:
-        print("no segment changes and no significant changes")
+        report.blocks.append("no segment changes and no significant changes")
+        emit(report, args.format)
         return 0
 
     def arrow(before, after) -> str:
@@ -249,7 +231,7 @@ def cmd_movement(args: argparse.Namespace) -> int:
         [
             r.peer_group,
             r.trust_code,
-            r.trust_name[:45],
+            r.trust_name,
             arrow(_int(r.segment_before), _int(r.segment_after)),
             r.segment_change_reason if r.status == "both" else r.status,
             arrow(_int(r.rank_before), _int(r.rank_after))
@@ -259,14 +241,10 @@ def cmd_movement(args: argparse.Namespace) -> int:
         ]
         for r in shown.itertuples()
     ]
-    print(
-        tabulate(
-            terminal_safe_rows(rows),
-            headers=["group", "code", "trust", "segment", "why", "rank", "average"],
-            disable_numparse=True,
-        )
-    )
-    print("* significant: the likely ranges of the two quarters do not overlap")
+    headers = ["group", "code", "trust", "segment", "why", "rank", "average"]
+    report.blocks.append(Table(headers, rows, fit=("trust", "why", "group")))
+    report.blocks.append("* significant: the likely ranges of the two quarters do not overlap")
+    emit(report, args.format)
     return 0
 
 
@@ -283,8 +261,6 @@ def _f2(value) -> str | None:
 
 
 def cmd_revisions(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
     from league_pipeline.outputs.exports import frame_csv
     from league_pipeline.outputs.revisions import revision
 
@@ -293,8 +269,9 @@ def cmd_revisions(args: argparse.Namespace) -> int:
         rev = revision(quarter, args.old, args.new, store=snapshot_store(args.settings))
     summary = rev.summary()
     sources = ", ".join(summary["sources_changed"]) or "none"
-    print_data_label(rev.new.lineage, rev.old.lineage)
-    print(
+    print_data_label(rev.new.lineage, rev.old.lineage, stream=data_stream(args.format))
+    report = Report()
+    report.blocks.append(
         f"{quarter.label}: v{rev.old.version} ({rev.old.created_at:%Y-%m-%d %H:%M} UTC) -> "
         f"v{rev.new.version} ({rev.new.created_at:%Y-%m-%d %H:%M} UTC); revised sources: "
         f"{sources}; {summary['trusts_changed']} trusts changed ({summary['values_changed']} "
@@ -304,13 +281,19 @@ def cmd_revisions(args: argparse.Namespace) -> int:
     if args.csv:
         args.csv.write_bytes(frame_csv(rev.trusts))
         progress(f"wrote {len(rev.trusts)} rows to {args.csv}")
+    trusts = rev.trusts
+    if not args.all:
+        shown = trusts["values_changed"].astype(bool)
+        trusts = trusts[shown | trusts["segment_changed"].astype(bool) | trusts["rank_changed"]]
+    report.data = trusts
     if not rev.has_changes:
-        print("no trust's values, scores, segments or rank changed")
+        report.blocks.append("no trust's values, scores, segments or rank changed")
+        emit(report, args.format)
         return 0
     rows = [
         [
             r.trust_code,
-            r.trust_name[:40],
+            r.trust_name,
             r.change,
             r.values_changed,
             _short(r.scores_changed),
@@ -318,22 +301,17 @@ def cmd_revisions(args: argparse.Namespace) -> int:
             f"{_int(r.adjusted_segment_old)} -> {_int(r.adjusted_segment_new)}",
             f"{_int(r.rank_old)} -> {_int(r.rank_new)}",
         ]
-        for r in rev.trusts.itertuples()
-        if args.all or r.values_changed or r.segment_changed or r.rank_changed
+        for r in trusts.itertuples()
     ]
     hidden = len(rev.trusts) - len(rows)
-    print(
-        tabulate(
-            terminal_safe_rows(rows),
-            headers=["code", "trust", "change", "values", "scores", "average", "segment", "rank"],
-            disable_numparse=True,
-        )
-    )
+    headers = ["code", "trust", "change", "values", "scores", "average", "segment", "rank"]
+    report.blocks.append(Table(headers, rows, fit=("trust", "scores")))
     if hidden:
-        print(
+        report.blocks.append(
             f"({hidden} more trusts changed only in scores ranked against the revised values; "
             "--all shows them)"
         )
+    emit(report, args.format)
     return 0
 
 
@@ -370,7 +348,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="why a trust got its score, segment and rank")
     p.add_argument("trust", help="trust code, e.g. ZA001 (sample data) or RX7")
     common(p)
-    p.add_argument("--json", action="store_true", help="print every number as JSON")
+    p.add_argument("--json", action="store_true", help="the same as --format json")
+    add_format_argument(p)
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("movement", help="changes since the previous quarter, with significance")
@@ -378,6 +357,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--peer-group", help="acute, mental_health_community or ambulance")
     p.add_argument("--all", action="store_true", help="every trust, not only the changes")
     p.add_argument("--csv", type=Path, help="also write the full table to this CSV file")
+    add_format_argument(p)
     p.set_defaults(func=cmd_movement)
 
     p = sub.add_parser("revisions", help="what changed between two versions of a quarter")
@@ -386,4 +366,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", dest="new", type=int, help="newer version (default: latest)")
     p.add_argument("--all", action="store_true", help="list every changed trust")
     p.add_argument("--csv", type=Path, help="also write the per-trust table to this CSV file")
+    add_format_argument(p)
     p.set_defaults(func=cmd_revisions)

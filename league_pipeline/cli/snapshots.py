@@ -11,23 +11,29 @@ from __future__ import annotations
 import argparse
 import json
 
-from league_pipeline.cli.common import (
-    print_data_label,
-    snapshot_store,
-    snapshot_to_read,
-    terminal_safe,
-    terminal_safe_rows,
+from league_pipeline.cli.common import print_data_label, snapshot_store, snapshot_to_read
+from league_pipeline.cli.render import (
+    MACHINE,
+    Report,
+    Table,
+    add_format_argument,
+    data_stream,
+    emit,
 )
 
+# the snapshot list for people, in 100 columns: the code's commit (``g<commit>[.dirty]``, the
+# version's local part), no count of inputs (csv and json have them, and the full code version)
+SNAPSHOT_HEADERS = ["quarter", "version", "created (UTC)", "trusts", "run", "code", "data"]
+SNAPSHOT_HEADERS += ["outputs"]
 
-def print_snapshots(settings, quarters: list[str] | None = None) -> None:
-    from tabulate import tabulate
 
+def print_snapshots(settings, quarters: list[str] | None = None, fmt: str = "table") -> None:
     from league_pipeline.core.quarters import parse_quarter
     from league_pipeline.outputs import folder
     from league_pipeline.sample import data_origin
 
     rows = []
+    records = []
     not_complete = []  # (quarter label, version, state) of outputs to rebuild
     synthetic = None  # the lineage of a listed snapshot made from sample data
     for info in snapshot_store(settings).list():
@@ -41,31 +47,40 @@ def print_snapshots(settings, quarters: list[str] | None = None) -> None:
         )
         if outputs != folder.COMPLETE:
             not_complete.append((info.quarter, info.version, outputs))
+        record = {
+            "quarter": info.quarter,
+            "version": info.version,
+            "created_at": info.created_at,
+            "trusts": info.tables.get("league_table", 0),
+            "run_id": info.run_id or "",
+            "code_version": info.lineage.get("code_version", ""),
+            "inputs": len(info.lineage.get("inputs", {})),
+            "data": data_origin.SYNTHETIC if is_synthetic else data_origin.PUBLISHED,
+            "outputs": outputs,
+        }
+        records.append(record)
         rows.append(
             [
-                info.quarter,
-                info.version,
-                info.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                info.tables.get("league_table", 0),
-                (info.run_id or "")[:8],
-                info.lineage.get("code_version", ""),
-                len(info.lineage.get("inputs", {})),
-                data_origin.SYNTHETIC if is_synthetic else data_origin.PUBLISHED,
-                outputs,
+                *[record[k] for k in ("quarter", "version")],
+                info.created_at.strftime("%Y-%m-%d %H:%M"),
+                record["trusts"],
+                record["run_id"][:8],
+                record["code_version"].rpartition("+")[2],
+                *[record[k] for k in ("data", "outputs")],
             ]
         )
-    if not rows:
+    if not rows and fmt not in MACHINE:
         print('no snapshots yet: run `league run --quarter "2025/26 Q1"`')
         return
-    print_data_label(synthetic)  # any snapshot listed made from the sample data
-    headers = ["quarter", "version", "created (UTC)", "trusts", "run", "code", "inputs"]
-    headers += ["data", "outputs"]
-    print(tabulate(terminal_safe_rows(rows), headers=headers))
+    print_data_label(synthetic, stream=data_stream(fmt))  # any listed made from sample data
+    report = Report(data=records)
+    report.blocks.append(Table(SNAPSHOT_HEADERS, rows))
     for quarter, version, outputs in not_complete:
-        print(
+        report.blocks.append(
             f"outputs {outputs} for {quarter} v{version}: run "
             f'`league export --quarter "{quarter}" --version {version}` to write them'
         )
+    emit(report, fmt)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -82,13 +97,32 @@ def cmd_status(args: argparse.Namespace) -> int:
         quarter = parse_quarter(args.lineage).label
         print(json.dumps(store.lineage(quarter, args.version), indent=2, default=str))
         return 0
-    print_snapshots(args.settings)
+    print_snapshots(args.settings, fmt=args.format)
     return 0
 
 
-def cmd_table(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
+TABLE_HEADERS = ["rank", "code", "trust", "avg", "likely avg", "seg", "final", "deficit"]
+TABLE_HEADERS += ["likely rank"]
+# the data of `league table --format csv|json`: the snapshot's columns, names in full
+TABLE_COLUMNS = [
+    "peer_group",
+    "rank",
+    "trust_code",
+    "trust_name",
+    "average_score",
+    "score_lower",
+    "score_upper",
+    "unadjusted_segment",
+    "adjusted_segment",
+    "final_segment",
+    "in_rsp",
+    "deficit_flag",
+    "rank_lower",
+    "rank_upper",
+]
 
+
+def cmd_table(args: argparse.Namespace) -> int:
     from league_pipeline.core.peer_groups import peer_group
     from league_pipeline.core.quarters import parse_quarter
 
@@ -102,8 +136,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     rows = [
         [
             r.rank,
-            terminal_safe(r.trust_code),
-            terminal_safe(r.trust_name),
+            r.trust_code,
+            r.trust_name,
             f"{r.average_score:.2f}",
             f"{r.score_lower:.2f} to {r.score_upper:.2f}",
             r.adjusted_segment,
@@ -113,22 +147,12 @@ def cmd_table(args: argparse.Namespace) -> int:
         ]
         for r in table.itertuples()
     ]
-    headers = [
-        "rank",
-        "code",
-        "trust",
-        "avg",
-        "likely avg",
-        "seg",
-        "final",
-        "deficit",
-        "likely rank",
-    ]
-    print_data_label(lineage)
-    print(f"{group.label}, {quarter.label} (snapshot v{version})")
-    print(tabulate(rows, headers=headers, disable_numparse=True))
-    for line in basis_notes(lineage, table):
-        print(line)
+    print_data_label(lineage, stream=data_stream(args.format))
+    report = Report(data=table[[c for c in TABLE_COLUMNS if c in table.columns]])
+    report.blocks.append(f"{group.label}, {quarter.label} (snapshot v{version})")
+    report.blocks.append(Table(TABLE_HEADERS, rows, fit=("trust",)))
+    report.blocks += basis_notes(lineage, table)
+    emit(report, args.format)
     return 0
 
 
@@ -166,6 +190,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="list snapshots, versions and lineage")
     p.add_argument("--lineage", metavar="QUARTER", help="print the lineage of a quarter's snapshot")
     p.add_argument("--version", type=int, help="snapshot version (default: latest)")
+    add_format_argument(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("table", help="print a league table from a snapshot")
@@ -174,4 +199,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--peer-group", default="acute", help="acute, mental_health_community, ambulance"
     )
     p.add_argument("--version", type=int, help="snapshot version (default: latest)")
+    add_format_argument(p)
     p.set_defaults(func=cmd_table)

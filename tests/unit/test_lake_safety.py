@@ -175,7 +175,7 @@ def test_damaged_catalog_status_run_check_restore(capsys, populated, home, fault
     # every earlier snapshot survives, row for row
     assert table_hashes(snapshot_store(_settings(home))) == populated["hashes"]
     code, out, _ = cli(capsys, home, "status")
-    assert code == 0 and "2025/26 Q1          2" in out
+    assert code == 0 and "2025/26 Q1  2  " in out
 
     if fault == "truncate":  # the reproduction: the next write is v3, not v1 again
         store = snapshot_store(_settings(home))

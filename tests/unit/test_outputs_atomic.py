@@ -273,7 +273,7 @@ def test_sigkill_mid_outputs_leaves_no_version_then_status_and_export_recover(
     assert (
         f'outputs missing for {Q1} v1: run `league export --quarter "{Q1}" --version 1` to '
         "write them"
-    ) in out
+    ) in " ".join(out.split())  # wrapped on words at 100 columns
 
     code, out, err = run(capsys, home, "export", "--quarter", Q1)
     assert code == 0, err
