@@ -72,6 +72,7 @@ def _rebuilt(results, store, settings):
         root=root,
         cache_dir=settings.cache_dir,
         progress=progress,
+        whatif_checked=settings.whatif_checked,
     )
 
 
@@ -133,6 +134,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             results=results,
             progress=progress,
             cache_dir=settings.cache_dir,
+            whatif_checked=settings.whatif_checked,
         )
     print_data_label(results.info.lineage)
     print(

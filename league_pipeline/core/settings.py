@@ -26,6 +26,7 @@ HTTP_RETRIES = 3  # further attempts after the first
 BOOTSTRAP_REPLICATES = 10_000
 BOOTSTRAP_SEED = 20250401
 LAKE_BACKUPS = 5  # verified copies of a SQLite catalog kept (0: none)
+WHATIF_CHECKED = 3  # metrics per trust the report's what-if suggestions search (0: none)
 SOURCE_MODES = ("landing", "http")
 S3_URL_STYLES = ("path", "vhost")
 CACHE_FOLDER = "league-pipeline"  # under $XDG_CACHE_HOME or ~/.cache
@@ -151,6 +152,15 @@ VARIABLES: tuple[Variable, ...] = (
         "seed of the likely ranks' bootstrap",
     ),
     Variable(
+        "LEAGUE_WHATIF_CHECKED",
+        "whatif_checked",
+        _whole,
+        f"`{WHATIF_CHECKED}`",
+        'metrics per trust the report\'s "what would it take" suggestions search exactly (the '
+        "ones the estimate ranks best); `0` leaves the suggestions out, and every trust page "
+        "says so. The search is most of the outputs step's work",
+    ),
+    Variable(
         "LEAGUE_LAKE_CATALOG",
         "lake_catalog",
         _text,
@@ -252,6 +262,7 @@ class Settings:
     * ``source_mode`` (``landing``), ``http_base_url`` (none), ``http_timeout`` (30 s),
       ``http_retries`` (3), ``http_allowed_hosts`` (none): how source files are fetched;
     * ``bootstrap_replicates`` (10,000) and ``bootstrap_seed`` (20250401): the likely ranks;
+      ``whatif_checked`` (3): the metrics per trust the report's what-if suggestions search;
     * ``lake_catalog`` (none: SQLite in ``<home>/lake``) and ``lake_backups`` (5): the lake;
       ``lake_data_path`` (none: ``<home>/lake/data``, or ``s3://...``) and the ``s3_*`` fields:
       where its data files go;
@@ -273,6 +284,7 @@ class Settings:
     http_allowed_hosts: tuple[str, ...] = ()
     bootstrap_replicates: int = BOOTSTRAP_REPLICATES
     bootstrap_seed: int = BOOTSTRAP_SEED
+    whatif_checked: int = WHATIF_CHECKED
     lake_catalog: str | None = None
     lake_backups: int = LAKE_BACKUPS
     lake_data_path: str | None = None

@@ -19,6 +19,7 @@ from league_pipeline.defs.partitions import previous_quarter, quarterly_partitio
 from league_pipeline.defs.resources import (
     FetcherResource,
     HomeResource,
+    LeagueConfig,
     SnapshotStoreResource,
 )
 
@@ -99,6 +100,7 @@ def quarterly_outputs(
     home: HomeResource,
     snapshots: SnapshotStoreResource,
     fetcher: FetcherResource,
+    league: LeagueConfig,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     from league_pipeline.outputs.publish import publish_latest
 
@@ -111,6 +113,7 @@ def quarterly_outputs(
             source_store=source_store,
             root=home.layout().outputs,
             cache_dir=home.cache(),
+            whatif_checked=league.whatif_checked,
         )
         for line in said:
             context.log.info(line)

@@ -24,6 +24,7 @@ from league_pipeline.core.settings import (
     HTTP_TIMEOUT,
     LAKE_BACKUPS,
     VARIABLES,
+    WHATIF_CHECKED,
     Settings,
 )
 
@@ -177,10 +178,19 @@ class FetcherResource(dg.ConfigurableResource):
 
 
 class LeagueConfig(dg.ConfigurableResource):
-    """What a run scores: its peer groups, and the bootstrap of the likely ranks."""
+    """What a run scores: its peer groups, the bootstrap of the likely ranks, and how far the
+    report's what-if suggestions search."""
 
     bootstrap_replicates: int = BOOTSTRAP_REPLICATES
     bootstrap_seed: int = BOOTSTRAP_SEED
+    whatif_checked: int = Field(
+        default=WHATIF_CHECKED,
+        ge=0,
+        description=(
+            "Metrics per trust the report's 'what would it take' suggestions search exactly; "
+            "0 leaves them out (every trust page says so)."
+        ),
+    )
     peer_groups: list[str] = Field(
         default_factory=lambda: [g.id for g in PEER_GROUPS],
         description=(
@@ -203,6 +213,7 @@ def league_config(settings: Settings) -> LeagueConfig:
     return LeagueConfig(
         bootstrap_replicates=settings.bootstrap_replicates,
         bootstrap_seed=settings.bootstrap_seed,
+        whatif_checked=settings.whatif_checked,
     )
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from league_pipeline.core.atomic import write_bytes
 from league_pipeline.core.peer_groups import BY_ID
 from league_pipeline.core.quarters import Quarter, parse_quarter
+from league_pipeline.core.settings import WHATIF_CHECKED
 from league_pipeline.ingest.store import SourceStore
 from league_pipeline.outputs import folder as version_folder
 from league_pipeline.outputs import quarter_output_dir
@@ -131,12 +132,14 @@ def publish(
     root: Path,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
+    whatif_checked: int = WHATIF_CHECKED,
 ) -> QuarterOutputs:
     """Write the official exports, snapshot Parquet, insights and report of a snapshot in
     ``store`` (the quarter's latest version unless ``version``; the NHS files' wording from
     ``source_store``) under the outputs folder ``root``, all or nothing: into a temporary folder
     renamed to ``v<N>`` when complete (replacing an earlier folder of the version). The paths
-    returned are the final ones. ``cache_dir`` is the settings' cache folder."""
+    returned are the final ones. ``cache_dir`` is the settings' cache folder;
+    ``whatif_checked`` the metrics per trust the report's what-if suggestions search."""
     say = progress or (lambda _m: None)
     with store.reading():  # one attachment and one consistent view for every read
         results = load_quarter(quarter, version, store=store)
@@ -144,7 +147,9 @@ def publish(
         final = quarter_output_dir(q, results.version, root)
         say(f"{q.label} v{results.version}: writing outputs to {final}")
         with version_folder.building(final) as work:
-            outputs = _write_outputs(results, work, store, source_store, cache_dir, say)
+            outputs = _write_outputs(
+                results, work, store, source_store, cache_dir, say, whatif_checked
+            )
             version_folder.write_manifest(
                 work,
                 outputs.files,
@@ -160,6 +165,7 @@ def _write_outputs(
     source_store: SourceStore,
     cache_dir: Path | None,
     say: Progress,
+    whatif_checked: int,
 ) -> QuarterOutputs:
     """Every output of ``results`` under ``folder`` (the temporary folder of :func:`publish`)."""
     q = results.quarter
@@ -193,6 +199,7 @@ def _write_outputs(
         moves_frame=moves,
         cache_dir=cache_dir,
         published_rows=published_rows,
+        whatif_checked=whatif_checked,
     )
     report = write_bytes(folder / REPORT_FILE, html.encode("utf-8"))
     notice = _synthetic_notice(results, folder)
@@ -239,6 +246,7 @@ def publish_latest(
     source_store: SourceStore,
     root: Path,
     cache_dir: Path | None = None,
+    whatif_checked: int = WHATIF_CHECKED,
 ) -> tuple[QuarterOutputs, list[str]]:
     """The outputs step's work for one quarter: its latest snapshot's outputs, and the progress
     lines ``publish`` said."""
@@ -250,5 +258,6 @@ def publish_latest(
         root=root,
         cache_dir=cache_dir,
         progress=said.append,
+        whatif_checked=whatif_checked,
     )
     return outputs, said

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from league_pipeline.core.peer_groups import BY_ID
+from league_pipeline.core.settings import WHATIF_CHECKED
 from league_pipeline.outputs.explain import exact
 from league_pipeline.outputs.queries import query_text
 from league_pipeline.scoring import catalogue
@@ -1354,8 +1355,12 @@ def smallest_changes(
 # --------------------------------------------------------------------------------------------
 # The report's suggestions: the most effective single-metric changes toward the next segment
 # --------------------------------------------------------------------------------------------
-CHECKED = 3  # metrics the engine checks per trust for the report, the estimate's best first
+CHECKED = WHATIF_CHECKED  # metrics the engine checks per trust for the report, best first
 SHOWN = 3  # changes the report shows per trust
+NOT_SEARCHED = (
+    "What it would take to reach another segment was not worked out for this report (it was "
+    "built with LEAGUE_WHATIF_CHECKED=0); `league whatif --target-segment` works it out."
+)
 _UNITS = {
     "percent": ("{}%", "{} percentage points"),
     "percentage points": ("{} percentage points", "{} percentage points"),
@@ -1489,10 +1494,13 @@ def suggestions(
             session.close()
 
 
-def report_sentences(results: QuarterResults) -> dict[str, list[str]]:
+def report_sentences(
+    results: QuarterResults, *, checked: int = WHATIF_CHECKED
+) -> dict[str, list[str]]:
     """Each trust's "what would it take" sentences for the report's trust page
-    (:func:`suggestions`). A snapshot scored without a peer group has its segments from the
-    publication: every trust's page says so instead."""
+    (:func:`suggestions`, searching ``checked`` metrics per trust). A snapshot scored without a
+    peer group has its segments from the publication, and ``checked`` 0 leaves the search out:
+    every trust's page says so instead."""
     from league_pipeline.core.peer_groups import PEER_GROUPS
 
     codes = [str(c) for c in results.league_table["trust_code"]]
@@ -1504,5 +1512,7 @@ def report_sentences(results: QuarterResults) -> dict[str, list[str]]:
             f"{', '.join(left_out)}), so what it would take cannot be worked out here."
         )
         return {code: [sentence] for code in codes}
-    found = suggestions(inputs_from_results(results))
+    if checked == 0:
+        return {code: [NOT_SEARCHED] for code in codes}
+    found = suggestions(inputs_from_results(results), checked=checked)
     return {code: found[code].sentences() for code in codes if code in found}

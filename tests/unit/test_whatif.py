@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -20,12 +21,14 @@ from league_pipeline.formats.nof import read_nof_trust_data
 from league_pipeline.outputs.explain import exact
 from league_pipeline.outputs.whatif import (
     NOT_REACHABLE,
+    NOT_SEARCHED,
     QuarterInputs,
     Scenario,
     WhatIfError,
     WhatIfSession,
     format_value,
     inputs_from_tables,
+    report_sentences,
     smallest_changes,
     suggestions,
     whatif,
@@ -398,6 +401,18 @@ def test_suggestions_are_checked_changes_toward_the_next_segment(quarter, sessio
     c = s.changes[0]
     assert sentences[1].startswith(f"{c.label}: {format_value(c.value_after, c.unit)} instead of")
     assert f"its segment {s.target} and its rank {c.rank_after} of " in sentences[1]
+
+
+def test_the_report_can_leave_the_search_out(quarter):
+    """LEAGUE_WHATIF_CHECKED=0: no search, and every trust page says so (never a blank)."""
+    results = SimpleNamespace(
+        league_table=quarter.trusts,
+        info=SimpleNamespace(lineage={"peer_groups": ALL_GROUPS}),
+    )
+    said = report_sentences(results, checked=0)
+    assert list(said) == list(quarter.trusts["trust_code"]) and len(said) >= 200
+    assert all(s == [NOT_SEARCHED] for s in said.values())
+    assert "LEAGUE_WHATIF_CHECKED=0" in NOT_SEARCHED and "league whatif" in NOT_SEARCHED
 
 
 def test_format_value():

@@ -26,6 +26,7 @@ import pandas as pd
 from league_pipeline.core.atomic import write_bytes
 from league_pipeline.core.peer_groups import BY_ID, PEER_GROUPS
 from league_pipeline.core.quarters import Quarter
+from league_pipeline.core.settings import WHATIF_CHECKED
 from league_pipeline.outputs.explain import Explainer, TrustExplanation
 from league_pipeline.outputs.movement import movement, movement_summary
 from league_pipeline.outputs.report import charts
@@ -226,6 +227,7 @@ def build_report(
     moves_frame: pd.DataFrame | None = None,
     cache_dir: Path | None = None,
     published_rows: pd.DataFrame | None = None,
+    whatif_checked: int = WHATIF_CHECKED,
 ) -> str:
     """The report's HTML text for one snapshot (with the previous quarter, if given, for
     movement, and the revision that produced this version, if any). ``explainer`` and
@@ -279,7 +281,7 @@ def build_report(
         )
     )
     say(f"{quarter.label}: what would it take, per trust")
-    takes = report_sentences(results)
+    takes = report_sentences(results, checked=whatif_checked)
     metrics = metric_rows(results, published_rows)
     say(f"{quarter.label}: writing {len(table)} trust pages")
     info = table.set_index("trust_code")
@@ -406,9 +408,10 @@ def write_report(
     results: QuarterResults | None = None,
     progress: Callable[[str], None] | None = None,
     cache_dir: Path | None = None,
+    whatif_checked: int = WHATIF_CHECKED,
 ) -> Path:
     """Build the report of a quarter's snapshot (latest unless ``version``) and write it
-    (``cache_dir``: the settings' cache folder, :func:`build_report`)."""
+    (``cache_dir``: the settings' cache folder; ``whatif_checked``: :func:`build_report`)."""
     results = results or load_quarter(quarter, version, store=store)
     published_rows = (
         store.read(PUBLISHED_ROWS, results.quarter, results.version)
@@ -423,5 +426,6 @@ def write_report(
         progress=progress,
         cache_dir=cache_dir,
         published_rows=published_rows,
+        whatif_checked=whatif_checked,
     )
     return write_bytes(Path(out_path), html.encode("utf-8"))
