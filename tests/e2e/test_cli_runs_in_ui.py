@@ -58,7 +58,7 @@ ASSET_PARTITIONS = """
 @pytest.fixture
 def settings(league_home: Path, generated_landing: Path) -> Settings:
     shutil.copytree(generated_landing, league_home / "landing")
-    return Settings.for_home(league_home, bootstrap_replicates=200)
+    return Settings.for_home(league_home, bootstrap_replicates=200, whatif_checked=0)
 
 
 def _ask(url: str, query: str, variables: dict | None = None) -> dict:

@@ -56,7 +56,11 @@ def test_a_quarter_runs_on_a_postgres_instance_and_lake(
     shutil.copytree(generated_landing, league_home / "landing")
     catalog = f"postgres:{postgres.dsn('lake_a')}"
     settings = Settings.for_home(
-        league_home, dagster_home=home, lake_catalog=catalog, bootstrap_replicates=200
+        league_home,
+        dagster_home=home,
+        lake_catalog=catalog,
+        bootstrap_replicates=200,
+        whatif_checked=0,
     )
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -183,6 +187,7 @@ def test_daemon_records_sensor_ticks_and_launches_a_backfill(
         "LEAGUE_HOME": str(league_home),
         "LEAGUE_LAKE_CATALOG": f"postgres:{postgres.dsn('lake_c')}",
         "LEAGUE_BOOTSTRAP_REPLICATES": "200",
+        "LEAGUE_WHATIF_CHECKED": "0",
         "PYTHONWARNINGS": "ignore",
     }
     for name, value in postgres.dagster_env("dagster_c").items():

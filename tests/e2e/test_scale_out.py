@@ -213,7 +213,7 @@ def test_a_backfill_on_two_celery_workers_into_s3_and_postgres_equals_the_embedd
     postgres, s3, redis, tmp_path, monkeypatch, capsys
 ):
     # the embedded default's landing files, used by both backfills
-    local = Settings.for_home(tmp_path / "local", bootstrap_replicates=REPLICATES)
+    local = Settings.for_home(tmp_path / "local", bootstrap_replicates=REPLICATES, whatif_checked=0)
     assert main(["sample-data"], settings=local) == 0
 
     # the team deployment: Dagster's instance and the lake's catalog on PostgreSQL, the data
@@ -232,6 +232,7 @@ def test_a_backfill_on_two_celery_workers_into_s3_and_postgres_equals_the_embedd
         "LEAGUE_HOME": str(tmp_path / "team"),
         "LEAGUE_LANDING_DIR": str(local.landing_dir),
         "LEAGUE_BOOTSTRAP_REPLICATES": str(REPLICATES),
+        "LEAGUE_WHATIF_CHECKED": "0",
         "LEAGUE_LAKE_CATALOG": f"postgres:{postgres.dsn('scale_lake')}",
         "LEAGUE_LAKE_DATA_PATH": f"s3://{BUCKET}/lake",
         "LEAGUE_S3_ENDPOINT": s3,
@@ -258,6 +259,7 @@ def test_a_backfill_on_two_celery_workers_into_s3_and_postgres_equals_the_embedd
         **_clean_environment(),
         "LEAGUE_HOME": str(local.home),
         "LEAGUE_BOOTSTRAP_REPLICATES": str(REPLICATES),
+        "LEAGUE_WHATIF_CHECKED": "0",
     }
     execute = ["job", "execute", "-m", "league_pipeline.definitions", "-a", "defs"]
     backfill = ["backfill", "--from", QUARTERS[0].label, "--to", QUARTERS[-1].label]

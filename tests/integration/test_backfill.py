@@ -44,7 +44,7 @@ def home(league_home, generated_landing) -> Path:
 @pytest.fixture
 def settings(league_home) -> Settings:
     """The home's settings, with a small bootstrap."""
-    return Settings.for_home(league_home, bootstrap_replicates=200)
+    return Settings.for_home(league_home, bootstrap_replicates=200, whatif_checked=0)
 
 
 def cli(capsys, settings: Settings, *argv: str) -> tuple[int, str, str]:

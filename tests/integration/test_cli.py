@@ -64,7 +64,7 @@ def test_table_before_any_run(capsys, settings):
 
 
 def test_sample_data_run_status_and_table(capsys, league_home, settings):
-    settings = replace(settings, bootstrap_replicates=200)
+    settings = replace(settings, bootstrap_replicates=200, whatif_checked=0)
     code, _, err = run(capsys, settings, "sample-data", "--quarter", "2025/26 Q1")
     assert code == 0 and "wrote 12 files" in err
     code, out, err = run(capsys, settings, "run", "--quarter", "2025/26 Q1")
@@ -131,7 +131,7 @@ def test_files_not_listed_in_the_manifest_carry_no_label(capsys, league_home, se
     """Files in the published formats that `league sample-data` did not list (here: generated,
     then the manifest removed, as if they were NHS England's) are published data: no label on
     the table, the lineage or the outputs."""
-    settings = replace(settings, bootstrap_replicates=200)
+    settings = replace(settings, bootstrap_replicates=200, whatif_checked=0)
     landing = league_home / "landing"
     write_sample_landing(landing, [parse_quarter("2025/26 Q1")])
     (landing / data_origin.MANIFEST_FILE).unlink()

@@ -179,7 +179,7 @@ def built_home(tmp_path_factory, generated_landing) -> Path:
     """A home with a 2025/26 Q1 snapshot of the generated default (built once)."""
     home = tmp_path_factory.mktemp("built") / "league"
     shutil.copytree(generated_landing, home / "landing")
-    built = Settings.for_home(home, bootstrap_replicates=100)
+    built = Settings.for_home(home, bootstrap_replicates=100, whatif_checked=0)
     assert main(["run", "--quarter", "2025/26 Q1"], settings=built) == 0
     return home
 

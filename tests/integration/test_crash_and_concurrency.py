@@ -61,7 +61,7 @@ warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)
 logging.getLogger("league_pipeline.snapshots").setLevel(logging.INFO)  # shows store retries
 from league_pipeline.core.settings import Settings
-settings = Settings.for_home(sys.argv[1], bootstrap_replicates=int(sys.argv[2]))
+settings = Settings.for_home(sys.argv[1], bootstrap_replicates=int(sys.argv[2]), whatif_checked=0)
 mode, sys.argv = sys.argv[3], sys.argv[2:]  # then as if called with the mode first
 if mode == "pause-in-snapshot":
     from league_pipeline.snapshots import writer
@@ -110,6 +110,7 @@ def child(home: Path, *args: str, **popen) -> subprocess.Popen:
         "LEAGUE_HOME": str(home),
         "DAGSTER_HOME": str(home / "dagster"),
         "LEAGUE_BOOTSTRAP_REPLICATES": str(REPLICATES),
+        "LEAGUE_WHATIF_CHECKED": "0",
         "LEAGUE_SOURCE_MODE": "landing",
     }
     env.pop("LEAGUE_LANDING_DIR", None)

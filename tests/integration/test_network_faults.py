@@ -210,6 +210,7 @@ def settings_for(mirror: Mirror, retries: int = 0) -> Settings:
         http_retries=retries,
         landing_dir=mirror.landing,
         bootstrap_replicates=200,
+        whatif_checked=0,
     )
 
 

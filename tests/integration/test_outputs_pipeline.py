@@ -74,7 +74,9 @@ def _metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:
 
 
 def test_main_job_writes_the_outputs_then_a_revision_shows(league_home, landing):
-    settings = Settings.for_home(league_home, landing_dir=landing, bootstrap_replicates=200)
+    settings = Settings.for_home(
+        league_home, landing_dir=landing, bootstrap_replicates=200, whatif_checked=0
+    )
     instance = dg.DagsterInstance.ephemeral()
     result = _materialize(
         settings,

@@ -83,7 +83,9 @@ def test_a_revised_earlier_quarter_warns_then_backfills_as_a_new_version(
         ods.parent.mkdir(parents=True, exist_ok=True)
         ods.write_bytes(ods_bytes)
     settings = Settings.for_home(league_home)
-    league = LeagueConfig(bootstrap_replicates=100, peer_groups=["mental_health_community"])
+    league = LeagueConfig(
+        bootstrap_replicates=100, whatif_checked=0, peer_groups=["mental_health_community"]
+    )
     instance = dg.DagsterInstance.ephemeral()
 
     # Q1 from its own (Sept 2025 layout) publication: nothing earlier to compare

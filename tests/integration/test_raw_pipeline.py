@@ -45,7 +45,7 @@ def generated(tmp_path_factory) -> Path:
 
 
 def _settings(home: Path, landing: Path) -> Settings:
-    return Settings.for_home(home, landing_dir=landing, bootstrap_replicates=200)
+    return Settings.for_home(home, landing_dir=landing, bootstrap_replicates=200, whatif_checked=0)
 
 
 def _materialize(settings: Settings, keys: tuple[str, str]) -> dg.ExecuteInProcessResult:

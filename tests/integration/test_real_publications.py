@@ -98,7 +98,9 @@ def _run(settings: Settings) -> dict[str, pd.DataFrame]:
     out = {}
     for quarter, groups in PEER_GROUPS.items():
         league = LeagueConfig(
-            bootstrap_replicates=settings.bootstrap_replicates, peer_groups=groups
+            bootstrap_replicates=settings.bootstrap_replicates,
+            whatif_checked=settings.whatif_checked,
+            peer_groups=groups,
         )
         (outcome,) = run_quarters(
             [quarter], settings=settings, league=league, dagster_instance=instance
@@ -111,7 +113,9 @@ def _run(settings: Settings) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def landing_run(real_landing, tmp_path_factory) -> dict[str, pd.DataFrame]:
     home = tmp_path_factory.mktemp("home")
-    settings = Settings.for_home(home, landing_dir=real_landing, bootstrap_replicates=200)
+    settings = Settings.for_home(
+        home, landing_dir=real_landing, bootstrap_replicates=200, whatif_checked=0
+    )
     audits = _run(settings)
     store = snapshot_store(settings)
     lineage = {q: store.lineage(q) for q in audits}
@@ -343,6 +347,7 @@ def test_http_mode_on_real_files(league_home, nhs_mirror, tmp_path):
         http_base_url=nhs_mirror,
         landing_dir=empty_landing,
         bootstrap_replicates=200,
+        whatif_checked=0,
         http_retries=0,
     )
     audits = _run(settings)

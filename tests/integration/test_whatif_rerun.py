@@ -65,7 +65,9 @@ def homes(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("whatif")
     landing = root / "landing"
     write_sample_landing(landing, [Q1])
-    first = Settings.for_home(root / "first", landing_dir=landing, bootstrap_replicates=50)
+    first = Settings.for_home(
+        root / "first", landing_dir=landing, bootstrap_replicates=50, whatif_checked=0
+    )
     _pipeline(first)
 
     inputs = load_inputs(snapshot_store(first), Q1.label)
@@ -83,7 +85,9 @@ def homes(tmp_path_factory) -> dict:
         assert cell.sum() == 1
         rows.loc[cell, "Value"] = float(value)
     path.write_bytes(write_nof_trust_data(rows, with_quarter=False))  # the Q1 layout
-    rerun = Settings.for_home(root / "rerun", landing_dir=changed, bootstrap_replicates=50)
+    rerun = Settings.for_home(
+        root / "rerun", landing_dir=changed, bootstrap_replicates=50, whatif_checked=0
+    )
     _pipeline(rerun)
     return {"first": first, "trust": trust, "result": result, "rerun": rerun}
 

@@ -89,7 +89,7 @@ def populated_home(tmp_path_factory) -> Path:
 
 def home_settings(home: Path) -> Settings:
     """The settings of the working home ``home`` (everything inside it) for these tests."""
-    return Settings.for_home(home, bootstrap_replicates=REPLICATES)
+    return Settings.for_home(home, bootstrap_replicates=REPLICATES, whatif_checked=0)
 
 
 def use_home(source: Path, target: Path) -> Settings:
