@@ -200,7 +200,9 @@ def test_movement_report_and_a_deep_link_to_a_trust(browser, reports):
     assert "Compared with 2025/26 Q1 (snapshot v2): 61 trusts in both quarters." in text
     assert "0 trusts are new and 134 left." in text  # no acute Q2 file in ../shared
     row = movement.locator("tr[data-trust=RXG]")
-    assert "financial override" in row.inner_text() and "3 → 1" in row.inner_text()
+    cells = row.locator("td").all_inner_texts()
+    assert cells[3:7] == ["3", "1", "26", "4"]  # segment and rank, Q1 then Q2
+    assert "The financial override no longer applies" in cells[-1]
     _shot(page, "report-movement.png")
     assert opened.external == [] and opened.errors == []
     page.context.close()
