@@ -195,6 +195,8 @@ def _check_metadata(
             wheres.append(where(report, place))
         rows = place.rows if place is not None else None
         for name, value in report.dagster_metadata(rows).items():
+            if name == "failing_cells" and place is not None:
+                value = f"In `{place.path}`:\n\n{value}"  # the table names the file it is in
             meta[f"{prefix}{name}"] = dg.MetadataValue.md(value) if name in _MARKDOWN else value
     if wheres:
         meta["where"] = "; ".join(wheres)

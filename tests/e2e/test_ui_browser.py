@@ -1,8 +1,9 @@
 """The Dagster UI in a real browser: a quarter whose acute file fails validation is materialised
 into the instance a ``dagster-webserver`` on loopback serves, and headless Debian Chromium shows
 the asset graph grouped by layer, the quarterly partitions (the bad file's one failed), the
-failed blocking ``pandera_schema`` check and its failing cells by file, line and raw text.
-GraphQL confirms the one failed check evaluation. Screenshots go to ``test-artifacts/``."""
+failed blocking ``pandera_schema`` check and its failing cells by file, line and raw text, and
+a person gets there from the front page in at most three clicks. GraphQL confirms the one
+failed check evaluation. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def test_failed_check_and_its_rows_are_visible_in_the_ui(settings, tmp_path: Pat
         url = server.ready()
         _check_statuses(url)
         with chromium_page() as page:
+            _walk_from_the_front_page(page, url)
             _check_the_ui(page, url)
 
 
@@ -85,6 +87,57 @@ def _check_statuses(url: str) -> None:
             if key != "sources/nof_trust_data_acute" and key.startswith("sources/"):
                 assert node["assetPartitionStatuses"]["ranges"][0]["status"] == "MATERIALIZED"
     assert failed == [("sources/nof_trust_data_acute", "pandera_schema")]
+
+
+MAX_CLICKS = 3  # from the front page to the failing line of the failing file
+
+
+def _walk_from_the_front_page(page, url: str) -> None:
+    """What a person does after a bad file: from the UI's front page (Overview) to the bad
+    cells of the failing file, by path, 1-based line and text as written, in at most
+    MAX_CLICKS clicks (scrolling is not counted). Each step is a screenshot."""
+    clicks = 0
+
+    def click(locator) -> None:
+        nonlocal clicks
+        locator.click()
+        clicks += 1
+
+    page.goto(url)
+    page.wait_for_url(re.compile(r"/overview"))  # the front page
+    screenshot(page, "ui-walk-0-overview")
+
+    # 1: the navigation's Runs: the failed run, tagged with its quarter as people read it
+    click(page.locator('a[href="/runs"]').first)
+    page.get_by_text("Failure", exact=True).first.wait_for()
+    page.get_by_text("league/quarter: 2025/26 Q1").first.wait_for()
+    screenshot(page, "ui-walk-1-runs")
+
+    # 2: the run: its failure names the bad source, the file, the lines and the text
+    click(page.locator('a[href^="/runs/"]').first)
+    page.get_by_text("Steps failed: ['sources__nof_trust_data_acute']").first.wait_for()
+    page.get_by_text(f"{ACUTE_Q1}: line 7 Trust_code 'BAD CODE'").first.wait_for()
+    screenshot(page, "ui-walk-2-run")
+
+    # 3: up the run's log (scrolled, not clicked) to the bad source's failure, whose
+    # failing_cells table names the file and gives each bad cell's line and text
+    page.get_by_text("RUN_FAILURE").first.hover()
+    cells = page.locator("tr", has_text="failing_cells").get_by_text("[Show Markdown]")
+    for _ in range(100):
+        if cells.count():
+            break
+        page.mouse.wheel(0, -400)
+        page.wait_for_timeout(100)
+    click(cells.last)  # the step failure's (the check's evaluation, just before it, is the same)
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(BAD_CODE, exact=True).wait_for()
+    text = dialog.inner_text()
+    assert ACUTE_Q1 in text, text  # the file's path
+    assert re.search(r"\b7\s+Trust_code\s+BAD CODE", text), text
+    assert re.search(r"\b2366\s+Value\s+7\.5", text), text
+    screenshot(page, "ui-walk-3-failing-cells")
+    page.keyboard.press("Escape")
+    assert clicks <= MAX_CLICKS
 
 
 def _check_the_ui(page, url: str) -> None:
