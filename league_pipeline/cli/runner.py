@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from league_pipeline.core.quarters import Quarter
 from league_pipeline.core.settings import Settings
+from league_pipeline.defs.partitions import QUARTER_TAG
 from league_pipeline.defs.resources import LeagueConfig, league_config, run_resources
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"  # a range in one run (s
 RANGE_END_TAG = "dagster/asset_partition_range_end"  # backfill policy on every asset)
 BACKFILL_TAG = "league/backfill"  # groups the runs of one `league backfill`
 MODE_TAG = "league/run_mode"  # single_run or per_quarter
-QUARTER_TAG = "league/quarter"  # "2025/26 Q1" or "2025/26 Q1 to 2025/26 Q4"
 REQUEST_TAG = "league/request"  # the runner's own id for a run it starts, to follow its events
 
 # the events a progress line is made from

@@ -19,6 +19,7 @@ import dagster as dg
 
 from league_pipeline.core.quarters import FIRST_QUARTER, Quarter, all_quarters, parse_quarter
 from league_pipeline.defs.freshness import PUBLICATION_LAG_DAYS, quarters_built_on_time
+from league_pipeline.defs.partitions import QUARTER_TAG
 from league_pipeline.defs.resources import FetcherResource, SnapshotStoreResource
 from league_pipeline.defs.sources import SOURCE_SPECS
 
@@ -28,10 +29,6 @@ if TYPE_CHECKING:  # the library is imported when the sensor runs (see defs/sour
     from league_pipeline.snapshots.store import SnapshotStore
 
 CUMULATIVE_KINDS = {spec.kind for spec in SOURCE_SPECS if spec.cumulative}
-# the quarter as people read it ("2025/26 Q1"), on every run a person starts (the CLI sets the
-# same tag: cli/runner.py); the dagster/partition tag keeps the month key schedules need
-QUARTER_TAG = "league/quarter"
-
 # The job's executor. One step at a time runs the steps in the run's own process; more run each
 # step in a process of its own, forked from a server that imported the package once (so a step
 # process starts without importing pandas, DuckDB and pandera again), at most that many at a

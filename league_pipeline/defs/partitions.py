@@ -16,6 +16,10 @@ import dagster as dg
 
 from league_pipeline.core.quarters import END_KEY, FIRST_QUARTER_KEY
 
+# the run tag people read the quarter by ("2025/26 Q1", or "2025/26 Q1 to 2025/26 Q4" for a
+# range): the partition keys stay month keys, which schedules and backfills need
+QUARTER_TAG = "league/quarter"
+
 quarterly_partitions = dg.TimeWindowPartitionsDefinition(
     start=FIRST_QUARTER_KEY,
     cron_schedule="0 0 1 1,4,7,10 *",
