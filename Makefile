@@ -68,9 +68,10 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# the fast inner loop: lint plus the unit tests (no Dagster runs, servers or browsers)
+# the fast inner loop: lint plus the unit tests (no Dagster runs, servers, browsers, CLI
+# processes or whole quarters built and published: those are in tests/integration)
 check: lint
-	$(BIN)/python -m pytest -q -n 2 tests/unit
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/unit
 
 # two workers (CI has 2 cores); a test file stays on one worker so its fixtures are built once
 test: lint

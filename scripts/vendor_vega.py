@@ -4,8 +4,8 @@ README.md with the version, source and sha256 of every file).
 
 Usage: ``python scripts/vendor_vega.py`` (needs ``npm``). To move a version, change VERSIONS
 below (Vega-Lite must be Altair's ``VEGALITE_VERSION``, Vega and Vega-Embed within Altair's
-``VEGA_VERSION`` and ``VEGAEMBED_VERSION``; tests/unit/test_vega_vendor.py checks it), run the
-script, and commit the folder.
+``VEGA_VERSION`` and ``VEGAEMBED_VERSION``; tests/integration/test_vega_vendor.py checks it),
+run the script, and commit the folder.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ The report (`league_pipeline/outputs/report/charts.py`, `vega_bundle`) inlines t
 browser builds, in this order, so it draws its charts with no network. Each `.min.js` is the
 file of the npm package byte for byte; `LICENSE-<package>` is the package's licence (BSD
 3-Clause). Made by `scripts/vendor_vega.py`; do not edit by hand.
-`tests/unit/test_vega_vendor.py` checks the versions against Altair's and the sha256 below.
+`tests/integration/test_vega_vendor.py` checks the versions against Altair's and the sha256 below.
 
 | package | version | file | source | sha256 |
 | --- | --- | --- | --- | --- |

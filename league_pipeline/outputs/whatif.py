@@ -444,7 +444,7 @@ class WhatIfSession:
     A batch of scenarios is one pass of the SQL steps over copies of the quarter, one quarter
     label per scenario. Step 1 rescores only the metrics a scenario can move and the averages
     are recomputed only for trusts whose items moved; every other row is the baseline's, which
-    the SQL would give again (``whatif_*.sql``; tests/unit/test_whatif.py compares the result
+    the SQL would give again (``whatif_*.sql``; tests/integration/test_whatif.py compares the result
     with a complete rerun).
     """
 

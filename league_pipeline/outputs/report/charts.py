@@ -237,7 +237,7 @@ def contributions_spec(
 def to_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The chart's Vega-Lite spec with its data inline. Altair's check against the Vega-Lite
     JSON schema (the same spec, a third of the time of a chart) runs in the tests instead
-    (tests/unit/test_outputs_shortcuts.py), not in every report."""
+    (tests/integration/test_outputs_shortcuts.py), not in every report."""
     return chart.to_dict(validate=False)
 
 

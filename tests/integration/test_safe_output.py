@@ -7,7 +7,8 @@
 * CSV (case 7): a name starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
   written with a single quote in front in the official CSV exports, the insights CSVs and the
   ``--csv`` files of ``movement`` and ``revisions``; numbers (negative values too) are not
-  changed. NHS England's real files stay byte-identical (``tests/unit/test_outputs_exports.py``).
+  changed. NHS England's real files stay byte-identical
+  (``tests/integration/test_outputs_exports.py``).
 
 The hostile names are put into a snapshot of NHS England's real files (the acute Q1 file and the
 mental health file's Q1 and Q2 rows, as ``tests/support/outputs_support.py`` builds them),
