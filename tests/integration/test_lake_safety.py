@@ -44,7 +44,7 @@ def cli(capsys, home: Path, *argv: str) -> tuple[int, str, str]:
 
 def _settings(home: Path) -> Settings:
     """The working home ``home`` with a small bootstrap; every other setting its default."""
-    return Settings.for_home(home, bootstrap_replicates=200)
+    return Settings.for_home(home, bootstrap_replicates=200, whatif_checked=0)
 
 
 def table_hashes(store: SnapshotStore) -> dict[str, str]:

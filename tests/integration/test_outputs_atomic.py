@@ -60,6 +60,7 @@ def home(built_home, tmp_path) -> Path:
 
 
 def _publish(home: Path, **kwargs):
+    kwargs.setdefault("whatif_checked", 0)  # what-if suggestions: tests/integration/test_whatif.py
     return publish.publish(
         Q1,
         store=SnapshotStore(home / "lake"),
@@ -78,7 +79,7 @@ def _entries(home: Path) -> list[str]:
 
 
 def run(capsys, home: Path, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), settings=Settings.for_home(home))
+    code = main(list(argv), settings=Settings.for_home(home, whatif_checked=0))
     out, err = capsys.readouterr()
     return code, out, err
 

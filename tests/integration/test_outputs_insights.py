@@ -249,7 +249,7 @@ def test_an_identical_rerun_has_no_changes_and_single_versions_are_refused(real)
 
 @pytest.fixture
 def cli(real, capsys):
-    settings = Settings.for_home(real.home)
+    settings = Settings.for_home(real.home, whatif_checked=0)
 
     def run(*argv: str) -> tuple[int, str, str]:
         code = main(list(argv), settings=settings)

@@ -105,7 +105,7 @@ def at_home(hostile_home) -> RealHome:
 
 
 def run(capsys, home: RealHome, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv), settings=Settings.for_home(home.home))
+    code = main(list(argv), settings=Settings.for_home(home.home, whatif_checked=0))
     out, err = capsys.readouterr()
     return code, out, err
 
