@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,12 +273,9 @@ def _problem_key(check: str, context: str, cols: list[str]) -> str:
     return check
 
 
-def _build_report(
-    frame: pd.DataFrame, schema_name: str, version: str, failure_cases: pd.DataFrame
-) -> ValidationReport:
-    problems: dict[str, dict[str, Any]] = {}
-    row_problems: dict[Any, list[str]] = {}
-    cases = zip(
+def _cases(failure_cases: pd.DataFrame) -> Iterator[tuple[str, Any, Any, Any, Any]]:
+    """pandera's failure cases as (check, schema context, column, failing value, row label)."""
+    return zip(
         failure_cases["check"].astype(str).tolist(),
         failure_cases["schema_context"].tolist(),
         failure_cases["column"].tolist(),
@@ -285,7 +283,14 @@ def _build_report(
         failure_cases["index"].tolist(),
         strict=True,
     )
-    for check, context, column, case, index in cases:
+
+
+def _build_report(
+    frame: pd.DataFrame, schema_name: str, version: str, failure_cases: pd.DataFrame
+) -> ValidationReport:
+    problems: dict[str, dict[str, Any]] = {}
+    row_problems: dict[Any, list[str]] = {}
+    for check, context, column, case, index in _cases(failure_cases):
         cols = _columns_of(check, column, case)
         key = _problem_key(check, context, cols)
         prob = problems.setdefault(key, {"columns": [], "rows": set(), "table_level": False})
@@ -366,14 +371,7 @@ def _cells(
     """One row per bad cell, in the frame's row order: the cell's row label, column and value,
     and the (shown) checks it fails. A value pandera could not convert is one cell, not two."""
     found: dict[tuple[Any, str], list[str]] = {}
-    for check, context, column, case, index in zip(
-        failure_cases["check"].astype(str).tolist(),
-        failure_cases["schema_context"].tolist(),
-        failure_cases["column"].tolist(),
-        failure_cases["failure_case"].tolist(),
-        failure_cases["index"].tolist(),
-        strict=True,
-    ):
+    for check, context, column, case, index in _cases(failure_cases):
         if is_missing(index):
             continue
         cols = _columns_of(check, column, case)
