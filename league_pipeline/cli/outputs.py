@@ -187,7 +187,7 @@ def cmd_movement(args: argparse.Namespace) -> int:
     from league_pipeline.core.peer_groups import peer_group
     from league_pipeline.core.quarters import FIRST_QUARTER
     from league_pipeline.outputs.exports import frame_csv
-    from league_pipeline.outputs.movement import movement, movement_summary, notable
+    from league_pipeline.outputs.movement import movement, movement_summary, notable, short_why
     from league_pipeline.outputs.results import load_previous, load_quarter
 
     quarter = _quarter(args.quarter)
@@ -219,6 +219,7 @@ def cmd_movement(args: argparse.Namespace) -> int:
         f"({summary['segment_changed_financial_override']} financial override, "
         f"{summary['segment_changed_significant_score_change']} significant score change, "
         f"{summary['segment_changed_not_significant']} not significant); "
+        f"{summary['segment_changed_cut_points_moved']} moved by the cut-points; "
         f"{summary['significant_rank_change']} significant rank changes"
     )
     if shown.empty:
@@ -235,7 +236,7 @@ def cmd_movement(args: argparse.Namespace) -> int:
             r.trust_code,
             r.trust_name,
             arrow(_int(r.segment_before), _int(r.segment_after)),
-            r.segment_change_reason if r.status == "both" else r.status,
+            short_why(r._asdict()),
             arrow(_int(r.rank_before), _int(r.rank_after))
             + ("*" if r.rank_change_significant else ""),
             arrow(_f2(r.average_score_before), _f2(r.average_score_after))
@@ -245,7 +246,12 @@ def cmd_movement(args: argparse.Namespace) -> int:
     ]
     headers = ["group", "code", "trust", "segment", "why", "rank", "average"]
     report.blocks.append(Table(headers, rows, fit=("trust", "why", "group")))
-    report.blocks.append("* significant: the likely ranges of the two quarters do not overlap")
+    report.blocks.append(
+        "why: what moved the trust: its own average, the cut-points, the financial override, "
+        "its RSP status, its peer group's membership or other trusts (`league explain` and "
+        "the report say it in sentences). * and (significant): the likely ranges of the two "
+        "quarters do not overlap."
+    )
     emit(report, args.format)
     return 0
 

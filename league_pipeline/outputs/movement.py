@@ -13,6 +13,9 @@ peer group's membership. See docs/outputs.md ("Movement").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -69,7 +72,10 @@ def movement(current: QuarterResults, previous: QuarterResults) -> pd.DataFrame:
     merged["rank_before"] = merged["rank_before"].astype("Int64")
     merged["rank_after"] = merged["rank_after"].astype("Int64")
     merged["rank_change"] = merged["rank_before"] - merged["rank_after"]
-    merged["average_change"] = merged["average_score_after"] - merged["average_score_before"]
+    # to the snapshot's DECIMAL scale (12 places): no binary noise such as 0.00499999999999989
+    merged["average_change"] = (
+        merged["average_score_after"] - merged["average_score_before"]
+    ).round(12)
     merged["average_change_significant"] = _disjoint(
         merged["score_lower_before"],
         merged["score_upper_before"],
@@ -183,7 +189,7 @@ def _why(r: dict, before: dict[str, float], after: dict[str, float], group: dict
         out.append(f"It stayed in segment {sa}.")
     if ub != ua and (ub, ua) != (sb, sa):
         out.append(f"Before the financial override, it moved from segment {ub} to segment {ua}.")
-    if AVERAGE in causes and (ub == ua or cf == ub):  # it moved its rank, not its segment
+    if AVERAGE in causes and ub == ua:  # it moved its rank, not its segment
         way = "worsened" if worse else "improved"
         out.append(f"Its own average score {way} from {avg_b} to {avg_a} (1 is best, 4 is worst).")
     elif AVERAGE in causes:
@@ -324,7 +330,9 @@ def _explain(merged: pd.DataFrame, previous: QuarterResults, current: QuarterRes
     group = {g: (len(now - then), len(then - now)) for g, (now, then) in members.items()}
     membership = merged["peer_group"].map(lambda g: group[g] != (0, 0)).astype(bool)
     flags = {
-        AVERAGE: (moved & (cf != ub).fillna(False)) | (rank_moved & ~changed & ~rounded_same),
+        # its own average: it crossed a cut-point (on last quarter's cut-points), or, with the
+        # same unadjusted segment, its rank moved with its rounded average
+        AVERAGE: (moved & (cf != ub).fillna(False)) | (rank_moved & ~moved & ~rounded_same),
         CUT_POINTS: moved & (cf != ua).fillna(False),
         OVERRIDE_STATUS: changed & (deficit_b != deficit_a) & (held_b | held_a).fillna(False),
         RSP_STATUS: both & (rsp_b != rsp_a),
@@ -356,8 +364,9 @@ def movement_summary(moves: pd.DataFrame) -> dict[str, int]:
         "segment_changed_financial_override": int((reasons == OVERRIDE).sum()),
         "segment_changed_significant_score_change": int((reasons == SIGNIFICANT).sum()),
         "segment_changed_not_significant": int((reasons == NOT_SIGNIFICANT).sum()),
+        # segment changes (as counted above) in which the cut-points moved past the average
         "segment_changed_cut_points_moved": int(
-            both["causes"].str.split(";").map(lambda c: CUT_POINTS in c).sum()
+            (both["causes"].str.split(";").map(lambda c: CUT_POINTS in c) & (reasons != "")).sum()
         ),
         "significant_score_change_without_segment_change": int(
             (both["average_change_significant"] & (reasons == "")).sum()
@@ -366,6 +375,29 @@ def movement_summary(moves: pd.DataFrame) -> dict[str, int]:
         "new_trusts": int((moves["status"] == "new").sum()),
         "trusts_left": int((moves["status"] == "left").sum()),
     }
+
+
+# the causes in a few words, for a table cell (``why`` tells them in sentences)
+CAUSE_WORDS = {
+    AVERAGE: "its own average",
+    CUT_POINTS: "cut-points moved",
+    OVERRIDE_STATUS: "financial override",
+    RSP_STATUS: "RSP status",
+    PEER_GROUP: "peer group changed",
+    OTHERS: "other trusts moved",
+}
+
+
+def short_why(row: Mapping[str, Any]) -> str:
+    """What moved a trust in a few words (``league movement``'s table): its causes, and
+    "significant" when the segment change is (the likely average ranges do not overlap)."""
+    if row["status"] != "both":
+        return str(row["status"])
+    causes = [c for c in str(row["causes"] or "").split(";") if c]
+    words = ", ".join(CAUSE_WORDS.get(c, c) for c in causes)
+    if bool(row.get("segment_change_significant")):
+        words = f"{words} (significant)" if words else "significant"
+    return words
 
 
 def notable(moves: pd.DataFrame) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from league_pipeline.outputs.movement import (
     SIGNIFICANT,
     movement,
     movement_summary,
+    short_why,
 )
 from league_pipeline.outputs.results import QuarterResults
 from league_pipeline.snapshots.common import SnapshotInfo
@@ -126,6 +127,18 @@ def test_the_cut_points_moving_is_the_reason_and_the_move_is_not_significant(mov
     )
 
 
+def test_the_cli_says_the_causes_in_a_few_words(moves):
+    """`league movement`'s why column: the causes, not NHS England's "not significant"."""
+    row = moves.reset_index().set_index("trust_code", drop=False)
+    assert short_why(row.loc["RCU"].to_dict()) == "cut-points moved, peer group changed"
+    assert (
+        short_why(row.loc["BIG"].to_dict()) == "its own average, peer group changed (significant)"
+    )
+    assert short_why(row.loc["SML"].to_dict()) == "its own average"
+    assert short_why(row.loc["OVR"].to_dict()) == "financial override, peer group changed"
+    assert short_why(row.loc["NEW"].to_dict()) == "new"
+
+
 def test_its_own_average_significant_and_not(moves):
     big = moves.loc["BIG"]
     assert big["causes"].split(";") == [AVERAGE, PEER_GROUP]
@@ -197,3 +210,35 @@ def test_a_rank_moved_by_other_trusts_alone():
         "It stayed in segment 2. Its own average score improved from 2.20 to 2.05 (1 is best, "
         "4 is worst). Its rank went from 2 to 1 (1 place up; "
     )
+
+
+def test_a_held_trust_moved_by_the_cut_points_is_not_credited_to_its_own_average():
+    """In deficit both quarters (held at segment 3), its unadjusted segment goes 1 -> 2 only
+    because the 1|2 cut-point fell below its average; its rank moves too. The cause is the
+    cut-points, not its own average (which, on last quarter's cut-points, stays in 1)."""
+    before = _quarter(
+        Q1,
+        [_row("HLD", 1.97, 1, 5, deficit=True), _row("OTH", 2.40, 3, 6)],
+        CUTS_Q1,
+    )
+    after = _quarter(
+        Q2,
+        [_row("OTH", 2.40, 3, 5), _row("HLD", 1.98, 2, 6, deficit=True)],
+        {**CUTS_Q2, "q25": 1.95},
+    )
+    moves = movement(after, before).set_index("trust_code")
+    held = moves.loc["HLD"]
+    assert (held["segment_before"], held["segment_after"]) == (3, 3)
+    assert held["causes"] == CUT_POINTS
+    assert held["why"].startswith(
+        "It stayed in segment 3. Before the financial override, it moved from segment 1 to "
+        "segment 2. Its own average score changed only from 1.97 to 1.98, not enough to change "
+        "its segment on its own, but the cut-points moved:"
+    )
+    assert short_why(moves.reset_index().set_index("trust_code", drop=False).loc["HLD"]) == (
+        "cut-points moved"
+    )
+    summary = movement_summary(moves.reset_index())
+    assert summary["segment_changed"] == 0 and summary["segment_changed_cut_points_moved"] == 0
+    assert moves.loc["OTH", "average_change"] == 0
+    assert moves.loc["HLD", "average_change"] == 0.01  # rounded to 12 places: no binary noise
