@@ -313,3 +313,40 @@ def test_league_export(cli, tmp_path):
     ).exists()
     code, _, err = cli("export", "--quarter", "2025/26 Q3")
     assert code == 2 and "there is no snapshot of 2025/26 Q3 yet" in err
+
+
+def test_trust_pages_show_nhs_englands_own_quartiles(real, acute_bytes):
+    """Beside each value the report prints the peer quartiles and median NHS England published
+    (recomputed from the 2-decimal values they can differ by 0.01: acute OF0003's upper
+    quartile is 3.32 in the file, 3.33 recomputed); without published rows, recomputed."""
+    from league_pipeline.formats.nof import read_nof_trust_data
+    from league_pipeline.outputs.report.metric_values import metric_rows
+
+    results = load_quarter(Q1, store=real.store)
+    nof = read_nof_trust_data(acute_bytes, "Q1 2025/26")
+    published = nof.rename(columns=str.lower).assign(source_kind=ACUTE_KIND)
+    shown = metric_rows(results, published)
+    recomputed = metric_rows(results)
+    checked = 0
+    for row in (
+        nof[nof["Metric_ID"].str.startswith("OF0")].drop_duplicates("Metric_ID").itertuples()
+    ):
+        code, metric = row.Trust_code, row.Metric_ID
+        mine = [m for m in shown.get(code, []) if m["id"] == metric and not m["score_only"]]
+        if not mine or pd.isna(row.Median_value):
+            continue
+        (m,) = mine
+        printed = [
+            float(m[k].replace(",", "")) for k in ("lower_quartile", "median", "upper_quartile")
+        ]
+        published = [row.Lower_quartile, row.Median_value, row.Upper_quartile]
+        assert printed == [round(v, 2) for v in published], metric
+        checked += 1
+    assert checked >= 20
+    of0003 = next(r for r in nof.itertuples() if r.Metric_ID == "OF0003")
+    upper = {
+        (m["upper_quartile"], r["upper_quartile"])
+        for m, r in zip(shown[of0003.Trust_code], recomputed[of0003.Trust_code], strict=True)
+        if m["id"] == "OF0003"
+    }
+    assert upper == {("3.32", "3.33")}

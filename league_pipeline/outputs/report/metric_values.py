@@ -61,6 +61,34 @@ def _wording(results: QuarterResults, published_rows: pd.DataFrame | None) -> pd
     return merged[["metric_id", "peer_group", "metric_description", "units", "period"]]
 
 
+QUARTILES = ("lower_quartile", "median", "upper_quartile")
+# the publication's column -> ours
+_PUBLISHED = {
+    "lower_quartile": "lower_quartile",
+    "median_value": "median",
+    "upper_quartile": "upper_quartile",
+}
+
+
+def _published_quartiles(published_rows: pd.DataFrame | None) -> pd.DataFrame | None:
+    """(metric id, peer group) -> the peer quartiles and median NHS England printed beside
+    each value (``published_<name>``), or None when the snapshot keeps no published rows.
+    Recomputing them from the 2-decimal values can differ by 0.01 from the publication."""
+    if published_rows is None or published_rows.empty:
+        return None
+    rows = published_rows.rename(columns=str.lower)
+    if not set(_PUBLISHED) <= set(rows.columns):
+        return None
+    kinds = {g.source_kind: g.id for g in PEER_GROUPS}
+    rows = rows.assign(peer_group=rows["source_kind"].map(kinds))
+    numbers = {c: rows[c].astype("float64") for c in _PUBLISHED}  # numbers, as validated
+    figures = pd.DataFrame(
+        {"metric_id": rows["metric_id"], "peer_group": rows["peer_group"], **numbers}
+    )
+    first = figures.groupby(["metric_id", "peer_group"], dropna=True).first().reset_index()
+    return first.rename(columns={c: f"published_{name}" for c, name in _PUBLISHED.items()})
+
+
 def metric_rows(
     results: QuarterResults, published_rows: pd.DataFrame | None = None
 ) -> dict[str, list[dict[str, Any]]]:
@@ -89,6 +117,11 @@ def metric_rows(
         .reset_index()
     )
     rows = rows.merge(peers, on=["peer_group", "score_id"], how="left")
+    published = _published_quartiles(published_rows)
+    if published is not None:  # NHS England's own figures where the snapshot keeps them
+        rows = rows.merge(published, on=["metric_id", "peer_group"], how="left")
+        for column in QUARTILES:
+            rows[column] = rows[f"published_{column}"].combine_first(rows[column])
     rows = rows.merge(_wording(results, published_rows), on=["metric_id", "peer_group"], how="left")
     rows = rows.sort_values(["trust_code", "order"], kind="stable")
     out: dict[str, list[dict[str, Any]]] = {}
