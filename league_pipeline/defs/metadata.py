@@ -51,10 +51,17 @@ def column_schema(df: pd.DataFrame, schema: str | None = None) -> dg.TableSchema
 
 
 def percent(fraction: float | None, places: int = 1) -> str:
-    """``0.8455284552845529`` -> ``"84.6%"`` (``"n/a"`` for no value)."""
+    """``0.8455284552845529`` -> ``"84.6%"`` (``"n/a"`` for no value). Never rounded up to a
+    whole 100% or down to 0% that is not: ``0.9996`` -> ``"99.9%"``, ``0.0004`` -> ``"0.1%"``."""
     if fraction is None or fraction != fraction:
         return "n/a"
-    return f"{fraction * 100:.{places}f}%"
+    text = f"{fraction * 100:.{places}f}"
+    step = 10.0**-places
+    if float(text) == 100 and fraction < 1:
+        text = f"{100 - step:.{places}f}"
+    elif float(text) == 0 and fraction > 0:
+        text = f"{step:.{places}f}"
+    return f"{text}%"
 
 
 def markdown_preview(df: pd.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:

@@ -1359,7 +1359,8 @@ CHECKED = WHATIF_CHECKED  # metrics the engine checks per trust for the report, 
 SHOWN = 3  # changes the report shows per trust
 NOT_SEARCHED = (
     "What it would take to reach another segment was not worked out for this report (it was "
-    "built with LEAGUE_WHATIF_CHECKED=0); `league whatif --target-segment` works it out."
+    "built with LEAGUE_WHATIF_CHECKED=0, or the run's league resource set whatif_checked to "
+    "0); `league whatif --target-segment` works it out."
 )
 _UNITS = {
     "percent": ("{}%", "{} percentage points"),

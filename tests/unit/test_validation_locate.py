@@ -105,4 +105,6 @@ def test_the_table_schema_shows_each_columns_description_and_declared_type() -> 
 def test_percentages_are_formatted() -> None:
     assert percent(0.8455284552845529) == "84.6%"
     assert percent(1.0) == "100.0%"
+    assert percent(0.9996) == "99.9%" and percent(0.0004) == "0.1%"  # never a false 100% or 0%
+    assert percent(0.0) == "0.0%" and percent(0.99949) == "99.9%"
     assert percent(float("nan")) == percent(None) == "n/a"
