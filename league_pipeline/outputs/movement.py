@@ -167,6 +167,11 @@ def _cut_text(low: int, high: int, before: dict[str, float], after: dict[str, fl
 
 
 def _ranges(lo_b: float, hi_b: float, lo_a: float, hi_a: float, fmt: str) -> str:
+    """Two likely ranges in words. Ranges that do not overlap but would print as touching
+    (2.35 to 2.35) are printed to 4 decimals, so the words never contradict the verdict."""
+    if fmt == ".2f" and (lo_a > hi_b or hi_a < lo_b):
+        near = f"{hi_b:.2f}" == f"{lo_a:.2f}" or f"{hi_a:.2f}" == f"{lo_b:.2f}"
+        fmt = ".4f" if near else fmt
     return f"{lo_b:{fmt}} to {hi_b:{fmt}}, then {lo_a:{fmt}} to {hi_a:{fmt}}"
 
 

@@ -28,6 +28,7 @@ from league_pipeline.outputs.movement import (
     movement_summary,
     short_why,
 )
+from league_pipeline.outputs.movement import _ranges as ranges_in_words
 from league_pipeline.outputs.results import QuarterResults
 from league_pipeline.snapshots.common import SnapshotInfo
 
@@ -242,3 +243,11 @@ def test_a_held_trust_moved_by_the_cut_points_is_not_credited_to_its_own_average
     assert summary["segment_changed"] == 0 and summary["segment_changed_cut_points_moved"] == 0
     assert moves.loc["OTH", "average_change"] == 0
     assert moves.loc["HLD", "average_change"] == 0.01  # rounded to 12 places: no binary noise
+
+
+def test_ranges_that_do_not_overlap_never_print_as_touching():
+    assert ranges_in_words(2.10, 2.351, 2.354, 2.60, ".2f") == (
+        "2.1000 to 2.3510, then 2.3540 to 2.6000"
+    )
+    assert ranges_in_words(2.10, 2.30, 2.40, 2.60, ".2f") == "2.10 to 2.30, then 2.40 to 2.60"
+    assert ranges_in_words(2.10, 2.40, 2.30, 2.60, ".2f") == "2.10 to 2.40, then 2.30 to 2.60"
