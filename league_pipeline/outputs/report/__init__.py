@@ -392,7 +392,7 @@ def _score_bands(trust_segments: pd.DataFrame, width: float = 0.25) -> dict[str,
     for b in range(int(band.min()), int(band.max()) + 1):
         rows.append(
             {
-                "band": f"{b * width:.2f} to {(b + 1) * width:.2f}",
+                "band": f"{b * width:.2f} to under {(b + 1) * width:.2f}",
                 "counts": [int(counts.get((b, g.id), 0)) for g in groups],
             }
         )

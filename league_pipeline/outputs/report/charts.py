@@ -102,7 +102,7 @@ def domain_heatmap(table: pd.DataFrame, domain_scores: pd.DataFrame, title: str)
             "domain:N",
             sort=order,
             title=None,
-            axis=alt.Axis(orient="top", labelAngle=-30, labelLimit=160),
+            axis=alt.Axis(orient="top", labelAngle=-30, labelLimit=0),  # full labels
         ),
         y=_y_trusts(),
     )
@@ -180,7 +180,8 @@ def score_distribution(
         height=260,
         title=alt.TitleParams(title, offset=16 * len(cut_points) + 8),
         description=f"{title}: a histogram of every trust's average score by peer group, with "
-        "a dashed line at each segment cut-point. The table below the chart gives the counts.",
+        "a dashed line at each segment cut-point. The table below the chart gives the counts in "
+        "bands of 0.25.",
     )
 
 
