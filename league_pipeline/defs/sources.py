@@ -164,9 +164,17 @@ def where(report: "ValidationReport", located: Located) -> str:
     import pandas as pd
 
     cells = report.cells_in_file(located.rows)
+
+    def place(line, record) -> str:
+        if pd.notna(line):
+            return f"line {line}"
+        return "row (line unknown)" if pd.isna(record) else f"data row {record} (line unknown)"
+
     named = [
-        f"{f'line {line}' if pd.notna(line) else 'row'} {column} {text!r}"
-        for line, column, text in zip(cells["line"], cells["column"], cells["text"], strict=True)
+        f"{place(line, record)} {column} {text!r}"
+        for line, record, column, text in zip(
+            cells["line"], cells["record"], cells["column"], cells["text"], strict=True
+        )
     ][:MAX_CELLS_NAMED]
     more = report.num_failures - len(named)
     tail = f", and {more} more" if more > 0 and named else ""

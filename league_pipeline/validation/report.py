@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
@@ -82,9 +83,16 @@ class ValidationReport:
             raw = found.text(position, column)
             lines.append(found.line(position))
             texts.append(NOT_IN_FILE if raw is None else raw)
+        # the 1-based place of each bad row among the data rows as read (when the file's lines
+        # are unknown, the only position there is: a workbook, or rows the reader reshaped)
+        records = [
+            int(label) + 1 if isinstance(label, (int, np.integer)) else None
+            for label in cells["row"]
+        ]
         return pd.DataFrame(
             {
                 "line": pd.array(lines, dtype="Int64"),
+                "record": pd.array(records, dtype="Int64"),
                 "column": cells["column"].tolist(),
                 "text": texts,
                 "check": cells["check"].tolist(),
@@ -104,9 +112,10 @@ class ValidationReport:
                 [found.line(i if row_of is None else row_of(i)) for i in rows.index], name="line"
             )
         cells = self.cells_in_file(found, row_of)
-        if found is None:
-            cells = cells.drop(columns="line")
-            cells.insert(0, "row", self.failing_cells["row"].head(MAX_ROWS_SHOWN).tolist())
+        if found is None:  # no line to give: the row's 1-based place among the data rows read
+            cells = cells.drop(columns="line").rename(columns={"record": "data row"})
+        else:
+            cells = cells.drop(columns="record")
         return {
             "passed": self.passed,
             "schema_name": self.schema_name,

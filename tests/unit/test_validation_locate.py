@@ -36,7 +36,7 @@ def test_bad_cells_give_the_files_line_and_raw_text(acute_bytes: bytes) -> None:
     found = locate(content, df)
     assert found is not None
     cells = report.cells_in_file(found)
-    assert cells.to_dict("records") == [
+    assert cells.drop(columns="record").to_dict("records") == [
         {"line": 7, "column": "Value", "text": "abc", "check": "Value coerce_dtype('float64')"}
     ]
     assert content.decode().splitlines()[7 - 1].split(",")[value_at] == "abc"
@@ -76,6 +76,14 @@ def test_rows_that_do_not_match_the_file_are_not_located(acute_bytes: bytes) -> 
     cells = report.cells_in_file(None)
     codes = cells[cells["column"] == "Trust_code"]
     assert cells["line"].isna().all() and len(codes) and (codes["text"] == "bad code").all()
+    assert codes["record"].tolist()[:3] == [1, 2, 3]  # 1-based places among the rows read
+    meta = report.dagster_metadata(None)
+    assert "data row" in meta["failing_cells"] and "| line" not in meta["failing_cells"]
+    from league_pipeline.defs.sources import Located, where
+
+    said = where(report, Located("/landing/acute.csv", None))
+    assert said.startswith("/landing/acute.csv: data row 1 (line unknown) ")
+    assert "data row 1 (line unknown) Trust_code 'bad code'" in said
 
 
 def test_every_schema_column_has_a_description() -> None:
