@@ -110,6 +110,12 @@ def main() -> None:
         "--before", type=Path, help="an older checkout whose single run to time alongside"
     )
     parser.add_argument(
+        "--without-whatif",
+        action="store_true",
+        help="also time the single run with the report's what-if search off "
+        "(LEAGUE_WHATIF_CHECKED=0), like for like with code older than the search",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -132,6 +138,12 @@ def main() -> None:
     }
     if p > 1:
         modes["single_parallel"] = ("backfill", [first, last, "single", str(p)], {})
+    if args.without_whatif:
+        # what the code before the report's what-if suggestions did (0ebf7e8 added them)
+        off = {"LEAGUE_WHATIF_CHECKED": "0"}
+        modes["single_no_whatif"] = ("backfill", [first, last, "single", "1"], off)
+        if p > 1:
+            modes["parallel_no_whatif"] = ("backfill", [first, last, "single", str(p)], off)
     if args.before is not None:
         checkout = str(args.before.resolve())
         before = {"PYTHONPATH": checkout}
@@ -175,6 +187,8 @@ def main() -> None:
         "single": "single run (league backfill), in-process",
         "single_parallel": f"single run, --parallel {p} (multiprocess executor)",
         "per_quarter": "one run per quarter (--per-quarter), in-process",
+        "single_no_whatif": "single run, in-process, LEAGUE_WHATIF_CHECKED=0",
+        "parallel_no_whatif": f"single run, --parallel {p}, LEAGUE_WHATIF_CHECKED=0",
         "before_pool": f"before ({args.before}): single run, its worker pool",
         "before_one_process": f"before ({args.before}): single run, LEAGUE_WORKERS=1",
     }
@@ -209,6 +223,7 @@ def main() -> None:
     )
     single = results["single"]["wall_s"]
     fastest = min(results[m]["wall_s"] for m in ("single", "single_parallel") if m in results)
+    like_for_like = [m for m in ("single_no_whatif", "parallel_no_whatif") if m in results]
     ratio = single / one
     targets = [
         target(
@@ -229,6 +244,16 @@ def main() -> None:
                 f"{n} quarters no slower than the worker pool measured alongside",
                 f"{fastest:.1f} s vs {pool:.1f} s ({fastest / pool:.2f}x)",
                 fastest <= pool,
+            )
+        )
+    if "before_pool" in results and like_for_like:
+        pool = results["before_pool"]["wall_s"]
+        best = min(results[m]["wall_s"] for m in like_for_like)
+        targets.append(
+            target(
+                f"{n} quarters, what-if search off (as before it), no slower than the pool",
+                f"{best:.1f} s vs {pool:.1f} s ({best / pool:.2f}x)",
+                best <= pool,
             )
         )
     summary("backfill", dict(results) | {"single_vs_one": ratio}, targets)
