@@ -80,25 +80,19 @@ def log_level(args: argparse.Namespace) -> str:
 def snapshot_store(settings: Settings) -> SnapshotStore:
     """The snapshot store the settings name (``<home>/lake``, their catalog and backups, and
     the object storage of its data files when they name one)."""
-    from league_pipeline.snapshots.lake import object_store
     from league_pipeline.snapshots.store import SnapshotStore
 
-    storage = None
-    if settings.lake_data_path:
-        storage = object_store(
-            settings.lake_data_path,
-            region=settings.s3_region,
-            endpoint=settings.s3_endpoint,
-            url_style=settings.s3_url_style,
-            key_id=settings.s3_key_id,
-            secret=settings.s3_secret,
-            session_token=settings.s3_session_token,
-        )
-    return SnapshotStore(
+    return SnapshotStore.at(
         settings.layout.lake,
         catalog=settings.lake_catalog,
         backups=settings.lake_backups,
-        storage=storage,
+        data_path=settings.lake_data_path,
+        region=settings.s3_region,
+        endpoint=settings.s3_endpoint,
+        url_style=settings.s3_url_style,
+        key_id=settings.s3_key_id,
+        secret=settings.s3_secret,
+        session_token=settings.s3_session_token,
     )
 
 

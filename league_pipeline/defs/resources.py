@@ -97,22 +97,19 @@ class SnapshotStoreResource(dg.ConfigurableResource):
     )
 
     def get(self) -> SnapshotStore:
-        from league_pipeline.snapshots.lake import object_store
         from league_pipeline.snapshots.store import SnapshotStore
 
-        storage = None
-        if self.data_path:
-            storage = object_store(
-                self.data_path,
-                region=self.s3_region,
-                endpoint=self.s3_endpoint,
-                url_style=self.s3_url_style,
-                key_id=self.s3_key_id,
-                secret=self.s3_secret,
-                session_token=self.s3_session_token,
-            )
-        return SnapshotStore(
-            Path(self.root), catalog=self.catalog, backups=self.backups, storage=storage
+        return SnapshotStore.at(
+            Path(self.root),
+            catalog=self.catalog,
+            backups=self.backups,
+            data_path=self.data_path,
+            region=self.s3_region,
+            endpoint=self.s3_endpoint,
+            url_style=self.s3_url_style,
+            key_id=self.s3_key_id,
+            secret=self.s3_secret,
+            session_token=self.s3_session_token,
         )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from league_pipeline.core.quarters import Quarter
-from league_pipeline.snapshots import backups, check, diff, export, reader, writer
+from league_pipeline.snapshots import backups, check, diff, export, lake, reader, writer
 from league_pipeline.snapshots.backups import BackupCheck, RestoreResult
 from league_pipeline.snapshots.base import StoreBase
 from league_pipeline.snapshots.check import LakeReport
@@ -51,6 +51,22 @@ class SnapshotStore(StoreBase):
 
     def __repr__(self) -> str:
         return f"SnapshotStore(root={str(self.root)!r}, catalog={self.spec.kind})"
+
+    @classmethod
+    def at(
+        cls,
+        root: Path,
+        *,
+        catalog: str | None,
+        backups: int,
+        data_path: str | None = None,
+        **s3: str | None,
+    ) -> SnapshotStore:
+        """The store in folder ``root`` with its catalog and backups, its data files on the
+        object storage ``data_path`` names (``s3://bucket/prefix``; ``s3``: the keyword
+        arguments of :func:`.lake.object_store`), or in ``<root>/data`` without one."""
+        storage = lake.object_store(data_path, **s3) if data_path else None
+        return cls(root, catalog=catalog, backups=backups, storage=storage)
 
     # -- writing -------------------------------------------------------------------------------
 
