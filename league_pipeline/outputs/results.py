@@ -31,6 +31,17 @@ TABLES = (
 # read when the snapshot has them: the audit (every recomputed figure beside the published one,
 # league_pipeline.audit.compare) is in snapshots built since the audit existed
 OPTIONAL_TABLES = ("audit",)
+# a trust's layers in the league table, from its average to its rank (what revisions and
+# what-if compare between two versions or scenarios)
+LEAGUE_LAYERS = [
+    "average_score",
+    "unadjusted_segment",
+    "deficit_flag",
+    "adjusted_segment",
+    "in_rsp",
+    "final_segment",
+    "rank",
+]
 
 
 class NoSnapshotError(LookupError):

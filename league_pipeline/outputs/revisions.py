@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from league_pipeline.core.quarters import Quarter, parse_quarter
+from league_pipeline.outputs.results import LEAGUE_LAYERS
 from league_pipeline.snapshots.store import SnapshotInfo, SnapshotStore
 
 # table -> (row key, the columns whose change counts, the summary column listing the ids)
@@ -27,15 +28,6 @@ _TRACKED = {
     "metric_scores": (["trust_code", "score_id"], ["score"], "scores_changed"),
     "domain_scores": (["trust_code", "domain_id"], ["score", "segment"], "domains_changed"),
 }
-LEAGUE_COLUMNS = [
-    "average_score",
-    "unadjusted_segment",
-    "deficit_flag",
-    "adjusted_segment",
-    "in_rsp",
-    "final_segment",
-    "rank",
-]
 RANGE_COLUMNS = ["score_lower", "score_upper", "rank_lower", "rank_upper"]
 
 
@@ -141,11 +133,11 @@ def revision(
         details[table] = diff
         per_trust[summary_column] = _ids_by_trust(diff, key[1])
     league = _tracked_diff(
-        store.diff("league_table", q, old, new, ["peer_group", "trust_code"]), LEAGUE_COLUMNS
+        store.diff("league_table", q, old, new, ["peer_group", "trust_code"]), LEAGUE_LAYERS
     )
     details["league_table"] = league
     codes = sorted(set(league["trust_code"]).union(*(set(s.index) for s in per_trust.values())))
-    shown = ["peer_group", "trust_code", "trust_name", *LEAGUE_COLUMNS, *RANGE_COLUMNS]
+    shown = ["peer_group", "trust_code", "trust_name", *LEAGUE_LAYERS, *RANGE_COLUMNS]
     old_rows = store.read("league_table", q, old)[shown]
     new_rows = store.read("league_table", q, new)[shown]
     trusts = old_rows[old_rows["trust_code"].isin(codes)].merge(
@@ -170,7 +162,7 @@ def revision(
     ).any(axis=1)
     trusts["rank_changed"] = trusts["rank_old"].ne(trusts["rank_new"]).astype(bool)
     first = ["peer_group", "trust_code", "trust_name", "change", *per_trust]
-    paired = [f"{c}_{side}" for c in [*LEAGUE_COLUMNS, *RANGE_COLUMNS] for side in ("old", "new")]
+    paired = [f"{c}_{side}" for c in [*LEAGUE_LAYERS, *RANGE_COLUMNS] for side in ("old", "new")]
     trusts = trusts[[*first, *paired, "segment_changed", "rank_changed"]]
     trusts = trusts.sort_values(["peer_group", "trust_code"]).reset_index(drop=True)
     return Revision(

@@ -26,6 +26,7 @@ from league_pipeline.core.peer_groups import BY_ID
 from league_pipeline.core.settings import WHATIF_CHECKED
 from league_pipeline.outputs.explain import exact
 from league_pipeline.outputs.queries import query_text
+from league_pipeline.outputs.results import LEAGUE_LAYERS
 from league_pipeline.scoring import catalogue
 from league_pipeline.scoring.engine import OUTPUT_TABLES, ScoringSession
 
@@ -622,17 +623,7 @@ class WhatIf:
         return next(layer for layer in self.layers if layer.key == key)
 
 
-LEAGUE_COLUMNS = [
-    "trust_code",
-    "peer_group",
-    "average_score",
-    "unadjusted_segment",
-    "deficit_flag",
-    "adjusted_segment",
-    "in_rsp",
-    "final_segment",
-    "rank",
-]
+LEAGUE_COLUMNS = ["trust_code", "peer_group", *LEAGUE_LAYERS]
 SEGMENT_LAYERS = (
     ("average", "average_score", "average score (OF5002)"),
     ("unadjusted_segment", "unadjusted_segment", "segment before the override (OF5003)"),

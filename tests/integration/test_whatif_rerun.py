@@ -22,6 +22,7 @@ from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.core.settings import Settings
 from league_pipeline.definitions import ALL_ASSETS, run_resources
 from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
+from league_pipeline.outputs.results import LEAGUE_LAYERS
 from league_pipeline.outputs.whatif import load_inputs, whatif
 from league_pipeline.sample.generator import write_sample_landing
 
@@ -29,15 +30,6 @@ Q1 = parse_quarter("2025/26 Q1")
 AMBULANCE_FILE = f"{Q1.slug}/nhs-oversight-framework-ambulance-trust-data.csv"
 CHANGES = {"OF0017": "41.5", "OF0028": "74.4"}  # slower and more conveyances: worse
 LABEL_LINE = "*** synthetic sample data, not NHS England's figures ***"
-LEAGUE = [
-    "average_score",
-    "unadjusted_segment",
-    "deficit_flag",
-    "adjusted_segment",
-    "in_rsp",
-    "final_segment",
-    "rank",
-]
 
 
 def _pipeline(settings: Settings) -> None:
@@ -101,8 +93,8 @@ def test_the_whatif_is_the_rerun(homes):
     }
 
     # every trust's average, segments and rank
-    theirs = _snapshot(rerun, "league_table").set_index("trust_code")[LEAGUE].sort_index()
-    ours = result.after["league_table"].set_index("trust_code")[LEAGUE].sort_index()
+    theirs = _snapshot(rerun, "league_table").set_index("trust_code")[LEAGUE_LAYERS].sort_index()
+    ours = result.after["league_table"].set_index("trust_code")[LEAGUE_LAYERS].sort_index()
     pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, check_exact=True)
     # the cut-points, every trust's domain scores and segments, the changed metrics' scores
     cuts = _snapshot(rerun, "segment_cut_points").iloc[0]
