@@ -37,7 +37,17 @@ def _number(value: Any, unit: str = "") -> str:
     return f"{value:,.0f}" if unit == "count" and value.is_integer() else f"{value:,.2f}"
 
 
-def _wording(results: QuarterResults, published_rows: pd.DataFrame | None) -> pd.DataFrame:
+def _by_peer_group(published_rows: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The snapshot's published rows with lower-case column names and each row's peer group
+    (from its source file), or None when the snapshot keeps none."""
+    if published_rows is None or published_rows.empty:
+        return None
+    kinds = {g.source_kind: g.id for g in PEER_GROUPS}
+    rows = published_rows.rename(columns=str.lower)
+    return rows.assign(peer_group=rows["source_kind"].map(kinds))
+
+
+def _wording(results: QuarterResults, rows: pd.DataFrame | None) -> pd.DataFrame:
     """(metric id, peer group) -> description and reporting period: the publication's rows of
     the quarter where the snapshot keeps them, else the reference catalogue's."""
     q = results.quarter.q
@@ -45,11 +55,8 @@ def _wording(results: QuarterResults, published_rows: pd.DataFrame | None) -> pd
     wording = profiles.rename(columns={f"reporting_date_q{q}": "period"})[
         ["metric_id", "peer_group", "metric_description", "units", "period"]
     ]
-    if published_rows is None or published_rows.empty:
+    if rows is None:
         return wording
-    kinds = {g.source_kind: g.id for g in PEER_GROUPS}
-    rows = published_rows.rename(columns=str.lower)
-    rows = rows.assign(peer_group=rows["source_kind"].map(kinds))
     published = rows.drop_duplicates(["metric_id", "peer_group"])[
         ["metric_id", "peer_group", "metric_description", "reporting_date"]
     ].rename(columns={"reporting_date": "period"})
@@ -70,17 +77,12 @@ _PUBLISHED = {
 }
 
 
-def _published_quartiles(published_rows: pd.DataFrame | None) -> pd.DataFrame | None:
+def _published_quartiles(rows: pd.DataFrame | None) -> pd.DataFrame | None:
     """(metric id, peer group) -> the peer quartiles and median NHS England printed beside
-    each value (``published_<name>``), or None when the snapshot keeps no published rows.
+    each value (``published_<name>``), from :func:`_by_peer_group`'s rows; None without them.
     Recomputing them from the 2-decimal values can differ by 0.01 from the publication."""
-    if published_rows is None or published_rows.empty:
+    if rows is None or not set(_PUBLISHED) <= set(rows.columns):
         return None
-    rows = published_rows.rename(columns=str.lower)
-    if not set(_PUBLISHED) <= set(rows.columns):
-        return None
-    kinds = {g.source_kind: g.id for g in PEER_GROUPS}
-    rows = rows.assign(peer_group=rows["source_kind"].map(kinds))
     numbers = {c: rows[c].astype("float64") for c in _PUBLISHED}  # numbers, as validated
     figures = pd.DataFrame(
         {"metric_id": rows["metric_id"], "peer_group": rows["peer_group"], **numbers}
@@ -117,12 +119,13 @@ def metric_rows(
         .reset_index()
     )
     rows = rows.merge(peers, on=["peer_group", "score_id"], how="left")
-    published = _published_quartiles(published_rows)
+    by_group = _by_peer_group(published_rows)  # read once for the quartiles and the wording
+    published = _published_quartiles(by_group)
     if published is not None:  # NHS England's own figures where the snapshot keeps them
         rows = rows.merge(published, on=["metric_id", "peer_group"], how="left")
         for column in QUARTILES:
             rows[column] = rows[f"published_{column}"].combine_first(rows[column])
-    rows = rows.merge(_wording(results, published_rows), on=["metric_id", "peer_group"], how="left")
+    rows = rows.merge(_wording(results, by_group), on=["metric_id", "peer_group"], how="left")
     rows = rows.sort_values(["trust_code", "order"], kind="stable")
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows.itertuples(index=False):
