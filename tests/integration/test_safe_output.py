@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import unicodedata
 
 import pandas as pd
@@ -242,6 +243,31 @@ def test_explain_movement_revisions_and_status_print_names_escaped(capsys, at_ho
     assert code == 2 and ESC not in err
 
 
+def test_whatif_prints_names_escaped_in_each_format(capsys, at_home):
+    """``league whatif --format``: the trust's name escaped for a terminal in the table,
+    markdown and csv, a \\u escape in json (which reads back as the name itself)."""
+    from league_pipeline.cli.render import FORMATS
+
+    for code_ in ("R0A", "R0D", "R1F"):
+        name = TERMINAL_NAMES[code_]
+        for fmt in FORMATS:
+            argv = ("whatif", code_, "--quarter", Q1, "--set", "OF0082=4", "--format", fmt)
+            code, out, err = run(capsys, at_home, *argv)
+            assert code == 0, (code_, fmt, err)
+            _assert_terminal_safe(out)
+            if fmt == "json":
+                assert json.loads(out)["trust_name"] == name
+            elif fmt == "csv":
+                rows = list(csv.DictReader(io.StringIO(out)))
+                assert rows and {r["trust_name"] for r in rows} == {terminal_safe(name)}
+            else:
+                assert f"{terminal_safe(name)} ({code_}), 2025/26 Q1" in out.replace("\n", " ")
+    code, out, _ = run(
+        capsys, at_home, "whatif", "R0A", "--quarter", Q1, "--set", "OF0082=4", "--format", "json"
+    )
+    assert code == 0 and "\\u001b[2J" in out
+
+
 # --------------------------------------------------------------------------------------------
 # CSV
 # --------------------------------------------------------------------------------------------
@@ -341,3 +367,15 @@ def test_insights_and_cli_csvs_neutralise_formula_names(capsys, at_home, tmp_pat
         assert not _formula_cells(rows), path.name
     revised = pd.read_csv(revisions_csv, keep_default_na=False).set_index("trust_code")
     assert revised.loc["RA7", "trust_name"] == "'" + FORMULA_NAMES["RA7"]
+
+
+def test_whatif_csv_neutralises_formula_names(capsys, at_home):
+    for code_ in ("RA7", "RAE", "RAS"):
+        argv = ("whatif", code_, "--quarter", Q1, "--set", "OF0082=4", "--format", "csv")
+        code, out, err = run(capsys, at_home, *argv)
+        assert code == 0, err
+        rows = _cells(out.encode())
+        assert len(rows) > 2 and all(len(r) == len(rows[0]) for r in rows)  # no row cut by a CR
+        assert not _formula_cells(rows)
+        names = {r["trust_name"] for r in csv.DictReader(io.StringIO(out))}
+        assert names == {neutralise_cell(terminal_safe(FORMULA_NAMES[code_]))}

@@ -9,6 +9,9 @@ scores, segments and rank, every trust's average, segments and rank, and the cut
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import shutil
 from decimal import Decimal
 
@@ -18,6 +21,7 @@ import pytest
 
 from league_pipeline.cli import main
 from league_pipeline.cli.common import snapshot_store
+from league_pipeline.cli.render import FORMATS, WIDTH
 from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.core.settings import Settings
 from league_pipeline.definitions import ALL_ASSETS, run_resources
@@ -146,11 +150,14 @@ def test_whatif_prints_every_layer_before_and_after(capsys, homes):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == LABEL_LINE
-    assert lines[1].startswith(f"{result.trust_name} ({trust}), 2025/26 Q1 (snapshot v1): what if")
-    assert lines[2].startswith(
+    assert max(len(line) for line in lines) <= WIDTH  # the title wrapped on a word boundary
+    first = next(i for i, line in enumerate(lines) if line.startswith("  OF0017"))
+    title = " ".join(lines[1:first])
+    assert title == f"{result.trust_name} ({trust}), 2025/26 Q1 (snapshot v1): what if"
+    assert lines[first].startswith(
         "  OF0017 Category 2 mean response (minutes): 41.5 minutes instead of"
     )
-    assert lines[3].startswith("  OF0028 Ambulance conveyance to ED (%): 74.4% instead of")
+    assert lines[first + 1].startswith("  OF0028 Ambulance conveyance to ED (%): 74.4% instead of")
     final = result.layer("final_segment")
     row = next(line for line in lines if line.startswith("final segment (OF5005)"))
     assert row.split()[-3:] == [str(final.before), str(final.after), "*"]
@@ -172,12 +179,16 @@ def test_whatif_target_segment_lists_every_metric(capsys, homes):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == LABEL_LINE
-    assert f"segment {before}, average" in lines[1]
-    assert f"puts it in segment {target}" in lines[2]
-    assert "trusts passing it" in lines[3]  # a worse target: trusts that would pass it
-    listed = {line.split()[0] for line in lines[5:] if line.startswith("OF0")}
+    assert max(len(line) for line in lines) <= WIDTH
+    header = next(i for i, line in enumerate(lines) if line.startswith("metric "))
+    above = " ".join(lines[1:header])  # the trust's line and the table's, wrapped
+    assert f"segment {before}, average" in above
+    assert f"puts it in segment {target}" in above
+    assert lines[header].split()[3] == "passing"  # a worse target: trusts that would pass it
+    rows = [line for line in lines[header + 2 :] if line.startswith("OF0")]
+    listed = {line.split()[0] for line in rows}
     assert {"OF0017", "OF0028", "OF0061", "OF0079", "OF0082", "OF0084", "OF0086"} <= listed
-    assert lines[-1].startswith(("most effective: ", "no single metric"))
+    assert lines[header + 2 + len(rows)].startswith(("most effective: ", "no single metric"))
 
 
 def test_whatif_combines_changes_and_a_target(capsys, homes):
@@ -188,6 +199,69 @@ def test_whatif_combines_changes_and_a_target(capsys, homes):
     assert code == 0, err
     assert "what if" in out and "(with the changes above)" in out
     assert out.count(LABEL_LINE) == 1
+
+
+def _as_csv(value) -> str:
+    """A JSON value as the CSV format writes it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def test_whatif_in_each_format(capsys, homes):
+    """--format table|csv|json|markdown through the reading commands' renderer: the layers
+    and the search's metrics, the same rows in csv and json, the label on stderr for csv."""
+    first, trust, result = homes["first"], homes["trust"], homes["result"]
+    sets = [arg for m, v in CHANGES.items() for arg in ("--set", f"{m}={v}")]
+    argv = [trust, "--quarter", Q1.label, *sets, "--target-segment", "1"]
+    outputs, errors = {}, {}
+    for fmt in FORMATS:
+        code, outputs[fmt], errors[fmt] = run(capsys, first, *argv, "--format", fmt)
+        assert code == 0, (fmt, errors[fmt])
+    code, out, _ = run(capsys, first, *argv)
+    assert code == 0 and out == outputs["table"]  # the table is the default
+    assert max(len(line) for line in out.splitlines()) <= WIDTH
+    assert "what if" in out and "(with the changes above)" in out
+
+    data = json.loads(outputs["json"])
+    assert data["data"] == "synthetic" and LABEL_LINE.strip("* ") in data["label"]
+    assert (data["trust_code"], data["quarter"], data["version"]) == (trust, Q1.label, 1)
+    layers = data["whatif"]["layers"]
+    assert [(r["kind"], r["key"]) for r in layers[:2]] == [("value", "OF0017"), ("value", "OF0028")]
+    assert [r["key"] for r in layers[2:]] == [layer.key for layer in result.layers]
+    for row, layer in zip(layers[2:], result.layers, strict=True):
+        assert (row["label"], row["changed"]) == (layer.label, layer.changed)
+        for ours, theirs in ((row["before"], layer.before), (row["after"], layer.after)):
+            assert ours == pytest.approx(theirs, rel=1e-14)
+    assert data["whatif"]["other_ranks_changed"] == result.other_ranks_changed
+    assert data["whatif"]["peer_group_size"] == 10
+    search = data["target_segment"]
+    assert search["target"] == 1 and search["from_changes"] is True
+    metrics = search["metrics"]
+    assert {"OF0017", "OF0028", "OF0061"} <= {m["metric_id"] for m in metrics}
+    assert all(m["reachable"] == (m["value_after"] is not None) for m in metrics)
+
+    # csv: one row a layer and a metric, the same values as json; the label on stderr
+    assert LABEL_LINE in errors["csv"] and LABEL_LINE not in outputs["csv"]
+    assert LABEL_LINE not in outputs["json"]
+    rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
+    context = {"quarter": Q1.label, "version": 1, "trust_code": trust}
+    expected = [{**context, "part": "whatif", **r} for r in layers]
+    expected += [{**context, "part": "target_segment", **m} for m in metrics]
+    assert len(rows) == len(expected)
+    for row, record in zip(rows, expected, strict=True):
+        for key, value in record.items():
+            assert row[key] == _as_csv(value), key
+
+    # markdown: the same lines, the tables as pipe tables with every name in full
+    markdown = outputs["markdown"].splitlines()
+    assert f"{result.trust_name} ({trust}), 2025/26 Q1 (snapshot v1): what if" in markdown
+    assert any(line.startswith("| metric ") for line in markdown)
+    table_rows = [line for line in markdown if line.startswith("| OF0")]
+    assert len(table_rows) == len(metrics)
+    assert all(f"| {m['label']} " in row for m, row in zip(metrics, table_rows, strict=True))
 
 
 @pytest.mark.parametrize(
