@@ -259,25 +259,19 @@ def build_report(
                 "count": len(part),
                 "rows": _league_rows(part, moves),
                 "rank_spec": _script_json(
-                    charts.to_spec(
-                        charts.rank_intervals(part, f"{group.label}: league rank and likely range")
-                    )
+                    charts.rank_intervals(part, f"{group.label}: league rank and likely range")
                 ),
                 "heat_spec": _script_json(
-                    charts.to_spec(
-                        charts.domain_heatmap(part, domains, f"{group.label}: domain scores")
-                    )
+                    charts.domain_heatmap(part, domains, f"{group.label}: domain scores")
                 ),
                 "domains": _domain_table(part, domains),
             }
         )
     distribution_spec = _script_json(
-        charts.to_spec(
-            charts.score_distribution(
-                results.trust_segments,
-                results.cut_points,
-                f"Average scores of all trusts, {quarter.label}, with the segment cut-points",
-            )
+        charts.score_distribution(
+            results.trust_segments,
+            results.cut_points,
+            f"Average scores of all trusts, {quarter.label}, with the segment cut-points",
         )
     )
     say(f"{quarter.label}: what would it take, per trust")

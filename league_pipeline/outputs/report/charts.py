@@ -1,10 +1,11 @@
 """The report's charts, as Altair (Vega-Lite) specifications drawn offline in the page.
 
-Belongs here: one function a chart, each returning an Altair chart (or, for the per-trust chart,
-its spec with the data filled in), :func:`to_spec` to embed any of them, and
-:func:`vega_bundle`: the Vega, Vega-Lite and Vega-Embed builds shipped in ``vendor/`` (from
-npm, at the versions Altair targets; ``scripts/vendor_vega.py``), inlined in the page so it
-draws every chart with no network (docs/outputs.md, "Charts").
+Belongs here: one function a chart, each returning its Vega-Lite spec with the data inline
+(the chart is defined with Altair; its spec is a template made once per process and filled
+with the data, byte for byte what Altair gives), and :func:`vega_bundle`: the Vega, Vega-Lite
+and Vega-Embed builds shipped in ``vendor/`` (from npm, at the versions Altair targets;
+``scripts/vendor_vega.py``), inlined in the page so it draws every chart with no network
+(docs/outputs.md, "Charts").
 Segment colours are NHS identity colours: 1 (best) green to 4 (worst) red, 5 (RSP) purple, always
 with the segment's number beside them. Scores use a colour-blind-safe blue (better) to orange
 (worse) diverging scale. Every chart has a description (the SVG's accessible name) and its
@@ -15,7 +16,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,36 +71,39 @@ def _y_trusts() -> alt.Y:
     )
 
 
-def rank_intervals(table: pd.DataFrame, title: str) -> alt.LayerChart:
-    """Each trust's league rank (dot) and its likely range (bar), coloured by segment."""
-    rows = _trust_rows(table)[
-        ["order", "label", "segment", "rank", "rank_lower", "rank_upper", "trust_code"]
-    ]
-    scale = alt.Scale(domain=[1, max(int(rows["rank_upper"].max()), len(rows))], nice=False)
-    base = alt.Chart(rows).encode(y=_y_trusts(), color=_segment_colour())
+def _rank_intervals(data, *, last_rank, title, description) -> alt.LayerChart:
+    base = alt.Chart(data).encode(y=_y_trusts(), color=_segment_colour())
+    scale = alt.Scale(domain=[1, last_rank], nice=False)
     bars = base.mark_rule(strokeWidth=4, opacity=0.45).encode(
         x=alt.X("rank_lower:Q", scale=scale, title="League rank (1 = best) and its likely range"),
         x2="rank_upper:Q",
     )
     dots = base.mark_point(filled=True, size=36, opacity=1).encode(x="rank:Q")
     return (bars + dots).properties(
-        width=380,
-        height=alt.Step(ROW_STEP),
-        title=title,
-        description=f"{title}: a dot for each of {len(rows)} trusts' league rank and a bar for "
-        "its likely range, coloured by segment. The league table above gives every number.",
+        width=380, height=alt.Step(ROW_STEP), title=title, description=description
     )
 
 
-def domain_heatmap(table: pd.DataFrame, domain_scores: pd.DataFrame, title: str) -> alt.LayerChart:
-    """Domain scores per trust (rows in league order), 1 blue to 4 orange, values printed (dark
-    on light cells, white on dark ones)."""
-    rows = _trust_rows(table)[["trust_code", "order", "label"]]
-    data = domain_scores[["trust_code", "domain_id", "domain", "score"]].merge(
-        rows, on="trust_code"
+def rank_intervals(table: pd.DataFrame, title: str, *, template: bool = True) -> dict[str, Any]:
+    """Each trust's league rank (dot) and its likely range (bar), coloured by segment."""
+    rows = _trust_rows(table)[
+        ["order", "label", "segment", "rank", "rank_lower", "rank_upper", "trust_code"]
+    ]
+    return _spec(
+        _rank_intervals,
+        {"data": rows},
+        {
+            "last_rank": max(int(rows["rank_upper"].max()), len(rows)),
+            "title": title,
+            "description": f"{title}: a dot for each of {len(rows)} trusts' league rank and a "
+            "bar for its likely range, coloured by segment. The league table above gives every "
+            "number.",
+        },
+        template=template,
     )
-    data = data.assign(value=data["score"].round(2))
-    order = list(data.sort_values("domain_id")["domain"].drop_duplicates())
+
+
+def _domain_heatmap(data, *, order, title, description) -> alt.LayerChart:
     base = alt.Chart(data).encode(
         x=alt.X(
             "domain:N",
@@ -126,22 +133,37 @@ def domain_heatmap(table: pd.DataFrame, domain_scores: pd.DataFrame, title: str)
         width=alt.Step(80),
         height=alt.Step(ROW_STEP),
         title=title,
-        description=f"{title}: a grid of each trust's domain scores, blue (1, best) to orange "
-        "(4, worst), with the score printed in each cell. The table below the chart gives "
-        "every number.",
+        description=description,
     )
 
 
-def score_distribution(
-    trust_segments: pd.DataFrame, cut_points: dict[str, float], title: str
-) -> alt.LayerChart:
-    """Histogram of every trust's average score (stacked by peer group) with the cut-points."""
-    labels = {g.id: g.label for g in PEER_GROUPS}
-    data = trust_segments[["peer_group", "average_score"]].assign(
-        group=trust_segments["peer_group"].map(labels)
+def domain_heatmap(
+    table: pd.DataFrame, domain_scores: pd.DataFrame, title: str, *, template: bool = True
+) -> dict[str, Any]:
+    """Domain scores per trust (rows in league order), 1 blue to 4 orange, values printed (dark
+    on light cells, white on dark ones)."""
+    rows = _trust_rows(table)[["trust_code", "order", "label"]]
+    data = domain_scores[["trust_code", "domain_id", "domain", "score"]].merge(
+        rows, on="trust_code"
     )
+    data = data.assign(value=data["score"].round(2))
+    return _spec(
+        _domain_heatmap,
+        {"data": data},
+        {
+            "order": list(data.sort_values("domain_id")["domain"].drop_duplicates()),
+            "title": title,
+            "description": f"{title}: a grid of each trust's domain scores, blue (1, best) to "
+            "orange (4, worst), with the score printed in each cell. The table below the chart "
+            "gives every number.",
+        },
+        template=template,
+    )
+
+
+def _score_distribution(scores, cuts, *, title, description, offset) -> alt.LayerChart:
     bars = (
-        alt.Chart(data)
+        alt.Chart(scores)
         .mark_bar(opacity=0.85)
         .encode(
             x=alt.X(
@@ -152,18 +174,6 @@ def score_distribution(
             y=alt.Y("count():Q", title="Trusts", stack=True),
             color=alt.Color("group:N", title="Peer group"),
         )
-    )
-    # one label row a cut-point above the bars (negative pixels: above the plot), each a line
-    # above the last, so labels of close cut-points never overlap each other or a bar
-    cuts = pd.DataFrame(
-        {
-            "cut": list(cut_points.values()),
-            "line": [-10 - 16 * (len(cut_points) - 1 - i) for i in range(len(cut_points))],
-            "text": [
-                f"{name.upper()} {value:.2f}: segment {i + 1} | {i + 2}"
-                for i, (name, value) in enumerate(cut_points.items())
-            ],
-        }
     )
     rules = (
         alt.Chart(cuts)
@@ -178,10 +188,46 @@ def score_distribution(
     return (bars + rules + notes).properties(
         width=760,
         height=260,
-        title=alt.TitleParams(title, offset=16 * len(cut_points) + 8),
-        description=f"{title}: a histogram of every trust's average score by peer group, with "
-        "a dashed line at each segment cut-point. The table below the chart gives the counts in "
-        "bands of 0.25.",
+        title=alt.TitleParams(title, offset=offset),
+        description=description,
+    )
+
+
+def score_distribution(
+    trust_segments: pd.DataFrame,
+    cut_points: dict[str, float],
+    title: str,
+    *,
+    template: bool = True,
+) -> dict[str, Any]:
+    """Histogram of every trust's average score (stacked by peer group) with the cut-points."""
+    labels = {g.id: g.label for g in PEER_GROUPS}
+    scores = trust_segments[["peer_group", "average_score"]].assign(
+        group=trust_segments["peer_group"].map(labels)
+    )
+    # one label row a cut-point above the bars (negative pixels: above the plot), each a line
+    # above the last, so labels of close cut-points never overlap each other or a bar
+    cuts = pd.DataFrame(
+        {
+            "cut": list(cut_points.values()),
+            "line": [-10 - 16 * (len(cut_points) - 1 - i) for i in range(len(cut_points))],
+            "text": [
+                f"{name.upper()} {value:.2f}: segment {i + 1} | {i + 2}"
+                for i, (name, value) in enumerate(cut_points.items())
+            ],
+        }
+    )
+    return _spec(
+        _score_distribution,
+        {"scores": scores, "cuts": cuts},
+        {
+            "title": title,
+            "description": f"{title}: a histogram of every trust's average score by peer "
+            "group, with a dashed line at each segment cut-point. The table below the chart "
+            "gives the counts in bands of 0.25.",
+        },
+        shape={"offset": 16 * len(cut_points) + 8},  # a number Altair checks when it is set
+        template=template,
     )
 
 
@@ -235,11 +281,78 @@ def contributions_spec(
     return spec
 
 
-def to_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    """The chart's Vega-Lite spec with its data inline. Altair's check against the Vega-Lite
-    JSON schema (the same spec, a third of the time of a chart) runs in the tests instead
-    (tests/integration/test_outputs_shortcuts.py), not in every report."""
+# -- specs from templates ------------------------------------------------------------------------
+# Building an Altair chart and serialising it takes about 0.1 s; a report has seven. Each chart
+# kind is therefore serialised once per process with placeholders for its data and its
+# variable settings, and each spec is that template with them filled in, byte for byte what
+# Altair gives with the data inline (``template=False``: Altair itself, as the tests compare).
+
+
+def _slot(name: str) -> str:
+    return f"\x00slot:{name}\x00"  # no text of a chart looks like this
+
+
+def _spec(
+    build: Callable[..., alt.TopLevelMixin],
+    frames: dict[str, pd.DataFrame],
+    settings: dict[str, Any],
+    *,
+    shape: dict[str, Any] | None = None,
+    template: bool = True,
+) -> dict[str, Any]:
+    """The Vega-Lite spec of ``build(*frames, **settings, **shape)`` with the data inline
+    (Altair's consolidated ``datasets``, named by a hash of their values), Altair's schema
+    check left out (the tests run it). ``shape`` holds the settings Altair checks as it builds
+    a chart (numbers it will not take as a placeholder): a template is kept for each value."""
+    shape = shape or {}
+    if not template:
+        return build(*frames.values(), **settings, **shape).to_dict(validate=False)
+    spec = _template(build, tuple(frames), tuple(settings), tuple(shape.items()))
+    transform = alt.data_transformers.get()  # Altair's own: row limit, then values
+    names: dict[str, str] = {}
+    datasets: dict[str, Any] = {}
+    for key, frame in frames.items():
+        values = transform(frame)["values"]
+        name = _dataset_name(values)
+        names[_slot(key)] = name
+        datasets.setdefault(name, values)
+    filled = _fill(spec, {**names, **{_slot(k): v for k, v in settings.items()}})
+    filled["datasets"] = datasets
+    return filled
+
+
+@functools.cache
+def _template(
+    build: Callable[..., alt.TopLevelMixin],
+    frames: tuple[str, ...],
+    settings: tuple[str, ...],
+    shape: tuple[tuple[str, Any], ...],
+) -> dict[str, Any]:
+    chart = build(
+        *(alt.NamedData(_slot(key)) for key in frames),
+        **{key: _slot(key) for key in settings},
+        **dict(shape),
+    )
     return chart.to_dict(validate=False)
+
+
+def _dataset_name(values: list[dict[str, Any]]) -> str:
+    """Altair's name for inline data: a hash of its values (``altair.vegalite.v6.api``)."""
+    if values == [{}]:
+        return "empty"
+    text = json.dumps(values, sort_keys=True, default=str)
+    return "data-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _fill(node: Any, values: dict[str, Any]) -> Any:
+    """A copy of the template ``node`` with each placeholder replaced by its value."""
+    if isinstance(node, dict):
+        return {key: _fill(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_fill(value, values) for value in node]
+    if isinstance(node, str):
+        return values.get(node, node)
+    return node
 
 
 # the browser builds the page loads, in order (vendor/README.md: versions, sources, sha256)
