@@ -78,3 +78,56 @@ def test_the_cli_draws_the_bar_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", Terminal())
     monkeypatch.delenv("TERM", raising=False)
     assert isinstance(pipeline._terminal_bar(), ProgressBar)
+
+
+CHILD = """
+import os, sys, time
+from league_pipeline.cli.progress_bar import ProgressBar
+
+bar = ProgressBar.on_stderr()
+with bar:
+    bar.steps("2025/26 Q1", 0, 3, "")
+    saved = os.dup(2)
+    with open(sys.argv[1], "a") as log:  # as Dagster captures a step's output
+        os.dup2(log.fileno(), 2)
+        for done in (1, 2):
+            bar.steps("2025/26 Q1", done, 3, f"step {done}")
+            time.sleep(0.3)
+        bar.line("a line while the output is captured")
+        os.dup2(saved, 2)
+    bar.steps("2025/26 Q1", 3, 3, "step 3")
+"""
+
+
+def test_the_bar_keeps_drawing_on_the_terminal_while_stderr_is_captured(tmp_path):
+    """Dagster points descriptor 2 at a compute-log file while the steps execute: the bar
+    (on its own descriptor for the terminal) goes on drawing there, and writes nothing into
+    the log."""
+    import os
+    import pty
+    import subprocess
+
+    log = tmp_path / "compute.err"
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(log)], stdout=slave, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child has exited
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    screen = b"".join(chunks).decode()
+    assert "\r\x1b[2K" in screen  # redrawn in place, as on a terminal
+    for done in (1, 2, 3):
+        assert f"{done}/3" in screen and f"step {done}" in screen
+    assert "[league] a line while the output is captured" in screen
+    assert log.read_text() == ""
