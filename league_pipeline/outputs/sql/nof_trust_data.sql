@@ -162,9 +162,10 @@ all_rows AS (
         g.unit, g.value, g.median_value, g.lower_quartile, g.upper_quartile, g.rank
     FROM generated AS g
     JOIN trust AS t USING (quarter, trust_code)
-    LEFT JOIN published_metadata AS p
+    LEFT JOIN (  -- filtered before the join, which can then match on equal keys (hash join)
+        SELECT * FROM published_metadata WHERE regexp_matches(metric_id, '^OF[45]')
+    ) AS p
         ON p.peer_group = t.peer_group AND p.metric_id = g.metric_id
-        AND regexp_matches(g.metric_id, '^OF[45]')
 )
 SELECT
     r.quarter AS "Quarter",
