@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS
+from league_pipeline.core.peer_groups import NOF_SOURCE_KINDS, PEER_GROUPS
 from league_pipeline.core.quarters import parse_quarter
 from league_pipeline.core.staging import Staging
-from league_pipeline.defs.resources import StagingResource
+from league_pipeline.defs.resources import LeagueConfig, StagingResource
 from league_pipeline.defs.sources import SOURCE_KEYS, is_absent
 
 if TYPE_CHECKING:
@@ -86,11 +86,13 @@ def _result(reports: "list[ConsistencyReport]") -> dg.AssetCheckResult:
     ),
 )
 def trusts_consistent(
-    context: dg.AssetCheckExecutionContext, staging: StagingResource
+    context: dg.AssetCheckExecutionContext, staging: StagingResource, league: LeagueConfig
 ) -> dg.AssetCheckResult:
     from league_pipeline.validation import consistency
 
     stage, reports = staging.get(), []
+    groups = league.run_peer_groups()
+    left_out = [g.source_kind for g in PEER_GROUPS if g.id not in groups]
     for key in context.partition_keys:
         reports.append(
             consistency.trust_consistency(
@@ -98,11 +100,12 @@ def trusts_consistent(
                 {
                     kind: frame
                     for kind in NOF_SOURCE_KINDS
-                    if (frame := _extract(stage, kind, key)) is not None
+                    if kind not in left_out and (frame := _extract(stage, kind, key)) is not None
                 },
                 _extract(stage, "ods_trusts", key),
                 _extract(stage, "rsp_list", key),
                 _extract(stage, "deficit_flags", key),
+                left_out=left_out,
             )
         )
     return _result(reports)

@@ -12,7 +12,7 @@ schemas. The rules in full: docs/reliability.md ("The cross-source checks").
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,19 +141,25 @@ def trust_consistency(
     ods: pd.DataFrame,
     rsp: pd.DataFrame | None,
     deficit_flags: pd.DataFrame | None,
+    left_out: Collection[str] = (),
 ) -> ConsistencyReport:
     """Check that a quarter's source files agree on its trusts (see the module docstring).
 
     ``nof`` maps each NOF source kind (``nof_trust_data_acute`` ...) to its parsed extract;
     ``ods``, ``rsp`` and ``deficit_flags`` are the parsed ODS list, RSP list and deficit flags
     (None when not supplied: a published quarter's files carry the flags themselves).
+    ``left_out`` names the NOF source kinds of peer groups the run does not score: an RSP or
+    deficit-flag trust in none of the files read may be one of theirs (those lists name no peer
+    group), so it is counted as not checked instead of as a problem.
     """
     q = _quarter(quarter)
-    unknown = set(nof) - set(BY_SOURCE_KIND)
+    unknown = (set(nof) | set(left_out)) - set(BY_SOURCE_KIND)
     if unknown:
         raise ValueError(
             f"unknown NOF source kinds {sorted(unknown)}: use {', '.join(BY_SOURCE_KIND)}"
         )
+    if set(nof) & set(left_out):
+        raise ValueError(f"{sorted(set(nof) & set(left_out))} are both read and left out")
     nof_trusts = {kind: _trusts(df) for kind, df in nof.items()}
     scored: dict[str, list[str]] = {}
     for kind, trusts in nof_trusts.items():
@@ -166,8 +172,12 @@ def trust_consistency(
         found += _nof_file_problems(kind, trusts, scored, ods_dates, q)
     supplied = {"rsp_list": rsp, "deficit_flags": deficit_flags}
     listed = {name: _trusts(df) for name, df in supplied.items() if df is not None}
+    not_checked = 0
     for source, trusts in listed.items():
         unscored = ~trusts["Trust_code"].isin(scored)
+        if left_out:  # perhaps a trust of a peer group the run leaves out
+            not_checked += int(unscored.sum())
+            continue
         found.append(
             _problems(
                 source,
@@ -194,6 +204,12 @@ def trust_consistency(
             f"trust consistency {q.label}: {len(scored):,} scored trusts agree across "
             f"{_and(['the NOF files', 'the ODS list', *(LISTED_NAMES[n] for n in listed)])}."
         )
+        if left_out:
+            groups = _and([BY_SOURCE_KIND[k].id for k in sorted(left_out)])
+            summary += (
+                f" {_plural(not_checked, 'RSP or deficit-flag row')} in no file read not "
+                f"checked: the run leaves out {groups}."
+            )
         return ConsistencyReport("trust_consistency", True, summary, checked)
     rows = pd.concat(nonempty, ignore_index=True)
     counts = rows.groupby("source", sort=False).size()

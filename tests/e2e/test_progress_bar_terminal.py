@@ -8,9 +8,10 @@ writes from the master end, as a terminal emulator would. It caught the bar free
 while the steps execute in-process, and a console on stderr then stopped redrawing (not a
 terminal any more) and wrote into the logs (league_pipeline/cli/progress_bar.py).
 
-The run is the embedded default's 2025/26 Q1 with few bootstrap replicates and no what-if
-search, the cheapest complete run (``--peer-groups`` is not used: a run that leaves a peer group
-out fails the sample data's trust-consistency check).
+The run is the embedded default's 2025/26 Q1 for the ambulance trusts only, with few bootstrap
+replicates and no what-if search: the cheapest complete run. (It also shows that a run leaving
+peer groups out passes the sample data's trust-consistency check, which once blamed the RSP
+list's and deficit flags' trusts of the groups left out.)
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def test_league_run_draws_a_progress_bar_with_time_left(league_home, generated_l
         "LEAGUE_WHATIF_CHECKED": "0",
         "TERM": "xterm-256color",
     }
-    code, screen = _run_on_a_terminal([str(LEAGUE), "run", "--quarter", "2025/26 Q1"], env)
+    argv = [str(LEAGUE), "run", "--quarter", "2025/26 Q1", "--peer-groups", "ambulance"]
+    code, screen = _run_on_a_terminal(argv, env)
     assert code == 0, screen[-3000:]
 
     # drawn for a terminal: the bar is redrawn in place (carriage return, erase the line)
@@ -109,7 +111,8 @@ def test_league_run_draws_a_progress_bar_with_time_left(league_home, generated_l
     after = ANSI.sub("", screen[end:])
     assert "Traceback" not in text and "error:" not in text
     assert re.search(r"\[league\] 2025/26 Q1: done \(run [0-9a-f]{8}\)", text)
-    assert re.search(r"^2025/26 Q1 +1 ", after.replace("\r\n", "\n"), re.MULTILINE), after
+    listed = re.search(r"^2025/26 Q1 +1 +\S+ \S+ +(\d+) ", after.replace("\r\n", "\n"), re.M)
+    assert listed and int(listed[1]) == 10, after  # the sample's ten ambulance trusts
 
     # the bar went to the terminal only, not into the run's compute logs
     logs = list((league_home / "dagster" / "storage").glob("*/compute_logs/*"))

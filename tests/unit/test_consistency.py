@@ -219,3 +219,37 @@ def test_check_refuses_a_staging_file_that_is_not_the_extract(league_home: Path)
     with pytest.raises(ValueError, match="is not the validated extract") as info:
         _extract(staging, "deficit_flags", Q1.key)
     assert "\n" not in str(info.value) and "re-materialise sources/deficit_flags" in str(info.value)
+
+
+def test_a_run_that_leaves_out_a_peer_group_does_not_blame_its_rsp_and_flag_rows(q1_inputs):
+    # `league run --peer-groups mental_health_community`: the acute file is not read, so the RSP
+    # list's and deficit flags' acute trusts are in no file read; those lists name no peer group
+    only_mhc = {MHC: q1_inputs["nof"][MHC]}
+    acute_rows = ~q1_inputs["deficit_flags"]["Trust_code"].isin(only_mhc[MHC]["Trust_code"])
+    assert acute_rows.sum() == 134
+
+    blamed = run(q1_inputs, nof=only_mhc)  # without saying so: every acute row is a problem
+    assert not blamed.passed and blamed.num_failing_rows >= 134
+
+    report = run(q1_inputs, nof=only_mhc, left_out=[ACUTE])
+    assert report.passed, report.failing_rows
+    unchecked = (
+        acute_rows.sum() + (~q1_inputs["rsp"]["Trust_code"].isin(only_mhc[MHC]["Trust_code"])).sum()
+    )
+    assert report.summary.endswith(
+        f"{unchecked:,} RSP or deficit-flag rows in no file read not checked: the run leaves "
+        "out acute."
+    )
+    # the files it does read are checked as before: a mental health trust missing its flag
+    flags = q1_inputs["deficit_flags"]
+    code = only_mhc[MHC]["Trust_code"].iloc[0]
+    failed = run(
+        q1_inputs, nof=only_mhc, left_out=[ACUTE], deficit_flags=flags[flags["Trust_code"] != code]
+    )
+    assert (
+        "deficit_flags",
+        code,
+        f"no row for this trust scored in {MHC} (every scored trust needs Yes or No)",
+    ) in problems(failed)
+    with pytest.raises(ValueError, match="both read and left out"):
+        run(q1_inputs, left_out=[ACUTE])
