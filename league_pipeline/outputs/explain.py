@@ -222,11 +222,30 @@ class TrustExplanation:
         return data
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict(orient="records")``, built from one list a column (pandas boxes every
+    cell of a text column one by one: several times slower). A column of another pandas type
+    than numbers, booleans and text (nullable integers, whose missing values to_dict gives as
+    None) leaves it to pandas."""
+    for dtype in frame.dtypes:
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not (
+            isinstance(dtype, pd.StringDtype) and dtype.na_value is not pd.NA
+        ):
+            return frame.to_dict(orient="records")
+    columns = list(frame.columns)
+    lists = [frame[column].tolist() for column in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*lists, strict=True)]
+
+
 class Explainer:
     """Explanations for the trusts of one snapshot (shared tables are computed once)."""
 
     def __init__(self, results: QuarterResults) -> None:
         self.results = results
+
+    @cached_property
+    def _cut_points(self) -> dict[str, float]:
+        return self.results.cut_points
 
     @cached_property
     def contributions(self) -> pd.DataFrame:
@@ -254,11 +273,11 @@ class Explainer:
     def _by_trust(self) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
         """Trust code -> (its items, its domains) as plain records, grouped in one pass."""
         out: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
-        for record in self.contributions.to_dict(orient="records"):
+        for record in _records(self.contributions):
             code = record.pop("trust_code")
             out.setdefault(code, ([], []))[0].append(record)
         domains = self.results.domain_scores.sort_values(["trust_code", "domain_id"])
-        for record in domains[["trust_code", *DOMAIN_COLUMNS]].to_dict(orient="records"):
+        for record in _records(domains[["trust_code", *DOMAIN_COLUMNS]]):
             code = record.pop("trust_code")
             out.setdefault(code, ([], []))[1].append(record)
         return out
@@ -277,7 +296,7 @@ class Explainer:
             on="trust_code",
             how="left",
         )
-        return {r["trust_code"]: r for r in table.to_dict(orient="records")}
+        return {r["trust_code"]: r for r in _records(table)}
 
     def trust_codes(self) -> list[str]:
         return list(self.results.league_table["trust_code"])
@@ -293,7 +312,7 @@ class Explainer:
                 "` lists its trusts"
             )
         row = rows[code]
-        cuts = self.results.cut_points
+        cuts = dict(self._cut_points)
         seg = int(row["unadjusted_segment"])
         avg = float(row["average_score"])
         better, worse = segment_distances(avg, cuts, seg)

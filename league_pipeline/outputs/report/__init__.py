@@ -379,9 +379,10 @@ def _domain_table(table: pd.DataFrame, domains: pd.DataFrame) -> dict[str, Any]:
     a trust in league order (``label``, ``scores`` in the same order, blank where none)."""
     names = list(domains.sort_values("domain_id")["domain"].drop_duplicates())
     scores = domains.pivot_table(index="trust_code", columns="domain", values="score")
+    by_trust = dict(zip(scores.index, scores.to_dict(orient="records"), strict=True))
     rows = []
     for r in table.sort_values(["rank", "trust_code"]).itertuples():
-        mine = scores.loc[r.trust_code] if r.trust_code in scores.index else None
+        mine = by_trust.get(r.trust_code)
         rows.append(
             {
                 "code": r.trust_code,

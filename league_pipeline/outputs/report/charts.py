@@ -14,7 +14,6 @@ numbers in a table (docs/outputs.md, "Charts").
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import json
@@ -265,7 +264,7 @@ def contributions_spec(
 ) -> dict[str, Any]:
     """The Vega-Lite spec of one trust's 'what raises or lowers its average' bar chart, from
     its items (``label``, ``score``, ``effect``); ``description`` is its accessible name."""
-    spec = copy.deepcopy(_contributions_template())
+    spec = _fill(_contributions_template(), {})  # a copy
     rows = [
         {
             "label": i["label"],
