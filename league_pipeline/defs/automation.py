@@ -30,22 +30,16 @@ if TYPE_CHECKING:  # the library is imported when the sensor runs (see defs/sour
 
 CUMULATIVE_KINDS = {spec.kind for spec in SOURCE_SPECS if spec.cumulative}
 # The job's executor. One step at a time runs the steps in the run's own process; more run each
-# step in a process of its own, forked from a server that imported the package once (so a step
-# process starts without importing pandas, DuckDB and pandera again), at most that many at a
-# time. Run config chooses (`league run/backfill --parallel N`); the default is one at a time,
-# the faster on two cores (figures in benchmarks/README.md, backfill).
-# The code location imports no library (defs/sources.py), so the library the steps use is
-# listed here for the server to import once.
+# step in a process of its own, forked from a server that imported the package and Dagster's
+# instance storage once (defs/step_process.py), at most that many at a time. Run config chooses
+# (`league run/backfill --parallel N`); the default is one at a time, the faster on two cores
+# (figures in benchmarks/README.md, backfill). Importing defs/step_process.py does that work, so
+# only the forkserver imports it; the Postgres storage is preloaded when installed (the
+# forkserver ignores an ImportError).
 STEP_PROCESS_PRELOAD = [
     "league_pipeline.definitions",
-    "league_pipeline.formats.nof",
-    "league_pipeline.ingest.acquire",
-    "league_pipeline.validation.report",
-    "league_pipeline.scoring.engine",
-    "league_pipeline.scoring.likely_ranges",
-    "league_pipeline.derivation.derive",
-    "league_pipeline.audit.compare",
-    "league_pipeline.outputs.publish",
+    "league_pipeline.defs.step_process",
+    "dagster_postgres",
 ]
 DEFAULT_MAX_CONCURRENT = 1
 

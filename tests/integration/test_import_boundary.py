@@ -126,3 +126,26 @@ def test_the_code_location_imports_dagster_and_no_data_library():
     assert "dagster" in modules
     library = {"pandas", "numpy", "pyarrow", "duckdb", "pandera", "hypothesis", "httpx", "altair"}
     assert not modules & library, modules & library
+
+
+def test_the_step_processes_forkserver_preloads_the_library_schemas_and_instance_storage():
+    """What ``--parallel N``'s forkserver imports once for every step process it forks
+    (defs/automation.py, STEP_PROCESS_PRELOAD): the library, every pandera schema, and the
+    instance's storage (SQLAlchemy, alembic), which otherwise took about a second of each step
+    process. The code location itself never imports that module (test above)."""
+    from league_pipeline.defs.automation import STEP_PROCESS_PRELOAD
+
+    script = (
+        "import json, sys, warnings; warnings.simplefilter('ignore'); "
+        f"[__import__(m) for m in {STEP_PROCESS_PRELOAD!r} if m != 'dagster_postgres']; "
+        "from league_pipeline.validation.schemas import load_schema, schema_names; "
+        "print(json.dumps([sorted({m.split('.')[0] for m in sys.modules}), "
+        "load_schema.cache_info().currsize, len(schema_names())]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    modules, cached, schemas = json.loads(proc.stdout.splitlines()[-1])
+    assert {"pandas", "duckdb", "pandera", "sqlalchemy", "alembic"} <= set(modules)
+    assert cached == schemas > 10
+    assert "league_pipeline.defs.step_process" in STEP_PROCESS_PRELOAD
