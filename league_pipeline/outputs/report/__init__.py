@@ -278,10 +278,12 @@ def build_report(
                 "count": len(part),
                 "rows": _league_rows(part, moves),
                 "rank_spec": _script_json(
-                    charts.rank_intervals(part, f"{group.label}: league rank and likely range")
+                    charts.rank_intervals(
+                        part, f"{group.label}: league rank and likely range"
+                    ).spec()
                 ),
                 "heat_spec": _script_json(
-                    charts.domain_heatmap(part, domains, f"{group.label}: domain scores")
+                    charts.domain_heatmap(part, domains, f"{group.label}: domain scores").spec()
                 ),
                 "domains": _domain_table(part, domains),
             }
@@ -291,7 +293,7 @@ def build_report(
             results.trust_segments,
             results.cut_points,
             f"Average scores of all trusts, {quarter.label}, with the segment cut-points",
-        )
+        ).spec()
     )
     say(f"{quarter.label}: what would it take, per trust")
     takes = report_sentences(results, checked=whatif_checked)

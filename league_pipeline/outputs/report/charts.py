@@ -1,11 +1,14 @@
-"""The report's charts, as Altair (Vega-Lite) specifications drawn offline in the page.
+"""The report's charts, as Vega-Lite specifications drawn offline in the page.
 
-Belongs here: one function a chart, each returning its Vega-Lite spec with the data inline
-(the chart is defined with Altair; its spec is a template made once per process and filled
-with the data, byte for byte what Altair gives), and :func:`vega_bundle`: the Vega, Vega-Lite
-and Vega-Embed builds shipped in ``vendor/`` (from npm, at the versions Altair targets;
+Belongs here: one function a chart, each returning its Vega-Lite spec with the data inline,
+filled into the chart's template, and :func:`vega_bundle`: the Vega, Vega-Lite and Vega-Embed
+builds shipped in ``vendor/`` (from npm, at the versions Altair targets;
 ``scripts/vendor_vega.py``), inlined in the page so it draws every chart with no network
-(docs/outputs.md, "Charts").
+(docs/outputs.md, "Charts"). The charts are defined with Altair in :mod:`.chart_definitions`,
+which serialises each once with placeholders for its data and settings into
+``chart_templates.json`` (``scripts/chart_templates.py``): a report fills them without
+importing Altair, byte for byte the spec Altair gives (the tests compare them), and a chart of
+a shape no template has is built by Altair on the spot.
 Segment colours are NHS identity colours: 1 (best) green to 4 (worst) red, 5 (RSP) purple, always
 with the segment's number beside them. Scores use a colour-blind-safe blue (better) to orange
 (worse) diverging scale. Every chart has a description (the SVG's accessible name) and its
@@ -17,12 +20,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import altair as alt
 import pandas as pd
 
 from league_pipeline.core.peer_groups import PEER_GROUPS
@@ -40,14 +43,6 @@ SCORE_SCALE = {"domain": [1, 2.5, 4], "range": [LOWERS, "#f7f7f7", RAISES]}
 ROW_STEP = 18  # pixels a trust in the tall charts (room for 11 px numbers)
 
 
-def _segment_colour(field: str = "segment", title: str = "Segment") -> alt.Color:
-    return alt.Color(
-        f"{field}:N",
-        title=title,
-        scale=alt.Scale(domain=list(SEGMENT_COLOURS), range=list(SEGMENT_COLOURS.values())),
-    )
-
-
 def _trust_rows(table: pd.DataFrame) -> pd.DataFrame:
     """League rows in rank order with a unique, readable label (``12. Name (CODE)``)."""
     rows = table.sort_values(["rank", "trust_code"]).reset_index(drop=True)
@@ -61,35 +56,41 @@ def _trust_rows(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _y_trusts() -> alt.Y:
-    return alt.Y(
-        "label:N",
-        sort=alt.EncodingSortField("order", order="ascending"),
-        title=None,
-        axis=alt.Axis(labelLimit=0, labelFontSize=11),  # full labels, never cut
-    )
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the report: its kind (a chart of :mod:`.chart_definitions`), its data,
+    its settings, and the settings Altair checks as it builds a chart (``shape``: numbers it
+    will not take as a placeholder, so each value has a template of its own)."""
+
+    kind: str
+    frames: dict[str, pd.DataFrame]
+    settings: dict[str, Any]
+    shape: tuple[tuple[str, Any], ...] = ()
+
+    def spec(self) -> dict[str, Any]:
+        """The Vega-Lite spec with the data inline (Altair's consolidated ``datasets``, each
+        named by a hash of its values): the chart's template with its placeholders filled in,
+        byte for byte Altair's own spec (``chart_definitions.inline_spec``)."""
+        names: dict[str, str] = {}
+        datasets: dict[str, Any] = {}
+        for key, frame in self.frames.items():
+            values = _values(frame)
+            name = _dataset_name(values)
+            names[slot(key)] = name
+            datasets.setdefault(name, values)
+        settings = {slot(key): value for key, value in self.settings.items()}
+        spec = _fill(_template(self.kind, self.shape), {**names, **settings})
+        spec["datasets"] = datasets
+        return spec
 
 
-def _rank_intervals(data, *, last_rank, title, description) -> alt.LayerChart:
-    base = alt.Chart(data).encode(y=_y_trusts(), color=_segment_colour())
-    scale = alt.Scale(domain=[1, last_rank], nice=False)
-    bars = base.mark_rule(strokeWidth=4, opacity=0.45).encode(
-        x=alt.X("rank_lower:Q", scale=scale, title="League rank (1 = best) and its likely range"),
-        x2="rank_upper:Q",
-    )
-    dots = base.mark_point(filled=True, size=36, opacity=1).encode(x="rank:Q")
-    return (bars + dots).properties(
-        width=380, height=alt.Step(ROW_STEP), title=title, description=description
-    )
-
-
-def rank_intervals(table: pd.DataFrame, title: str, *, template: bool = True) -> dict[str, Any]:
+def rank_intervals(table: pd.DataFrame, title: str) -> Chart:
     """Each trust's league rank (dot) and its likely range (bar), coloured by segment."""
     rows = _trust_rows(table)[
         ["order", "label", "segment", "rank", "rank_lower", "rank_upper", "trust_code"]
     ]
-    return _spec(
-        _rank_intervals,
+    return Chart(
+        "rank_intervals",
         {"data": rows},
         {
             "last_rank": max(int(rows["rank_upper"].max()), len(rows)),
@@ -98,47 +99,10 @@ def rank_intervals(table: pd.DataFrame, title: str, *, template: bool = True) ->
             "bar for its likely range, coloured by segment. The league table above gives every "
             "number.",
         },
-        template=template,
     )
 
 
-def _domain_heatmap(data, *, order, title, description) -> alt.LayerChart:
-    base = alt.Chart(data).encode(
-        x=alt.X(
-            "domain:N",
-            sort=order,
-            title=None,
-            axis=alt.Axis(orient="top", labelAngle=-30, labelLimit=0),  # full labels
-        ),
-        y=_y_trusts(),
-    )
-    cells = base.mark_rect(stroke="white", strokeWidth=0.5).encode(
-        color=alt.Color(
-            "score:Q",
-            title="Domain score",
-            scale=alt.Scale(**SCORE_SCALE),
-            legend=alt.Legend(title="Domain score (1 best, 4 worst)", orient="top"),
-        )
-    )
-    text = base.mark_text(fontSize=11).encode(
-        text=alt.Text("value:Q", format=".2f"),
-        color=alt.condition(
-            (alt.datum.score < 1.6) | (alt.datum.score > 3.4),
-            alt.value("#ffffff"),
-            alt.value("#212b32"),
-        ),
-    )
-    return (cells + text).properties(
-        width=alt.Step(80),
-        height=alt.Step(ROW_STEP),
-        title=title,
-        description=description,
-    )
-
-
-def domain_heatmap(
-    table: pd.DataFrame, domain_scores: pd.DataFrame, title: str, *, template: bool = True
-) -> dict[str, Any]:
+def domain_heatmap(table: pd.DataFrame, domain_scores: pd.DataFrame, title: str) -> Chart:
     """Domain scores per trust (rows in league order), 1 blue to 4 orange, values printed (dark
     on light cells, white on dark ones)."""
     rows = _trust_rows(table)[["trust_code", "order", "label"]]
@@ -146,8 +110,8 @@ def domain_heatmap(
         rows, on="trust_code"
     )
     data = data.assign(value=data["score"].round(2))
-    return _spec(
-        _domain_heatmap,
+    return Chart(
+        "domain_heatmap",
         {"data": data},
         {
             "order": list(data.sort_values("domain_id")["domain"].drop_duplicates()),
@@ -156,49 +120,12 @@ def domain_heatmap(
             "orange (4, worst), with the score printed in each cell. The table below the chart "
             "gives every number.",
         },
-        template=template,
-    )
-
-
-def _score_distribution(scores, cuts, *, title, description, offset) -> alt.LayerChart:
-    bars = (
-        alt.Chart(scores)
-        .mark_bar(opacity=0.85)
-        .encode(
-            x=alt.X(
-                "average_score:Q",
-                bin=alt.Bin(step=0.05),
-                title="Average metric score (1 = best, 4 = worst)",
-            ),
-            y=alt.Y("count():Q", title="Trusts", stack=True),
-            color=alt.Color("group:N", title="Peer group"),
-        )
-    )
-    rules = (
-        alt.Chart(cuts)
-        .mark_rule(color="#212b32", strokeDash=[4, 3])
-        .encode(x="cut:Q", y=alt.Y("line:Q", scale=None, axis=None), y2=alt.value(260))
-    )
-    notes = (
-        alt.Chart(cuts)
-        .mark_text(align="left", dx=4, fontSize=11, baseline="middle", color="#212b32")
-        .encode(x="cut:Q", y=alt.Y("line:Q", scale=None, axis=None), text="text:N")
-    )
-    return (bars + rules + notes).properties(
-        width=760,
-        height=260,
-        title=alt.TitleParams(title, offset=offset),
-        description=description,
     )
 
 
 def score_distribution(
-    trust_segments: pd.DataFrame,
-    cut_points: dict[str, float],
-    title: str,
-    *,
-    template: bool = True,
-) -> dict[str, Any]:
+    trust_segments: pd.DataFrame, cut_points: dict[str, float], title: str
+) -> Chart:
     """Histogram of every trust's average score (stacked by peer group) with the cut-points."""
     labels = {g.id: g.label for g in PEER_GROUPS}
     scores = trust_segments[["peer_group", "average_score"]].assign(
@@ -216,8 +143,8 @@ def score_distribution(
             ],
         }
     )
-    return _spec(
-        _score_distribution,
+    return Chart(
+        "score_distribution",
         {"scores": scores, "cuts": cuts},
         {
             "title": title,
@@ -225,38 +152,8 @@ def score_distribution(
             "group, with a dashed line at each segment cut-point. The table below the chart "
             "gives the counts in bands of 0.25.",
         },
-        shape={"offset": 16 * len(cut_points) + 8},  # a number Altair checks when it is set
-        template=template,
+        shape=(("offset", 16 * len(cut_points) + 8),),  # the labels' room above the plot
     )
-
-
-@functools.cache
-def _contributions_template() -> dict[str, Any]:
-    chart = (
-        alt.Chart(alt.NamedData("contributions"))
-        .mark_bar()
-        .encode(
-            y=alt.Y(
-                "label:N",
-                sort=alt.EncodingSortField("effect", order="descending"),
-                title=None,
-                axis=alt.Axis(labelLimit=0),
-            ),
-            x=alt.X("effect:Q", title="Effect on the average score (+ raises = worse)"),
-            color=alt.Color(
-                "direction:N",
-                scale=alt.Scale(domain=["raises", "lowers"], range=[RAISES, LOWERS]),
-                title=None,
-            ),
-            tooltip=[
-                alt.Tooltip("label:N", title="Metric"),
-                alt.Tooltip("score:Q", format=".2f", title="Score"),
-                alt.Tooltip("effect:Q", format="+.3f", title="Effect"),
-            ],
-        )
-        .properties(width=420, height=alt.Step(18))
-    )
-    return chart.to_dict()
 
 
 def contributions_spec(
@@ -264,7 +161,7 @@ def contributions_spec(
 ) -> dict[str, Any]:
     """The Vega-Lite spec of one trust's 'what raises or lowers its average' bar chart, from
     its items (``label``, ``score``, ``effect``); ``description`` is its accessible name."""
-    spec = _fill(_contributions_template(), {})  # a copy
+    spec = _fill(_template("contributions", ()), {})  # a copy
     rows = [
         {
             "label": i["label"],
@@ -280,59 +177,72 @@ def contributions_spec(
     return spec
 
 
-# -- specs from templates ------------------------------------------------------------------------
-# Building an Altair chart and serialising it takes about 0.1 s; a report has seven. Each chart
-# kind is therefore serialised once per process with placeholders for its data and its
-# variable settings, and each spec is that template with them filled in, byte for byte what
-# Altair gives with the data inline (``template=False``: Altair itself, as the tests compare).
+# -- templates -----------------------------------------------------------------------------------
+# Building an Altair chart and serialising it takes about 0.1 s (and importing Altair 0.3-0.5 s);
+# a report has seven charts and a small one a trust. Each spec is its chart's template, made by
+# chart_definitions and shipped, with the placeholders filled in.
+
+TEMPLATES_FILE = Path(__file__).resolve().parent / "chart_templates.json"
+MAX_ROWS = 5000  # Altair's default data transformer refuses more rows
 
 
-def _slot(name: str) -> str:
+def slot(name: str) -> str:
+    """The placeholder for the data or setting ``name`` in a template."""
     return f"\x00slot:{name}\x00"  # no text of a chart looks like this
 
 
-def _spec(
-    build: Callable[..., alt.TopLevelMixin],
-    frames: dict[str, pd.DataFrame],
-    settings: dict[str, Any],
-    *,
-    shape: dict[str, Any] | None = None,
-    template: bool = True,
-) -> dict[str, Any]:
-    """The Vega-Lite spec of ``build(*frames, **settings, **shape)`` with the data inline
-    (Altair's consolidated ``datasets``, named by a hash of their values), Altair's schema
-    check left out (the tests run it). ``shape`` holds the settings Altair checks as it builds
-    a chart (numbers it will not take as a placeholder): a template is kept for each value."""
-    shape = shape or {}
-    if not template:
-        return build(*frames.values(), **settings, **shape).to_dict(validate=False)
-    spec = _template(build, tuple(frames), tuple(settings), tuple(shape.items()))
-    transform = alt.data_transformers.get()  # Altair's own: row limit, then values
-    names: dict[str, str] = {}
-    datasets: dict[str, Any] = {}
-    for key, frame in frames.items():
-        values = transform(frame)["values"]
-        name = _dataset_name(values)
-        names[_slot(key)] = name
-        datasets.setdefault(name, values)
-    filled = _fill(spec, {**names, **{_slot(k): v for k, v in settings.items()}})
-    filled["datasets"] = datasets
-    return filled
+def template_key(kind: str, shape: tuple[tuple[str, Any], ...]) -> str:
+    """The name of the template of chart ``kind`` with the settings ``shape``."""
+    return kind + "".join(f";{key}={value!r}" for key, value in shape)
 
 
 @functools.cache
-def _template(
-    build: Callable[..., alt.TopLevelMixin],
-    frames: tuple[str, ...],
-    settings: tuple[str, ...],
-    shape: tuple[tuple[str, Any], ...],
-) -> dict[str, Any]:
-    chart = build(
-        *(alt.NamedData(_slot(key)) for key in frames),
-        **{key: _slot(key) for key in settings},
-        **dict(shape),
-    )
-    return chart.to_dict(validate=False)
+def _templates() -> dict[str, Any]:
+    return json.loads(TEMPLATES_FILE.read_text(encoding="utf-8"))["templates"]
+
+
+def _template(kind: str, shape: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    key = template_key(kind, shape)
+    try:
+        return _templates()[key]
+    except KeyError:
+        raise LookupError(
+            f"no chart template {key!r} in {TEMPLATES_FILE.name}: add it to "
+            "chart_definitions.SHIPPED and run scripts/chart_templates.py"
+        ) from None
+
+
+def _values(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as Altair's default data transformer gives them: JSON values (Python ones),
+    missing text and missing or infinite numbers as None. Takes text, whole and real numbers
+    and booleans (what the report's charts hold); raises TypeError for other columns."""
+    if len(frame) > MAX_ROWS:
+        raise ValueError(f"{len(frame):,} rows: Altair takes at most {MAX_ROWS:,} inline")
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        dtype = series.dtype
+        text = isinstance(dtype, pd.StringDtype)
+        if text or pd.api.types.is_object_dtype(dtype):
+            values = [None if _null(v) else v for v in series.tolist()]
+            if not text and any(not isinstance(v, _JSON_SCALARS) for v in values):
+                raise TypeError(f"column {name!r} holds values that are not text or numbers")
+        elif isinstance(dtype, pd.api.extensions.ExtensionDtype) or dtype.kind not in "biuf":
+            raise TypeError(f"column {name!r} of type {dtype}: not a chart's column type")
+        elif dtype.kind == "f":
+            values = [None if math.isnan(v) or math.isinf(v) else v for v in series.tolist()]
+        else:
+            values = series.tolist()
+        columns.append(values)
+    names = list(frame.columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+_JSON_SCALARS = (type(None), str, bool, int, float)
+
+
+def _null(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _dataset_name(values: list[dict[str, Any]]) -> str:
