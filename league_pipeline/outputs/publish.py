@@ -243,7 +243,7 @@ def _write_outputs(
     )
     snapshot_files = store.export_parquet(q, results.version, folder / "snapshot")
     previous = load_previous(q, store=store)
-    revised = latest_revision(q, results.version, store=store)
+    revised = latest_revision(q, results.version, store=store, loaded=results)
     moves = movement(results, previous) if previous is not None else None
     say(f"{q.label} v{results.version}: explanations, movement and revisions")
     explainer = Explainer(results)

@@ -3,7 +3,8 @@
 Belongs here: when a quarter has more than one snapshot version (NHS England revised a source
 file and the quarter was re-run), listing which sources changed and which trusts' metric
 values, metric scores, domain scores, average score, segments and rank changed. The row-level
-differences come from :meth:`league_pipeline.snapshots.store.SnapshotStore.diff`.
+differences are :meth:`league_pipeline.snapshots.store.SnapshotStore.diff`'s
+(:func:`league_pipeline.snapshots.diff.diff_frames`, each version's table read once).
 
 A trust is listed when one of its values, scores or domain scores changed, or its average,
 segments (unadjusted, adjusted, final), financial-override or RSP flag, or rank changed. Its
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from league_pipeline.core.quarters import Quarter, parse_quarter
-from league_pipeline.outputs.results import LEAGUE_LAYERS
-from league_pipeline.snapshots.store import SnapshotInfo, SnapshotStore
+from league_pipeline.outputs.results import LEAGUE_LAYERS, QuarterResults
+from league_pipeline.snapshots.diff import diff_frames
+from league_pipeline.snapshots.store import SYSTEM_COLUMNS, SnapshotInfo, SnapshotStore
 
 # table -> (row key, the columns whose change counts, the summary column listing the ids)
 _TRACKED = {
@@ -121,25 +123,28 @@ def revision(
     new_version: int | None = None,
     *,
     store: SnapshotStore,
+    loaded: QuarterResults | None = None,
 ) -> Revision:
-    """Compare two versions of a quarter (default: the latest with the one before it)."""
+    """Compare two versions of a quarter (default: the latest with the one before it).
+    ``loaded``: a version already in memory (its tables are not read again)."""
     q = quarter if isinstance(quarter, Quarter) else parse_quarter(str(quarter))
     infos = {i.version: i for i in store.list(q)}
     old, new = _pick(sorted(infos), old_version, new_version, q)
+    rows = _Rows(store, q, loaded)
     details: dict[str, pd.DataFrame] = {}
     per_trust: dict[str, pd.Series] = {}
     for table, (key, tracked, summary_column) in _TRACKED.items():
-        diff = _tracked_diff(store.diff(table, q, old, new, key), tracked)
+        diff = _tracked_diff(rows.diff(table, old, new, key), tracked)
         details[table] = diff
         per_trust[summary_column] = _ids_by_trust(diff, key[1])
     league = _tracked_diff(
-        store.diff("league_table", q, old, new, ["peer_group", "trust_code"]), LEAGUE_LAYERS
+        rows.diff("league_table", old, new, ["peer_group", "trust_code"]), LEAGUE_LAYERS
     )
     details["league_table"] = league
     codes = sorted(set(league["trust_code"]).union(*(set(s.index) for s in per_trust.values())))
     shown = ["peer_group", "trust_code", "trust_name", *LEAGUE_LAYERS, *RANGE_COLUMNS]
-    old_rows = store.read("league_table", q, old)[shown]
-    new_rows = store.read("league_table", q, new)[shown]
+    old_rows = rows.read("league_table", old)[shown]
+    new_rows = rows.read("league_table", new)[shown]
     trusts = old_rows[old_rows["trust_code"].isin(codes)].merge(
         new_rows[new_rows["trust_code"].isin(codes)],
         on="trust_code",
@@ -176,13 +181,46 @@ def revision(
 
 
 def latest_revision(
-    quarter: str | Quarter, version: int | None = None, *, store: SnapshotStore
+    quarter: str | Quarter,
+    version: int | None = None,
+    *,
+    store: SnapshotStore,
+    loaded: QuarterResults | None = None,
 ) -> Revision | None:
     """The revision that produced ``version`` (default the latest): a comparison with the
-    version before it, or None when it is the quarter's first version."""
+    version before it, or None when it is the quarter's first version (``loaded``:
+    :func:`revision`)."""
     q = quarter if isinstance(quarter, Quarter) else parse_quarter(str(quarter))
     versions = [i.version for i in store.list(q)]
     target = versions[-1] if version is None and versions else version
     if target is None or not any(v < target for v in versions):
         return None
-    return revision(q, None, target, store=store)
+    return revision(q, None, target, store=store, loaded=loaded)
+
+
+class _Rows:
+    """A version's rows of a table (without the system columns), each read once: the loaded
+    version's from memory."""
+
+    def __init__(self, store: SnapshotStore, quarter: Quarter, loaded: QuarterResults | None):
+        self.store = store
+        self.quarter = quarter
+        self.loaded = loaded if loaded is not None and loaded.quarter == quarter else None
+        self.frames: dict[tuple[str, int], pd.DataFrame] = {}
+
+    def read(self, table: str, version: int) -> pd.DataFrame:
+        if (table, version) not in self.frames:
+            if self.loaded is not None and self.loaded.version == version:
+                frame = self.loaded.tables.get(table)
+            else:
+                frame = None
+            if frame is None:
+                frame = self.store.read(table, self.quarter, version)
+            self.frames[table, version] = frame.drop(
+                columns=[c for c in SYSTEM_COLUMNS if c in frame.columns]
+            )
+        return self.frames[table, version]
+
+    def diff(self, table: str, old: int, new: int, key: list[str]) -> pd.DataFrame:
+        """:meth:`SnapshotStore.diff`, from the rows read here."""
+        return diff_frames(self.read(table, old), self.read(table, new), key, table)

@@ -1,7 +1,8 @@
 """Comparing two versions of a snapshot table.
 
 Belongs here: :func:`diff`, the rows added, removed or changed between two versions of one
-quarter's table, matched on a key, with each changed column's old and new value.
+quarter's table, matched on a key, with each changed column's old and new value
+(:func:`diff_frames`: the same for rows already read).
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ def diff(
         raise ValueError("diff needs at least one key column")
     old = reader.read(store, table, quarter, old_version).drop(columns=list(SYSTEM_COLUMNS))
     new = reader.read(store, table, quarter, new_version).drop(columns=list(SYSTEM_COLUMNS))
+    return diff_frames(old, new, key, table)
+
+
+def diff_frames(
+    old: pd.DataFrame, new: pd.DataFrame, key: list[str], table: str = "table"
+) -> pd.DataFrame:
+    """:func:`diff` of two versions' rows already read (without the system columns); the
+    frames are left as they are."""
+    key = list(key)
+    if not key:
+        raise ValueError("diff needs at least one key column")
     for label, frame in (("old", old), ("new", new)):
         missing = [k for k in key if k not in frame.columns]
         if missing:
@@ -55,9 +67,10 @@ def diff(
     values = [c for c in ordered_union([old.columns, new.columns]) if c not in key]
     compared = [c for c in values if c in old.columns and c in new.columns]
     for column in values:
-        for frame in (old, new):
-            if column not in frame.columns:
-                frame[column] = pd.NA
+        if column not in old.columns:
+            old = old.assign(**{column: pd.NA})
+        if column not in new.columns:
+            new = new.assign(**{column: pd.NA})
     merged = old.rename(columns={c: f"{c}_old" for c in values}).merge(
         new.rename(columns={c: f"{c}_new" for c in values}),
         on=key,

@@ -232,6 +232,16 @@ def test_revision_shows_which_trusts_changed(real):
     assert summary["trusts_changed"] == len(trusts) and summary["values_changed"] == 1
     assert latest_revision(Q1, 2, store=real.store).new.version == 2
     assert latest_revision(Q1, 1, store=real.store) is None
+    # the new version already loaded (as the outputs do): the same revision, from its tables
+    loaded = load_quarter(Q1, 2, store=real.store)
+    before = {name: frame.copy() for name, frame in loaded.tables.items()}
+    again = latest_revision(Q1, 2, store=real.store, loaded=loaded)
+    pd.testing.assert_frame_equal(again.trusts, rev.trusts)
+    assert again.details.keys() == rev.details.keys()
+    for table, frame in rev.details.items():
+        pd.testing.assert_frame_equal(again.details[table], frame)
+    for name, frame in before.items():  # the loaded tables are left as they were
+        pd.testing.assert_frame_equal(loaded.tables[name], frame)
 
 
 def test_an_identical_rerun_has_no_changes_and_single_versions_are_refused(real):

@@ -437,7 +437,7 @@ def write_report(
     html = build_report(
         results,
         previous=load_previous(results.quarter, store=store),
-        revised=latest_revision(results.quarter, results.version, store=store),
+        revised=latest_revision(results.quarter, results.version, store=store, loaded=results),
         versions=[i.version for i in store.list(results.quarter)],
         progress=progress,
         cache_dir=cache_dir,
