@@ -8,9 +8,11 @@ Run: ``.venv/bin/python benchmarks/outputs_step.py --home DIR [--quarter "2025/2
 ``league sample-data`` and ``league run --quarter "2025/26 Q1"``); it is only read, and the
 outputs are written to a temporary folder. Each run is a fresh interpreter that imports the
 package, opens the stores and then times one ``publish()`` call (imports not included), like the
-Dagster outputs step of a run; runs of this checkout and of ``--before`` take turns. The report
-is the median of the runs (wall time, and CPU time of the process, steadier when other work
-shares the cores), and the ratios after / before when ``--before`` is given. Target
+Dagster outputs step of a run; runs of this checkout and of ``--before`` take turns. An older
+checkout is any folder holding its ``league_pipeline/``, ``assets/`` and ``schemas/`` (e.g.
+``git archive <commit> league_pipeline assets schemas | tar -x -C DIR``), imported from there.
+The report is the median of the runs (wall time, and CPU time of the process, steadier when
+other work shares the cores), and the ratios after / before when ``--before`` is given. Target
 (issue 13): the outputs step takes at most 1 s per quarter.
 """
 
