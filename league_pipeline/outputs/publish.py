@@ -114,8 +114,11 @@ def _checked_together(frames: list[pd.DataFrame], schema_name: str) -> pd.DataFr
     alone: each has the rows ``has_rows`` asks for, they have the same columns and types and no
     value of ``Trust_type`` in common, and every other check of the schema looks at one cell or
     one row, keeps passing on a subset of the rows (uniqueness, one value a key) or groups by
-    ``Trust_type``. None otherwise, and for fewer than two files (nothing to gain)."""
-    if len(frames) < 2:
+    ``Trust_type``. None otherwise, for fewer than two files (nothing to gain), for frames with
+    ``attrs`` (:func:`validate` adapts the schema to them, e.g. ``expected_quarter`` adds a
+    check that any row of the table may pass), for a schema with an index, and for a check
+    with pandera's ``groupby``."""
+    if len(frames) < 2 or any(frame.attrs for frame in frames):
         return None
     first = frames[0]
     if any(not frame.dtypes.equals(first.dtypes) for frame in frames[1:]):
@@ -129,6 +132,11 @@ def _checked_together(frames: list[pd.DataFrame], schema_name: str) -> pd.DataFr
             return None
         seen |= types
     schema = load_schema(schema_name)
+    if schema.index is not None:
+        return None
+    column_checks = [check for column in schema.columns.values() for check in column.checks]
+    if any(check.groupby is not None for check in [*schema.checks, *column_checks]):
+        return None
     for check in schema.checks:
         statistics = check.statistics or {}
         if check.name == "has_rows":
@@ -139,9 +147,8 @@ def _checked_together(frames: list[pd.DataFrame], schema_name: str) -> pd.DataFr
                 return None
         elif check.name not in _SUBSET_SAFE_CHECKS:
             return None
-    for column in schema.columns.values():
-        if any(check.name not in _CELL_CHECKS for check in column.checks):
-            return None
+    if any(check.name not in _CELL_CHECKS for check in column_checks):
+        return None
     together = pd.concat(frames, ignore_index=True)
     return together if together.dtypes.equals(first.dtypes) else None
 

@@ -4,14 +4,21 @@ named, as when each file was validated alone."""
 
 from __future__ import annotations
 
+import copy
+
 import pandas as pd
+import pandera.pandas as pa
+import pytest
 
 from league_pipeline.core.quarters import parse_quarter
+from league_pipeline.outputs import publish
 from league_pipeline.outputs.exports import OfficialExport
 from league_pipeline.outputs.publish import _check_round_trip, _checked_together
 from league_pipeline.validation.report import validate
+from league_pipeline.validation.schemas import load_schema
 
 Q1 = "2025/26 Q1"
+Q2 = "2025/26 Q2"
 TYPES = {
     "acute": ("Acute trust", "Acute - Large"),
     "ambulance": ("Ambulance trust", "Ambulance"),
@@ -43,12 +50,12 @@ def league_table(group: str, codes: list[str], ranks: list[float]) -> pd.DataFra
     )
 
 
-def trust_data(group: str, codes: list[str], description: str) -> pd.DataFrame:
+def trust_data(group: str, codes: list[str], description: str, quarter: str = Q1) -> pd.DataFrame:
     trust_type, subtype = TYPES[group]
     n = len(codes)
     return pd.DataFrame(
         {
-            "Quarter": _text([Q1] * n),
+            "Quarter": _text([quarter] * n),
             "Region": _text(["London"] * n),
             "Trust_type": _text([trust_type] * n),
             "Trust_subtype": _text([subtype] * n),
@@ -139,3 +146,54 @@ def test_a_file_without_rows_is_named():
     assert _checked_together(list(tables.values()), "nof_league_table") is None
     problems = _check_round_trip(export(tables, {}))
     assert [p.split(":")[0] for p in problems] == ["Acute trusts nof_league_table"]
+
+
+def test_files_with_an_expected_quarter_are_checked_one_by_one():
+    """``validate`` adapts the schema to ``attrs["expected_quarter"]``: the cumulative trust data
+    must have rows of that quarter, which a table passes when any file has them. Frames with
+    attrs are checked one by one, so the file holding only another quarter's rows is named."""
+    acute = pd.concat(
+        [
+            trust_data("acute", ["ZA001"], "A metric"),
+            trust_data("acute", ["ZA001"], "A metric", Q2),
+        ],
+        ignore_index=True,
+    )
+    data = {"acute": acute, "ambulance": trust_data("ambulance", ["ZU001"], "A metric")}
+    for frame in data.values():
+        frame.attrs["expected_quarter"] = Q2
+    together = pd.concat(data.values(), ignore_index=True)
+    assert together.attrs == {"expected_quarter": Q2}
+    assert validate(together, "nof_trust_data").passed
+    alone = validate(data["ambulance"], "nof_trust_data")
+    assert not alone.passed
+    assert validate(acute, "nof_trust_data").passed
+    assert _checked_together(list(data.values()), "nof_trust_data") is None
+    problems = _check_round_trip(export({}, data))
+    assert problems == [f"Ambulance trusts nof_trust_data: {alone.summary}"]
+    assert f"no rows for {Q2}" in problems[0]
+
+
+def _league_tables() -> list[pd.DataFrame]:
+    return [
+        league_table("acute", ["ZA001", "ZA002"], [1.0, 2.0]),
+        league_table("ambulance", ["ZU001"], [1.0]),
+    ]
+
+
+@pytest.mark.parametrize("change", ["table check groupby", "column check groupby", "index"])
+def test_schemas_with_groupby_or_an_index_are_checked_one_by_one(monkeypatch, change):
+    """pandera's ``groupby`` splits a check by a column the code does not reason about, and an
+    index is validated as a whole: either way the files are validated one at a time."""
+    assert _checked_together(_league_tables(), "nof_league_table") is not None
+    schema = copy.deepcopy(load_schema("nof_league_table"))
+    if change == "table check groupby":
+        schema.checks = [*schema.checks, pa.Check(lambda g: True, groupby="Region")]
+    elif change == "column check groupby":
+        column = schema.columns["Rank"]
+        checks = [*column.checks, pa.Check.greater_than_or_equal_to(1, groupby="Region")]
+        schema = schema.update_column("Rank", checks=checks)
+    else:
+        schema.index = pa.Index(int)
+    monkeypatch.setattr(publish, "load_schema", lambda _name: schema)
+    assert _checked_together(_league_tables(), "nof_league_table") is None
