@@ -175,8 +175,13 @@ def trust_consistency(
     not_checked = 0
     for source, trusts in listed.items():
         unscored = ~trusts["Trust_code"].isin(scored)
-        if left_out:  # perhaps a trust of a peer group the run leaves out
-            not_checked += int(unscored.sum())
+        if left_out:  # perhaps a trust of a peer group the run leaves out: what ODS can tell
+            unknown, not_open = _unlisted_problems(trusts, unscored, ods_dates, q)
+            found += [
+                _problems(source, trusts, unknown, "in no NOF file read and not in ODS (etr)"),
+                _problems(source, trusts, not_open[0], not_open[1]),
+            ]
+            not_checked += int((unscored & ~unknown & ~not_open[0]).sum())
             continue
         found.append(
             _problems(
@@ -198,19 +203,20 @@ def trust_consistency(
         )
 
     nonempty = [f for f in found if len(f)]
-    checked = sum(len(t) for t in [*nof_trusts.values(), *listed.values()])
+    checked = sum(len(t) for t in [*nof_trusts.values(), *listed.values()]) - not_checked
+    unchecked = ""
+    if left_out:
+        groups = _and([BY_SOURCE_KIND[k].id for k in sorted(left_out)])
+        unchecked = (
+            f" {_plural(not_checked, 'RSP or deficit-flag row')} of trusts open in ODS but in no "
+            f"NOF file read not checked further: the run leaves out {groups}."
+        )
     if not nonempty:
         summary = (
             f"trust consistency {q.label}: {len(scored):,} scored trusts agree across "
             f"{_and(['the NOF files', 'the ODS list', *(LISTED_NAMES[n] for n in listed)])}."
         )
-        if left_out:
-            groups = _and([BY_SOURCE_KIND[k].id for k in sorted(left_out)])
-            summary += (
-                f" {_plural(not_checked, 'RSP or deficit-flag row')} in no file read not "
-                f"checked: the run leaves out {groups}."
-            )
-        return ConsistencyReport("trust_consistency", True, summary, checked)
+        return ConsistencyReport("trust_consistency", True, summary + unchecked, checked)
     rows = pd.concat(nonempty, ignore_index=True)
     counts = rows.groupby("source", sort=False).size()
     parts = ", ".join(f"{source} {_plural(n, 'problem')}" for source, n in counts.items())
@@ -218,7 +224,26 @@ def trust_consistency(
         f"trust consistency {q.label} FAILED: {_plural(len(rows), 'problem')} ({parts}); "
         "fix the trust codes, or add the missing trust rows, then re-run."
     )
-    return ConsistencyReport("trust_consistency", False, summary, checked, rows)
+    return ConsistencyReport("trust_consistency", False, summary + unchecked, checked, rows)
+
+
+def _unlisted_problems(
+    trusts: pd.DataFrame, unscored: pd.Series, ods: pd.DataFrame, q: Quarter
+) -> tuple[pd.Series, tuple[pd.Series, pd.Series]]:
+    """For RSP or deficit-flag trusts in no NOF file read: the codes ODS does not know (care
+    trusts' ``T`` codes exempt), and those ODS shows closed before or opened after the quarter
+    (mask, problem text). No peer group's file can hold either."""
+    codes = trusts["Trust_code"]
+    unknown = unscored & ~codes.isin(ods.index) & ~codes.str.startswith(ODS_EXEMPT_PREFIXES)
+    dates = ods.reindex(codes).set_axis(trusts.index)
+    closed = unscored & (dates["close_date"] < pd.Timestamp(q.start))
+    opened = unscored & (dates["open_date"] > pd.Timestamp(q.end))
+    text = pd.Series("", index=trusts.index, dtype="object")
+    text[opened] = "opened in ODS on " + dates["open_date"][opened].dt.strftime("%Y-%m-%d")
+    text[opened] += f", after {q}"
+    text[closed] = "closed in ODS on " + dates["close_date"][closed].dt.strftime("%Y-%m-%d")
+    text[closed] += f", before {q}"
+    return unknown, (closed | opened, text)
 
 
 def reporting_quarters(reporting_date: pd.Series) -> pd.Series:

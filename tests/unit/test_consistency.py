@@ -237,8 +237,8 @@ def test_a_run_that_leaves_out_a_peer_group_does_not_blame_its_rsp_and_flag_rows
         acute_rows.sum() + (~q1_inputs["rsp"]["Trust_code"].isin(only_mhc[MHC]["Trust_code"])).sum()
     )
     assert report.summary.endswith(
-        f"{unchecked:,} RSP or deficit-flag rows in no file read not checked: the run leaves "
-        "out acute."
+        f"{unchecked:,} RSP or deficit-flag rows of trusts open in ODS but in no NOF file read "
+        "not checked further: the run leaves out acute."
     )
     # the files it does read are checked as before: a mental health trust missing its flag
     flags = q1_inputs["deficit_flags"]
@@ -251,5 +251,27 @@ def test_a_run_that_leaves_out_a_peer_group_does_not_blame_its_rsp_and_flag_rows
         code,
         f"no row for this trust scored in {MHC} (every scored trust needs Yes or No)",
     ) in problems(failed)
+    # what ODS can tell still counts: an unknown code, or a trust closed before the quarter,
+    # is in no peer group's file
+    rsp = q1_inputs["rsp"]
+    bogus = pd.concat(
+        [rsp, rsp.iloc[[0]].assign(Trust_code="ZZ999", Trust_name="No such trust")],
+        ignore_index=True,
+    )
+    ods = q1_inputs["ods"].copy()
+    acute_code = q1_inputs["nof"][ACUTE]["Trust_code"].iloc[0]
+    ods.loc[ods["ods_code"] == acute_code, "close_date"] = "2024-03-31"
+    caught = run(q1_inputs, nof=only_mhc, left_out=[ACUTE], rsp=bogus, ods=ods)
+    assert not caught.passed
+    found = problems(caught)
+    assert ("rsp_list", "ZZ999", "in no NOF file read and not in ODS (etr)") in found
+    assert (
+        "deficit_flags",
+        acute_code,
+        "closed in ODS on 2024-03-31, before 2025/26 Q1",
+    ) in found
+    assert "FAILED" in caught.summary and "not checked further" in caught.summary
+    # rows checked: the bogus row, and the closed trust's deficit-flag row (checked now)
+    assert len(found) == 2 and caught.rows_checked == report.rows_checked + 2
     with pytest.raises(ValueError, match="both read and left out"):
         run(q1_inputs, left_out=[ACUTE])
