@@ -11,6 +11,7 @@ again. Figures: benchmarks/README.md
 
 import importlib
 import tempfile
+import warnings
 
 import dagster as dg
 
@@ -30,13 +31,18 @@ LIBRARY = (
 def _warm() -> None:
     for module in LIBRARY:
         importlib.import_module(module)
-    from league_pipeline.validation.schemas import load_schema, schema_names
+    # only a head start: a failure here (a full temporary folder...) must not stop the
+    # forkserver, which ignores an ImportError only; each step process then loads them itself
+    try:
+        from league_pipeline.validation.schemas import load_schema, schema_names
 
-    for name in schema_names():
-        load_schema(name)
-    # a step process opens the run's instance first: load its storage classes here, once
-    with tempfile.TemporaryDirectory(prefix="league-preload-") as folder:
-        dg.DagsterInstance.local_temp(folder).dispose()
+        for name in schema_names():
+            load_schema(name)
+        # a step process opens the run's instance first: load its storage classes here, once
+        with tempfile.TemporaryDirectory(prefix="league-preload-") as folder:
+            dg.DagsterInstance.local_temp(folder).dispose()
+    except Exception as exc:
+        warnings.warn(f"step processes start without a preload: {exc}", stacklevel=1)
 
 
 _warm()

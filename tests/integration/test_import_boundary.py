@@ -149,3 +149,19 @@ def test_the_step_processes_forkserver_preloads_the_library_schemas_and_instance
     assert {"pandas", "duckdb", "pandera", "sqlalchemy", "alembic"} <= set(modules)
     assert cached == schemas > 10
     assert "league_pipeline.defs.step_process" in STEP_PROCESS_PRELOAD
+
+
+def test_a_failed_preload_warms_nothing_but_stops_nothing():
+    """The forkserver ignores only an ImportError in its preload: any other failure of the
+    head start (a full temporary folder, the instance) is a warning, so --parallel runs go on."""
+    script = (
+        "import warnings; warnings.simplefilter('always'); import dagster as dg; "
+        "dg.DagsterInstance.local_temp = staticmethod(lambda *a, **k: 1 / 0); "
+        "import league_pipeline.defs.step_process; print('imported')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "imported"
+    assert "step processes start without a preload: division by zero" in proc.stderr

@@ -7,8 +7,8 @@ builds shipped in ``vendor/`` (from npm, at the versions Altair targets;
 (docs/outputs.md, "Charts"). The charts are defined with Altair in :mod:`.chart_definitions`,
 which serialises each once with placeholders for its data and settings into
 ``chart_templates.json`` (``scripts/chart_templates.py``): a report fills them without
-importing Altair, byte for byte the spec Altair gives (the tests compare them), and a chart of
-a shape no template has is built by Altair on the spot.
+importing Altair, byte for byte the spec Altair gives (the tests compare them); a chart of a
+shape no template has is refused (LookupError) until the templates are written again.
 Segment colours are NHS identity colours: 1 (best) green to 4 (worst) red, 5 (RSP) purple, always
 with the segment's number beside them. Scores use a colour-blind-safe blue (better) to orange
 (worse) diverging scale. Every chart has a description (the SVG's accessible name) and its
