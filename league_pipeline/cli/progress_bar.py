@@ -57,7 +57,7 @@ class ProgressBar:
         The bar writes to a duplicate of stderr's descriptor, taken now: while a run's steps
         execute in this process, Dagster points descriptors 1 and 2 at its compute-log files,
         and a console on descriptor 2 would take that for "not a terminal" (no redrawing) and
-        write into the logs."""
+        write into the logs. The duplicate is closed if making the bar fails."""
         console = Console(stderr=True)
         if not console.is_terminal:
             return None
@@ -65,22 +65,37 @@ class ProgressBar:
             descriptor = os.dup(sys.stderr.fileno())
         except (AttributeError, OSError, ValueError):  # an object standing in for stderr
             return cls(console)
-        terminal = os.fdopen(
-            descriptor, "w", encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace"
-        )
-        own = Console(file=terminal, force_terminal=True, width=console.width)
-        return cls(own, closing=terminal)
+        try:
+            terminal = os.fdopen(
+                descriptor, "w", encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace"
+            )
+        except BaseException:
+            os.close(descriptor)
+            raise
+        try:
+            own = Console(file=terminal, force_terminal=True, width=console.width)
+            return cls(own, closing=terminal)
+        except BaseException:
+            terminal.close()
+            raise
 
     def __enter__(self) -> ProgressBar:
-        self._bars.start()
+        try:
+            self._bars.start()
+        except BaseException:  # no __exit__ follows: close the console's own file now
+            self._close()
+            raise
         return self
 
     def __exit__(self, *_exc) -> None:
         try:
             self._bars.stop()
         finally:
-            if self._closing is not None:
-                self._closing.close()
+            self._close()
+
+    def _close(self) -> None:
+        if self._closing is not None:
+            self._closing.close()
 
     def line(self, message: str) -> None:
         # Text, not markup: a name in the message is shown as it is, never read as [style]

@@ -5,12 +5,16 @@ a terminal, one plain line per finished step otherwise (league_pipeline/cli/runn
 from __future__ import annotations
 
 import io
+import os
+import pty
+import subprocess
 import sys
 from types import SimpleNamespace
 
+import pytest
 from rich.console import Console
 
-from league_pipeline.cli import pipeline
+from league_pipeline.cli import pipeline, progress_bar
 from league_pipeline.cli.progress_bar import ProgressBar
 from league_pipeline.cli.runner import StepProgress
 
@@ -103,10 +107,6 @@ def test_the_bar_keeps_drawing_on_the_terminal_while_stderr_is_captured(tmp_path
     """Dagster points descriptor 2 at a compute-log file while the steps execute: the bar
     (on its own descriptor for the terminal) goes on drawing there, and writes nothing into
     the log."""
-    import os
-    import pty
-    import subprocess
-
     log = tmp_path / "compute.err"
     master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
@@ -131,3 +131,82 @@ def test_the_bar_keeps_drawing_on_the_terminal_while_stderr_is_captured(tmp_path
         assert f"{done}/3" in screen and f"step {done}" in screen
     assert "[league] a line while the output is captured" in screen
     assert log.read_text() == ""
+
+
+class _Failure(Exception):
+    pass
+
+
+def _fail(*_args, **_kwargs):
+    raise _Failure
+
+
+@pytest.fixture
+def terminal_stderr(monkeypatch):
+    """A function pointing ``sys.stderr`` at a pseudo-terminal (called in the test: pytest's
+    capture sets ``sys.stderr`` after the fixtures), and the descriptors the bar duplicates it
+    to (``os.dup``)."""
+    master, slave = pty.openpty()
+    stderr = os.fdopen(slave, "w")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    duplicated: list[int] = []
+    real_dup = os.dup
+
+    def dup(fd: int) -> int:
+        duplicated.append(real_dup(fd))
+        return duplicated[-1]
+
+    def on_the_terminal() -> list[int]:
+        monkeypatch.setattr(sys, "stderr", stderr)
+        monkeypatch.setattr(progress_bar.os, "dup", dup)
+        return duplicated
+
+    yield on_the_terminal
+    stderr.close()
+    os.close(master)
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("failing", ["fdopen", "Console", "start"])
+def test_the_duplicated_descriptor_is_closed_when_the_bar_fails(
+    terminal_stderr, monkeypatch, failing
+):
+    if failing == "fdopen":
+        monkeypatch.setattr(progress_bar.os, "fdopen", _fail)
+    elif failing == "Console":
+        real = progress_bar.Console
+
+        def console(*args, **kwargs):  # the check of stderr works, the bar's own console fails
+            return _fail() if "file" in kwargs else real(*args, **kwargs)
+
+        monkeypatch.setattr(progress_bar, "Console", console)
+    duplicated = terminal_stderr()
+    if failing == "start":
+        bar = ProgressBar.on_stderr()
+        monkeypatch.setattr(bar._bars, "start", _fail)
+        with pytest.raises(_Failure), bar:
+            pass
+    else:
+        with pytest.raises(_Failure) as raised:
+            ProgressBar.on_stderr()
+        # closed by the bar, not when garbage collection takes the file (the traceback, kept
+        # here, holds the frame that had it)
+        assert raised.traceback
+    assert len(duplicated) == 1
+    assert not _is_open(duplicated[0])
+
+
+def test_the_duplicated_descriptor_is_closed_after_the_run(terminal_stderr):
+    duplicated = terminal_stderr()
+    bar = ProgressBar.on_stderr()
+    assert len(duplicated) == 1 and _is_open(duplicated[0])
+    with bar:
+        bar.steps("2025/26 Q1", 1, 2, "step 1")
+    assert not _is_open(duplicated[0])
