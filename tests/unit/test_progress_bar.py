@@ -7,8 +7,10 @@ from __future__ import annotations
 import io
 import os
 import pty
+import select
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -103,6 +105,9 @@ with bar:
 """
 
 
+CHILD_TIMEOUT = 120  # seconds; the child takes about 2 s
+
+
 def test_the_bar_keeps_drawing_on_the_terminal_while_stderr_is_captured(tmp_path):
     """Dagster points descriptor 2 at a compute-log file while the steps execute: the bar
     (on its own descriptor for the terminal) goes on drawing there, and writes nothing into
@@ -115,16 +120,27 @@ def test_the_bar_keeps_drawing_on_the_terminal_while_stderr_is_captured(tmp_path
     )
     os.close(slave)
     chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child has exited
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    assert proc.wait(timeout=60) == 0
+    deadline = time.monotonic() + CHILD_TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child has exited
+                break
+            if not data:
+                break
+            chunks.append(data)
+        else:
+            pytest.fail(f"the child drawing the bar did not finish in {CHILD_TIMEOUT} s")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     screen = b"".join(chunks).decode()
     assert "\r\x1b[2K" in screen  # redrawn in place, as on a terminal
     for done in (1, 2, 3):
