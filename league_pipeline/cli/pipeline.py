@@ -89,7 +89,7 @@ def _run(quarters, args: argparse.Namespace, *, single_run: bool) -> int:
     league = with_peer_groups(league_config(settings), args.peer_groups)
     # a lost or damaged lake catalog stops the run before any work (nothing would be kept)
     snapshot_store(settings).check_catalog()
-    bar = _terminal_bar()
+    bar = _terminal_bar(verbose=args.verbose)
     with bar or contextlib.nullcontext():
         outcomes = run_quarters(
             quarters,
@@ -107,9 +107,11 @@ def _run(quarters, args: argparse.Namespace, *, single_run: bool) -> int:
     return code
 
 
-def _terminal_bar():
-    """A progress bar when stderr is a terminal (rich, imported only then); None otherwise."""
-    if not sys.stderr.isatty():
+def _terminal_bar(*, verbose: bool = False):
+    """A progress bar when stderr is a terminal (rich, imported only then); None otherwise, and
+    with ``-v``: Dagster's logs then reach the terminal too, partly through its ``tail -F`` of
+    the compute logs, which no bar can keep above itself (docs/cli.md)."""
+    if verbose or not sys.stderr.isatty():
         return None
     from league_pipeline.cli.progress_bar import ProgressBar
 

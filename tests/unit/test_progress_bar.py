@@ -84,6 +84,7 @@ def test_the_cli_draws_the_bar_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", Terminal())
     monkeypatch.delenv("TERM", raising=False)
     assert isinstance(pipeline._terminal_bar(), ProgressBar)
+    assert pipeline._terminal_bar(verbose=True) is None  # -v: Dagster's log lines, no bar
 
 
 CHILD = """
