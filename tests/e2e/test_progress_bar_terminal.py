@@ -16,20 +16,14 @@ list's and deficit flags' trusts of the groups left out.)
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import select
 import shutil
-import struct
-import subprocess
 import sys
-import termios
-import time
 from pathlib import Path
 
 import pytest
+from terminal_support import run_on_a_terminal
 
 pytestmark = pytest.mark.slow
 
@@ -38,37 +32,6 @@ COLUMNS, ROWS = 120, 40
 TIMEOUT = 600  # seconds; the run takes about a minute on 2 busy cores
 BAR = re.compile(r"(\d+)/(\d+) steps (\d+:\d\d:\d\d) left (\d+:\d\d:\d\d|-:--:--)")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def _run_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run ``argv`` with a pty as its terminal; its exit code and all it wrote there."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + TIMEOUT
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 1.0)
-            if not ready:
-                continue
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: every process holding the slave end has exited
-                break
-            if not data:
-                break
-            chunks.append(data)
-        else:
-            proc.kill()
-            pytest.fail(f"league did not finish in {TIMEOUT} s")
-        code = proc.wait(timeout=60)
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-    return code, b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def test_league_run_draws_a_progress_bar_with_time_left(league_home, generated_landing):
@@ -83,7 +46,7 @@ def test_league_run_draws_a_progress_bar_with_time_left(league_home, generated_l
         "TERM": "xterm-256color",
     }
     argv = [str(LEAGUE), "run", "--quarter", "2025/26 Q1", "--peer-groups", "ambulance"]
-    code, screen = _run_on_a_terminal(argv, env)
+    code, screen = run_on_a_terminal(argv, env, timeout=TIMEOUT, size=(COLUMNS, ROWS))
     assert code == 0, screen[-3000:]
 
     # drawn for a terminal: the bar is redrawn in place (carriage return, erase the line)

@@ -7,14 +7,12 @@ from __future__ import annotations
 import io
 import os
 import pty
-import select
-import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
+from terminal_support import run_on_a_terminal
 
 from league_pipeline.cli import pipeline, progress_bar
 from league_pipeline.cli.progress_bar import ProgressBar
@@ -114,35 +112,11 @@ def test_the_bar_keeps_drawing_on_the_terminal_while_stderr_is_captured(tmp_path
     (on its own descriptor for the terminal) goes on drawing there, and writes nothing into
     the log."""
     log = tmp_path / "compute.err"
-    master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(log)], stdout=slave, stderr=slave, env=env
+    code, screen = run_on_a_terminal(
+        [sys.executable, "-c", CHILD, str(log)], env, timeout=CHILD_TIMEOUT
     )
-    os.close(slave)
-    chunks = []
-    deadline = time.monotonic() + CHILD_TIMEOUT
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 1.0)
-            if not ready:
-                continue
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child has exited
-                break
-            if not data:
-                break
-            chunks.append(data)
-        else:
-            pytest.fail(f"the child drawing the bar did not finish in {CHILD_TIMEOUT} s")
-        assert proc.wait(timeout=60) == 0
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    screen = b"".join(chunks).decode()
+    assert code == 0, screen
     assert "\r\x1b[2K" in screen  # redrawn in place, as on a terminal
     for done in (1, 2, 3):
         assert f"{done}/3" in screen and f"step {done}" in screen
