@@ -29,17 +29,25 @@ def _text(values: list) -> pd.Series:
     return pd.Series(values, dtype="str")
 
 
-def league_table(group: str, codes: list[str], ranks: list[float]) -> pd.DataFrame:
+def _trusts(group: str, codes: list[str], quarter: str) -> dict[str, pd.Series]:
+    """The columns both layouts open with: quarter, region and each trust's type and name."""
     trust_type, subtype = TYPES[group]
+    n = len(codes)
+    return {
+        "Quarter": _text([quarter] * n),
+        "Region": _text(["London"] * n),
+        "Trust_type": _text([trust_type] * n),
+        "Trust_subtype": _text([subtype] * n),
+        "Trust_code": _text(codes),
+        "Trust_name": _text([f"Trust {c}" for c in codes]),
+    }
+
+
+def league_table(group: str, codes: list[str], ranks: list[float]) -> pd.DataFrame:
     n = len(codes)
     return pd.DataFrame(
         {
-            "Quarter": _text([Q1] * n),
-            "Region": _text(["London"] * n),
-            "Trust_type": _text([trust_type] * n),
-            "Trust_subtype": _text([subtype] * n),
-            "Trust_code": _text(codes),
-            "Trust_name": _text([f"Trust {c}" for c in codes]),
+            **_trusts(group, codes, Q1),
             "Average_score": [1.5 + r / 10 for r in ranks],
             "Likely_range_of_average_score": _text(["1.2 to 1.9"] * n),
             "Segment": [1.0] * n,
@@ -51,16 +59,10 @@ def league_table(group: str, codes: list[str], ranks: list[float]) -> pd.DataFra
 
 
 def trust_data(group: str, codes: list[str], description: str, quarter: str = Q1) -> pd.DataFrame:
-    trust_type, subtype = TYPES[group]
     n = len(codes)
     return pd.DataFrame(
         {
-            "Quarter": _text([quarter] * n),
-            "Region": _text(["London"] * n),
-            "Trust_type": _text([trust_type] * n),
-            "Trust_subtype": _text([subtype] * n),
-            "Trust_code": _text(codes),
-            "Trust_name": _text([f"Trust {c}" for c in codes]),
+            **_trusts(group, codes, quarter),
             "Domain": _text(["Access to services"] * n),
             "Sub_domain": _text(["Urgent care"] * n),
             "Metric_ID": _text(["OF1001"] * n),
