@@ -104,28 +104,48 @@ def _nof_file_problems(
     wrong_type = trusts["Trust_type"].notna() & trusts["Trust_type"].ne(group.trust_type)
     type_text = "Trust_type '" + trusts["Trust_type"].astype(str) + f"' in the {group.id} file"
     others = pd.Series([[k for k in scored[c] if k != kind] for c in codes], index=trusts.index)
-    in_ods = codes.isin(ods.index)
-    exempt = codes.str.startswith(ODS_EXEMPT_PREFIXES)
-    dates = ods.reindex(codes).set_axis(trusts.index)
-    closed = dates["close_date"] < pd.Timestamp(q.start)
-    opened = dates["open_date"] > pd.Timestamp(q.end)
+    known, _ = _ods_problems(kind, trusts, ods, q, "not in the ODS trust list (etr)")
     return [
         _problems(kind, trusts, wrong_type, type_text),
         _problems(kind, trusts, others.map(bool), "also in " + others.map(", ".join)),
-        _problems(kind, trusts, ~in_ods & ~exempt, "not in the ODS trust list (etr)"),
+        *known,
+    ]
+
+
+def _ods_problems(
+    source: str,
+    trusts: pd.DataFrame,
+    ods: pd.DataFrame,
+    q: Quarter,
+    unknown_text: str,
+    among: pd.Series | None = None,
+) -> tuple[list[pd.DataFrame], pd.Series]:
+    """What ODS can tell of ``trusts`` (those ``among`` selects; all by default): codes not in
+    the ``etr`` list (care trusts' ``T`` codes exempt), trusts closed before the quarter or
+    opened after it. The problem rows, and the mask of the trusts with any."""
+    codes = trusts["Trust_code"]
+    if among is None:
+        among = pd.Series(True, index=trusts.index)
+    unknown = among & ~codes.isin(ods.index) & ~codes.str.startswith(ODS_EXEMPT_PREFIXES)
+    dates = ods.reindex(codes).set_axis(trusts.index)
+    closed = among & (dates["close_date"] < pd.Timestamp(q.start))
+    opened = among & (dates["open_date"] > pd.Timestamp(q.end))
+    rows = [
+        _problems(source, trusts, unknown, unknown_text),
         _problems(
-            kind,
+            source,
             trusts,
             closed,
             "closed in ODS on " + dates["close_date"].dt.strftime("%Y-%m-%d") + f", before {q}",
         ),
         _problems(
-            kind,
+            source,
             trusts,
             opened,
             "opened in ODS on " + dates["open_date"].dt.strftime("%Y-%m-%d") + f", after {q}",
         ),
     ]
+    return rows, unknown | closed | opened
 
 
 LISTED_NAMES = {"rsp_list": "the RSP list", "deficit_flags": "the deficit flags"}
@@ -176,12 +196,11 @@ def trust_consistency(
     for source, trusts in listed.items():
         unscored = ~trusts["Trust_code"].isin(scored)
         if left_out:  # perhaps a trust of a peer group the run leaves out: what ODS can tell
-            unknown, not_open = _unlisted_problems(trusts, unscored, ods_dates, q)
-            found += [
-                _problems(source, trusts, unknown, "in no NOF file read and not in ODS (etr)"),
-                _problems(source, trusts, not_open[0], not_open[1]),
-            ]
-            not_checked += int((unscored & ~unknown & ~not_open[0]).sum())
+            known, wrong = _ods_problems(
+                source, trusts, ods_dates, q, "in no NOF file read and not in ODS (etr)", unscored
+            )
+            found += known
+            not_checked += int((unscored & ~wrong).sum())
             continue
         found.append(
             _problems(
@@ -225,25 +244,6 @@ def trust_consistency(
         "fix the trust codes, or add the missing trust rows, then re-run."
     )
     return ConsistencyReport("trust_consistency", False, summary + unchecked, checked, rows)
-
-
-def _unlisted_problems(
-    trusts: pd.DataFrame, unscored: pd.Series, ods: pd.DataFrame, q: Quarter
-) -> tuple[pd.Series, tuple[pd.Series, pd.Series]]:
-    """For RSP or deficit-flag trusts in no NOF file read: the codes ODS does not know (care
-    trusts' ``T`` codes exempt), and those ODS shows closed before or opened after the quarter
-    (mask, problem text). No peer group's file can hold either."""
-    codes = trusts["Trust_code"]
-    unknown = unscored & ~codes.isin(ods.index) & ~codes.str.startswith(ODS_EXEMPT_PREFIXES)
-    dates = ods.reindex(codes).set_axis(trusts.index)
-    closed = unscored & (dates["close_date"] < pd.Timestamp(q.start))
-    opened = unscored & (dates["open_date"] > pd.Timestamp(q.end))
-    text = pd.Series("", index=trusts.index, dtype="object")
-    text[opened] = "opened in ODS on " + dates["open_date"][opened].dt.strftime("%Y-%m-%d")
-    text[opened] += f", after {q}"
-    text[closed] = "closed in ODS on " + dates["close_date"][closed].dt.strftime("%Y-%m-%d")
-    text[closed] += f", before {q}"
-    return unknown, (closed | opened, text)
 
 
 def reporting_quarters(reporting_date: pd.Series) -> pd.Series:
