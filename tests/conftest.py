@@ -60,14 +60,11 @@ def fidelity_report() -> list[str]:
 
 @pytest.fixture(scope="session")
 def generated_landing(tmp_path_factory) -> Path:
-    """The embedded default's landing folder for 2025/26 Q1-Q2, made once; copy it before
-    changing anything in it."""
-    from league_pipeline.core.quarters import parse_quarter
-    from league_pipeline.sample.generator import write_sample_landing
+    """The embedded default's landing folder for 2025/26 Q1-Q2, made once a session; copy it
+    before changing anything in it."""
+    from reliability_support import Q1, Q2, shared_landing
 
-    landing = tmp_path_factory.mktemp("landing")
-    write_sample_landing(landing, [parse_quarter("2025/26 Q1"), parse_quarter("2025/26 Q2")])
-    return landing
+    return shared_landing(tmp_path_factory, [Q1, Q2])
 
 
 @pytest.fixture

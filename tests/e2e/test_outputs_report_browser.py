@@ -52,7 +52,9 @@ DRAW_TIMEOUT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, acute_bytes, mh_bytes):
-    home = build_real_home(tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes)
+    home = build_real_home(
+        tmp_path_factory, tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes
+    )
     revise_acute_q1(home, "RTE", "OF0061", 7.5)
     return home
 

@@ -65,7 +65,9 @@ class Session:
 def session(tmp_path_factory, acute_bytes, mh_bytes):
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.fail("Debian chromium is not installed: `apt-get install chromium` (see .ci/run)")
-    real = build_real_home(tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes)
+    real = build_real_home(
+        tmp_path_factory, tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes
+    )
     path = write_report(Q2, tmp_path_factory.mktemp("report") / "report.html", store=real.store)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from reliability_support import run_home
 
 from league_pipeline.cli import main
 from league_pipeline.cli.errors import explain, from_text
@@ -175,13 +176,9 @@ def test_a_run_over_a_lost_catalog_is_refused_before_any_work(
 
 
 @pytest.fixture(scope="module")
-def built_home(tmp_path_factory, generated_landing) -> Path:
-    """A home with a 2025/26 Q1 snapshot of the generated default (built once)."""
-    home = tmp_path_factory.mktemp("built") / "league"
-    shutil.copytree(generated_landing, home / "landing")
-    built = Settings.for_home(home, bootstrap_replicates=100, whatif_checked=0)
-    assert main(["run", "--quarter", "2025/26 Q1"], settings=built) == 0
-    return home
+def built_home(tmp_path_factory) -> Path:
+    """A home with a 2025/26 Q1 snapshot of the generated default (the session's, read-only)."""
+    return run_home(tmp_path_factory)
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ CODE_VERSION = "0.1.1.dev133+g5bc28ad02.dirty"  # as long as a checkout's with c
 def home(tmp_path_factory, acute_bytes, mh_bytes):
     """Q1 v1, Q2 v1, Q1 v2 (with the audit's rows) and Q1 v3 (one value revised); in v2 and
     v3 one trust has a long name."""
-    real = build_real_home(tmp_path_factory.mktemp("formats-home"), acute_bytes, mh_bytes)
+    real = build_real_home(
+        tmp_path_factory, tmp_path_factory.mktemp("formats-home"), acute_bytes, mh_bytes
+    )
     info = real.store.latest(Q1)
     published = pd.concat([real.acute, real.mhc[real.mhc["Quarter"] == Q1]], ignore_index=True)
     first = published["Trust_code"].eq(published["Trust_code"].iloc[0])

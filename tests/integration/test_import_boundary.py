@@ -52,7 +52,9 @@ print({MARK!r} + json.dumps({{"code": code, "modules": loaded}}))
 def home(tmp_path_factory, acute_bytes, mh_bytes) -> tuple[Path, str]:
     """Q1 v1 and Q2 v1 of the real files, and Q1 v2 with the audit's rows (for ``audit`` and
     ``revisions``); and an acute trust's code (for ``explain``)."""
-    real = build_real_home(tmp_path_factory.mktemp("import-home"), acute_bytes, mh_bytes)
+    real = build_real_home(
+        tmp_path_factory, tmp_path_factory.mktemp("import-home"), acute_bytes, mh_bytes
+    )
     info = real.store.latest(Q1)
     published = pd.concat([real.acute, real.mhc[real.mhc["Quarter"] == Q1]], ignore_index=True)
     tables = snapshot_tables(published)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from prebuilt import copy_of
+from reliability_support import run_home
 
 from league_pipeline.cli import main
 from league_pipeline.cli.common import snapshot_store
@@ -69,12 +71,10 @@ def folder_hashes(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def populated(tmp_path_factory, generated_landing) -> dict:
+def populated(tmp_path_factory) -> dict:
     """A home with 2025/26 Q1 v1 (from `league run`, with outputs) and v2 (store.write)."""
-    home = tmp_path_factory.mktemp("lake-safety") / "league"
-    shutil.copytree(generated_landing, home / "landing")
+    home = copy_of(run_home(tmp_path_factory), tmp_path_factory.mktemp("lake-safety") / "league")
     settings = _settings(home)
-    assert main(["run", "--quarter", Q1], settings=settings) == 0
     store = snapshot_store(settings)
     v1 = store.get(Q1, 1)  # v2: the same tables again (the outputs step reads them all)
     tables = {name: store.read(name, Q1, 1).drop(columns="snapshot_version") for name in v1.tables}

@@ -47,7 +47,7 @@ QUARTER = parse_quarter(Q1)
 @pytest.fixture(scope="module")
 def built_home(tmp_path_factory, acute_bytes, mh_bytes) -> Path:
     home = tmp_path_factory.mktemp("atomic") / "home"
-    build_real_home(home, acute_bytes, mh_bytes)
+    build_real_home(tmp_path_factory, home, acute_bytes, mh_bytes)
     return home
 
 

@@ -40,7 +40,9 @@ KEY = ["Trust_code", "Metric_ID"]
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, acute_bytes, mh_bytes):
-    return build_real_home(tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes)
+    return build_real_home(
+        tmp_path_factory, tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes
+    )
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,9 @@ REVISED_TRUST, REVISED_METRIC, REVISED_VALUE = "RTE", "OF0061", 7.5
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, acute_bytes, mh_bytes):
-    home = build_real_home(tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes)
+    home = build_real_home(
+        tmp_path_factory, tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes
+    )
     revise_acute_q1(home, REVISED_TRUST, REVISED_METRIC, REVISED_VALUE)
     mhc = home.mhc
     write_real_snapshot(

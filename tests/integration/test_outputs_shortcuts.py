@@ -19,7 +19,9 @@ from league_pipeline.outputs.results import load_quarter
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, acute_bytes, mh_bytes):
-    return build_real_home(tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes)
+    return build_real_home(
+        tmp_path_factory, tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes
+    )
 
 
 def _published_rows(real) -> pd.DataFrame:

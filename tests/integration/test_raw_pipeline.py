@@ -27,7 +27,6 @@ from league_pipeline.derivation.config import MetricSourcesError, metric_sources
 from league_pipeline.derivation.precedence import official_values, provisional_values
 from league_pipeline.formats.cwt import read_cwt_provider, write_cwt_provider
 from league_pipeline.ingest.catalogue import landing_path
-from league_pipeline.sample.generator import write_sample_landing
 
 Q1, Q2 = Quarter(2025, 1), Quarter(2025, 2)
 RECONCILIATION = dg.AssetKey(["derivation", "reconciliation"])
@@ -38,10 +37,9 @@ SELECTION = dg.AssetSelection.groups(
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    landing = tmp_path_factory.mktemp("landing")
-    write_sample_landing(landing, [Q1, Q2])
-    return landing
+def generated(generated_landing) -> Path:
+    """The session's generated landing for Q1-Q2 (read-only: the runs only read it)."""
+    return generated_landing
 
 
 def _settings(home: Path, landing: Path) -> Settings:

@@ -80,7 +80,9 @@ def test_the_bundle_is_the_three_files_safe_to_inline():
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, acute_bytes, mh_bytes):
-    return build_real_home(tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes)
+    return build_real_home(
+        tmp_path_factory, tmp_path_factory.mktemp("real-home"), acute_bytes, mh_bytes
+    )
 
 
 class _Clock(datetime):

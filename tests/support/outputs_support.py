@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from prebuilt import copy_of, prebuilt
 
 from league_pipeline.formats.nof import read_nof_trust_data, write_nof_trust_data
-from league_pipeline.ingest.store import SourceStore
+from league_pipeline.ingest.store import SourceStore, sha256_bytes
 from league_pipeline.scoring import official
 from league_pipeline.scoring.engine import run_scoring
 from league_pipeline.scoring.likely_ranges import likely_ranges
@@ -82,28 +84,44 @@ def write_snapshot(
     return home.store.write(quarter, snapshot_tables(nof), lineage, run_id=f"test-{quarter}")
 
 
-def build_real_home(home: Path, acute_bytes: bytes, mh_bytes: bytes) -> RealHome:
-    """Q1 v1 (acute + MH) and Q2 v1 (MH) from the real files, under ``home``."""
-    sources = SourceStore(home / "sources")
-    shas = {
-        ACUTE_KIND: sources.put(acute_bytes, url="file:///real/acute-q1.csv").sha256,
-        MHC_KIND: sources.put(mh_bytes, url="file:///real/mhc-q1q2.csv").sha256,
-    }
-    acute = read_nof_trust_data(acute_bytes, Q1)
-    mhc = read_nof_trust_data(mh_bytes)
-    real = RealHome(
+def build_real_home(
+    tmp_path_factory: pytest.TempPathFactory, home: Path, acute_bytes: bytes, mh_bytes: bytes
+) -> RealHome:
+    """Q1 v1 (acute + MH) and Q2 v1 (MH) from the real files, in a copy at ``home`` of the
+    session's one real home (see ``prebuilt``)."""
+
+    def build(folder: Path) -> None:
+        _write_real_home(folder, acute_bytes, mh_bytes)
+
+    copy_of(prebuilt(tmp_path_factory, "real-home", build), home)
+    return _real_home(home, acute_bytes, mh_bytes)
+
+
+def _real_home(home: Path, acute_bytes: bytes, mh_bytes: bytes) -> RealHome:
+    """The :class:`RealHome` at ``home``, whose source store holds the two real files."""
+    return RealHome(
         home=home,
         store=SnapshotStore(home / "lake"),
-        sources=sources,
-        acute=acute,
-        mhc=mhc,
-        shas=shas,
+        sources=SourceStore(home / "sources"),
+        acute=read_nof_trust_data(acute_bytes, Q1),
+        mhc=read_nof_trust_data(mh_bytes),
+        shas={ACUTE_KIND: sha256_bytes(acute_bytes), MHC_KIND: sha256_bytes(mh_bytes)},
     )
-    write_snapshot(real, Q1, pd.concat([acute, mhc[mhc["Quarter"] == Q1]], ignore_index=True), shas)
+
+
+def _write_real_home(home: Path, acute_bytes: bytes, mh_bytes: bytes) -> None:
+    """Store the two real files and publish Q1 v1 and Q2 v1 from them under ``home``."""
+    sources = SourceStore(home / "sources")
+    sources.put(acute_bytes, url="file:///real/acute-q1.csv")
+    sources.put(mh_bytes, url="file:///real/mhc-q1q2.csv")
+    real = _real_home(home, acute_bytes, mh_bytes)
+    acute, mhc = real.acute, real.mhc
     write_snapshot(
-        real, Q2, mhc[mhc["Quarter"] == Q2].reset_index(drop=True), {MHC_KIND: shas[MHC_KIND]}
+        real, Q1, pd.concat([acute, mhc[mhc["Quarter"] == Q1]], ignore_index=True), real.shas
     )
-    return real
+    write_snapshot(
+        real, Q2, mhc[mhc["Quarter"] == Q2].reset_index(drop=True), {MHC_KIND: real.shas[MHC_KIND]}
+    )
 
 
 def revise_acute_q1(real: RealHome, trust_code: str, metric_id: str, value: float) -> SnapshotInfo:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from prebuilt import copy_of, prebuilt
 
+from league_pipeline.cli import main
 from league_pipeline.cli.runner import instance
 from league_pipeline.core.quarters import Quarter
 from league_pipeline.core.settings import Settings
@@ -51,12 +52,7 @@ def shared_landing(tmp_path_factory, quarters: list[Quarter]) -> Path:
     """The embedded default for ``quarters``, generated once per test session (read-only:
     copy it before changing a file)."""
     name = "landing-" + "-".join(q.slug for q in quarters)
-    folder = tmp_path_factory.getbasetemp() / "reliability" / name
-    if not (folder / ".complete").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        write_sample_landing(folder, quarters)
-        (folder / ".complete").touch()
-    return folder
+    return prebuilt(tmp_path_factory, name, lambda folder: write_sample_landing(folder, quarters))
 
 
 def populated_home(tmp_path_factory) -> Path:
@@ -64,27 +60,37 @@ def populated_home(tmp_path_factory) -> Path:
     instance in ``dagster/``) where 2025/26 Q1 and Q2 were run once, in one range run up to the
     snapshot: the store holds Q1 v1 and Q2 v1. Built once per test session; copy it (the lake
     and the instance move with the folder) before running anything on it."""
-    home = tmp_path_factory.getbasetemp() / "reliability" / "populated-home"
-    if (home / ".complete").exists():
-        return home
-    shutil.rmtree(home, ignore_errors=True)
-    shutil.copytree(shared_landing(tmp_path_factory, [Q1, Q2]), home / "landing")
-    settings = home_settings(home)
-    with instance(settings.dagster_home) as runs:
-        result = dg.materialize(
-            ALL_ASSETS,
-            selection=PIPELINE,
-            resources=run_resources(settings),
-            instance=runs,
-            raise_on_error=False,
-            tags={
-                "dagster/asset_partition_range_start": Q1.key,
-                "dagster/asset_partition_range_end": Q2.key,
-            },
-        )
-    assert result.success, "the shared populated home could not be built"
-    (home / ".complete").touch()
-    return home
+
+    def build(home: Path) -> None:
+        copy_of(shared_landing(tmp_path_factory, [Q1, Q2]), home / "landing")
+        settings = home_settings(home)
+        with instance(settings.dagster_home) as runs:
+            result = dg.materialize(
+                ALL_ASSETS,
+                selection=PIPELINE,
+                resources=run_resources(settings),
+                instance=runs,
+                raise_on_error=False,
+                tags={
+                    "dagster/asset_partition_range_start": Q1.key,
+                    "dagster/asset_partition_range_end": Q2.key,
+                },
+            )
+        assert result.success, "the shared populated home could not be built"
+
+    return prebuilt(tmp_path_factory, "populated-home", build)
+
+
+def run_home(tmp_path_factory) -> Path:
+    """A working home where ``league run --quarter 2025/26 Q1`` ran once on the generated Q1-Q2
+    landing (with its outputs, and the run in the home's Dagster instance): the store holds Q1
+    v1. Built once per test session; copy it before using it."""
+
+    def build(home: Path) -> None:
+        copy_of(shared_landing(tmp_path_factory, [Q1, Q2]), home / "landing")
+        assert main(["run", "--quarter", Q1.label], settings=home_settings(home)) == 0
+
+    return prebuilt(tmp_path_factory, "run-home", build)
 
 
 def home_settings(home: Path) -> Settings:
@@ -94,9 +100,7 @@ def home_settings(home: Path) -> Settings:
 
 def use_home(source: Path, target: Path) -> Settings:
     """Copy a working home to ``target``; its settings."""
-    shutil.copytree(source, target)
-    (target / ".complete").unlink(missing_ok=True)
-    return home_settings(target)
+    return home_settings(copy_of(source, target))
 
 
 def snapshot_digests(store: SnapshotStore, quarter: Quarter, version: int) -> dict[str, str]:
