@@ -237,13 +237,13 @@ def generated(generated_landing, tmp_path_factory) -> SnapshotStore:
     home = tmp_path_factory.mktemp("generated-home")
     landing = home / "landing"
     shutil.copytree(generated_landing, landing)
-    settings = Settings.for_home(home, bootstrap_replicates=200)
+    settings = Settings.for_home(home, bootstrap_replicates=200, whatif_checked=0)
     instance = dg.DagsterInstance.ephemeral()
     (whole,) = run_quarters([GQ1, GQ2], settings=settings, dagster_instance=instance)
     assert whole.success, whole.problems
     for kind in ("deficit_flags", "rsp_list"):
         (landing / catalogue.landing_path(kind, GQ2)).unlink()
-    partial = LeagueConfig(bootstrap_replicates=200, peer_groups=PARTIAL)
+    partial = LeagueConfig(bootstrap_replicates=200, whatif_checked=0, peer_groups=PARTIAL)
     (part,) = run_quarters([GQ2], settings=settings, league=partial, dagster_instance=instance)
     assert part.success, part.problems
     return SnapshotStore(home / "lake")

@@ -40,7 +40,9 @@ def settings(league_home, tmp_path) -> Settings:
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return Settings.for_home(league_home, dagster_home=home, bootstrap_replicates=200)
+    return Settings.for_home(
+        league_home, dagster_home=home, bootstrap_replicates=200, whatif_checked=0
+    )
 
 
 def test_failed_check_and_its_rows_are_visible_in_the_ui(settings, tmp_path: Path):

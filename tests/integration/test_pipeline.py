@@ -51,7 +51,9 @@ def landing(generated_landing, tmp_path) -> Path:
 
 @pytest.fixture
 def settings(league_home, landing) -> Settings:
-    return Settings.for_home(league_home, landing_dir=landing, bootstrap_replicates=300)
+    return Settings.for_home(
+        league_home, landing_dir=landing, bootstrap_replicates=300, whatif_checked=0
+    )
 
 
 def materialize(settings: Settings, key: str = Q1.key) -> dg.ExecuteInProcessResult:
