@@ -36,6 +36,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from prebuilt import copy_of
 from reliability_support import CORE, Q1, Q2, populated_home, snapshot_digests, use_home
 
 from league_pipeline.cli.common import snapshot_store, source_store
@@ -504,8 +505,9 @@ def materialize(
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Base:
-    """The shared home (Q1 and Q2 run once), Q1 v1's fingerprint and the files' trust codes."""
-    home = populated_home(tmp_path_factory)
+    """A copy of the session's populated home (Q1 and Q2 run once; the prebuilt one is never
+    opened in place), Q1 v1's fingerprint and the files' trust codes."""
+    home = copy_of(populated_home(tmp_path_factory), tmp_path_factory.mktemp("fault-base") / "home")
     store = SnapshotStore(home / "lake")
     assert [(i.quarter, i.version) for i in store.list()] == BEFORE
     codes = {}

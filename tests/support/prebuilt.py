@@ -1,6 +1,7 @@
 """Working homes built once per test session and shared by every test file and every
 pytest-xdist worker: the first test that needs one builds it under a file lock, the others wait
-for it, then each copies it before using it. A home is never used in place."""
+for it, then each copies it before using it. A home is never opened in place; a landing
+folder may be read where it is (the pipeline never writes to its landing), never changed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
+from filelock import FileLock, Timeout
+
+BUILD_TIMEOUT_S = 1800  # how long a test waits for another worker's build before failing
 
 
 def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -27,11 +30,16 @@ def prebuilt(
     root = session_root(tmp_path_factory) / "prebuilt"
     root.mkdir(exist_ok=True)
     folder, complete = root / name, root / f"{name}.complete"  # the mark: written last
-    with FileLock(str(root / f"{name}.lock")):
-        if not complete.exists():  # never built, or a build that did not finish
-            shutil.rmtree(folder, ignore_errors=True)
-            build(folder)
-            complete.touch()
+    try:
+        with FileLock(str(root / f"{name}.lock"), timeout=BUILD_TIMEOUT_S):
+            if not complete.exists():  # never built, or a build that did not finish
+                shutil.rmtree(folder, ignore_errors=True)
+                build(folder)
+                complete.touch()
+    except Timeout:
+        pytest.fail(
+            f"the shared home {name!r} was not built within {BUILD_TIMEOUT_S} s by another worker"
+        )
     return folder
 
 
