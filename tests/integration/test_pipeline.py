@@ -305,6 +305,7 @@ def test_http_mode_fetches_from_a_local_server(league_home, landing, http_mirror
         http_base_url=http_mirror,
         landing_dir=landing,  # RSP list and deficit flags are not published over http
         bootstrap_replicates=200,
+        whatif_checked=0,
         http_retries=0,
     )
     result = materialize(settings)
