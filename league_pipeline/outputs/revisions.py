@@ -157,7 +157,9 @@ def revision(
     for column in ("peer_group", "trust_name"):
         trusts.insert(0, column, trusts.pop(f"{column}_new").fillna(trusts.pop(f"{column}_old")))
     for column, ids in per_trust.items():
-        trusts[column] = trusts["trust_code"].map(ids).fillna("").astype("str")
+        # reindex keeps the ids' string dtype (map gave float64 NaN when none matched, and
+        # pandas 3 warns that filling those with "" will raise in a later version)
+        trusts[column] = ids.reindex(trusts["trust_code"]).fillna("").astype("str").to_numpy()
     trusts["segment_changed"] = pd.concat(
         [
             trusts[f"{c}_old"].ne(trusts[f"{c}_new"])
