@@ -187,6 +187,41 @@ def noop_job(job_name: str = "quarterly_league_job", *, shape: str = "same") -> 
     return noop
 
 
+def time_noop_job(partition_key: str, repeats: int = 1, *, shape: str = "same") -> dict:
+    """Run :func:`noop_job` ``repeats`` times for ``partition_key`` on a persistent SQLite
+    instance in a temporary Dagster home (as a ``league run`` uses), with the console logger
+    silenced; the median and every run's seconds, and the job's step count."""
+    import shutil
+    import statistics
+    import tempfile
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import dagster as dg
+
+    home = Path(tempfile.mkdtemp(prefix="league-bench-noop-"))
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    job = noop_job(shape=shape)
+    times = []
+    try:
+        with dg.DagsterInstance.get() as instance:
+            for _ in range(repeats):
+                started = time.perf_counter()
+                result = job.execute_in_process(
+                    instance=instance,
+                    partition_key=partition_key,
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                )
+                times.append(time.perf_counter() - started)
+                if not result.success:
+                    raise RuntimeError("the no-op job failed")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    steps = len(job.nodes_in_topological_order)
+    return {"wall_s": statistics.median(times), "times_s": times, "steps": steps}
+
+
 def _noop_assets(definition: Any) -> Any:
     """A multi-asset with ``definition``'s specs, check specs and partitions, doing nothing."""
     import dagster as dg

@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULT, noop_job, step_times, table
+from _common import REPO, RESULT, step_times, table, time_noop_job
 
 QUARTER = "2025/26 Q1"
 PARTS = ("quarter", "commands", "code", "dev")
@@ -352,30 +352,10 @@ def task_noop(shape: str) -> dict:
     """A no-op job of the code location's job's shape (``_common.noop_job``: ``same``, its own
     assets and checks doing nothing; ``chain``, as many no-op assets in a chain, no checks) run
     for the quarter on a persistent instance."""
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    import dagster as dg
-
-    home = Path(tempfile.mkdtemp(prefix="league-bench-noop-"))
-    (home / "dagster.yaml").write_text(NO_TELEMETRY)
-    os.environ["DAGSTER_HOME"] = str(home)
-    job = noop_job(shape=shape)
     parse_quarter = _pick(
         "league_pipeline.core.quarters:parse_quarter", "league_pipeline.quarters:parse_quarter"
     )
-    key = parse_quarter(QUARTER).key
-    with dg.DagsterInstance.get() as instance:
-        started = time.perf_counter()
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=key,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
-        elapsed = time.perf_counter() - started
-    assert result.success
-    shutil.rmtree(home, ignore_errors=True)
-    return {"wall_s": elapsed, "steps": len(job.nodes_in_topological_order)}
+    return time_noop_job(parse_quarter(QUARTER).key, shape=shape)
 
 
 TASKS = {"quarter": task_quarter, "library": task_library, "noop": task_noop}

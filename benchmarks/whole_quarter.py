@@ -40,7 +40,15 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import child_main, noop_job, run_child, step_times, summary, table, target
+from _common import (
+    child_main,
+    run_child,
+    step_times,
+    summary,
+    table,
+    target,
+    time_noop_job,
+)
 
 QUARTER = "2025/26 Q1"
 TARGET_RATIO = 3.0
@@ -119,30 +127,9 @@ def task_sql_floor(repeats: str) -> dict:
 
 def task_dagster_noop(shape: str, repeats: str) -> dict:
     """The job's shape with no work in it (``_common.noop_job``), on a persistent instance."""
-    import os
-
-    warnings.filterwarnings("ignore")
-    import dagster as dg
-
     from league_pipeline.core.quarters import parse_quarter
 
-    home = Path(tempfile.mkdtemp(prefix="league-bench-noop-"))
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = str(home)
-    job = noop_job(shape=shape)
-    times = []
-    with dg.DagsterInstance.get() as instance:
-        for _ in range(int(repeats)):
-            started = time.perf_counter()
-            result = job.execute_in_process(
-                instance=instance,
-                partition_key=parse_quarter(QUARTER).key,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            )
-            times.append(time.perf_counter() - started)
-            assert result.success
-    steps = len(job.nodes_in_topological_order)
-    return {"wall_s": statistics.median(times), "times_s": times, "steps": steps}
+    return time_noop_job(parse_quarter(QUARTER).key, int(repeats), shape=shape)
 
 
 def task_library(replicates: str) -> dict:
