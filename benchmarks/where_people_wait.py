@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULT, step_times, table, time_noop_job
+from _common import NO_TELEMETRY, REPO, RESULT, step_times, table, time_noop_job
 
 QUARTER = "2025/26 Q1"
 PARTS = ("quarter", "commands", "code", "dev")
@@ -142,7 +142,6 @@ IMPORT_DEFINITIONS = (
     "import warnings; warnings.simplefilter('ignore'); import league_pipeline.definitions"
 )
 EMPTY_DEFS = "import dagster as dg\n\ndefs = dg.Definitions()\n"
-NO_TELEMETRY = "telemetry:\n  enabled: false\n"
 
 
 @dataclass
@@ -178,6 +177,14 @@ def _pick(*names: str) -> Any:
             continue
         return getattr(found, attribute) if attribute else found
     raise ImportError(f"none of {names} imports")
+
+
+def _quarter() -> Any:
+    """``QUARTER`` parsed by the checkout's own ``parse_quarter`` (its module moved)."""
+    parse_quarter = _pick(
+        "league_pipeline.core.quarters:parse_quarter", "league_pipeline.quarters:parse_quarter"
+    )
+    return parse_quarter(QUARTER)
 
 
 def _call(function: Callable[..., Any], *args: Any, **options: Any) -> Any:
@@ -226,9 +233,6 @@ def task_library(replicates: str) -> dict:
         importlib.import_module(name)
     import pandas as pd
 
-    parse_quarter = _pick(
-        "league_pipeline.core.quarters:parse_quarter", "league_pipeline.quarters:parse_quarter"
-    )
     source_specs = _pick("league_pipeline.defs.sources:SOURCE_SPECS")
     raw_specs = _pick(
         "league_pipeline.defs.derived:RAW_SOURCE_SPECS", "league_pipeline.defs.raw:RAW_SOURCE_SPECS"
@@ -262,7 +266,7 @@ def task_library(replicates: str) -> dict:
     reconcile = _pick("league_pipeline.derivation.reconcile", "league_pipeline.raw.reconcile")
     publish = _pick("league_pipeline.outputs.publish:publish")
 
-    quarter = parse_quarter(QUARTER)
+    quarter = _quarter()
     home = Path(os.environ["LEAGUE_HOME"])
     work = Path(tempfile.mkdtemp(prefix="league-bench-library-"))
     sources = source_store(work / "sources")
@@ -352,10 +356,7 @@ def task_noop(shape: str) -> dict:
     """A no-op job of the code location's job's shape (``_common.noop_job``: ``same``, its own
     assets and checks doing nothing; ``chain``, as many no-op assets in a chain, no checks) run
     for the quarter on a persistent instance."""
-    parse_quarter = _pick(
-        "league_pipeline.core.quarters:parse_quarter", "league_pipeline.quarters:parse_quarter"
-    )
-    return time_noop_job(parse_quarter(QUARTER).key, shape=shape)
+    return time_noop_job(_quarter().key, shape=shape)
 
 
 TASKS = {"quarter": task_quarter, "library": task_library, "noop": task_noop}
